@@ -1,0 +1,42 @@
+"""Errors lightxfer raises, each naming what to fix."""
+
+
+class VectorsFileError(ValueError):
+    """A vector file or directory cannot be read (names the file and, if known, the line)."""
+
+
+class VectorsUnavailableError(OSError):
+    """Named vectors are not on this machine and cannot be downloaded now."""
+
+
+class VectorsMismatchError(ValueError):
+    """Vectors found for a model differ from the ones it was fitted with."""
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+def require(module, extra):
+    """Import ``module`` or raise :class:`MissingExtraError` naming ``extra``.
+
+    Parameters
+    ----------
+    module : str
+        Importable module name.
+    extra : str
+        The ``lightxfer[extra]`` that provides it.
+
+    Returns
+    -------
+    module
+        The imported module.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{module!r} is not installed: run `pip install lightxfer[{extra}]`"
+        ) from exc

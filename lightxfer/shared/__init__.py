@@ -1,0 +1,1 @@
+"""The shared layer: tokenisation, pooling and the frozen embedding transformer."""

@@ -1,0 +1,101 @@
+"""A bounded, least-recently-used cache of features computed by the frozen layer.
+
+The shared layer is frozen, so its output for the same texts, vectors and pooling state
+never changes: a grid search over heads embeds each fold once, not once per candidate.
+"""
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+
+import joblib
+import numpy as np
+
+
+def texts_digest(texts):
+    """Hash a list of texts (order and boundaries included)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(len(texts)).encode())
+    for start in range(0, len(texts), 50_000):
+        chunk = texts[start : start + 50_000]
+        digest.update("\x1f".join(chunk).encode("utf-8", "surrogatepass"))
+        digest.update(np.fromiter(map(len, chunk), np.int64, len(chunk)).tobytes())
+    return digest.hexdigest()
+
+
+def state_digest(*parts):
+    """Hash parameters and fitted arrays into a cache key part."""
+    return joblib.hash(parts)
+
+
+class FeatureCache:
+    """Least-recently-used map from keys to arrays, bounded in bytes.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Entries are evicted, oldest use first, to stay under this size.
+
+    Attributes
+    ----------
+    hits, misses : int
+        Look-up counts since creation or :meth:`clear`.
+    """
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+        self.nbytes = self.hits = self.misses = 0
+
+    def get(self, key):
+        """Return a copy of the value stored under ``key``, or ``None``."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return _copy(value)
+
+    def put(self, key, value):
+        """Store ``value`` (an array, or a dict of arrays and scalars) under ``key``."""
+        size = _nbytes(value)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self.nbytes -= _nbytes(self._entries.pop(key))
+            self._entries[key] = _copy(value)
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.nbytes -= _nbytes(evicted)
+
+    def clear(self):
+        """Drop every entry and reset the counters."""
+        with self._lock:
+            self._entries.clear()
+            self.nbytes = self.hits = self.misses = 0
+
+    def __len__(self):
+        return len(self._entries)
+
+
+def _nbytes(value):
+    if isinstance(value, dict):
+        return sum(_nbytes(item) for item in value.values())
+    return getattr(value, "nbytes", 64)
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {name: _copy(item) for name, item in value.items()}
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+#: The process-wide cache EmbeddingVectorizer uses when ``cache=True``; its size is
+#: ``$LIGHTXFER_FEATURE_CACHE_MB`` megabytes (default 1024).
+FEATURE_CACHE = FeatureCache(int(os.environ.get("LIGHTXFER_FEATURE_CACHE_MB", "1024")) << 20)

@@ -1,0 +1,73 @@
+"""Check text inputs and cut them into batches, naming the position of anything wrong."""
+
+from itertools import islice
+from numbers import Number
+
+import numpy as np
+
+
+def _describe(value):
+    if value is None or (isinstance(value, float) and value != value):
+        return "a missing value (None/NaN): fill missing texts first, e.g. with ''"
+    if isinstance(value, bytes):
+        return "bytes: decode them to str first"
+    if isinstance(value, Number):
+        return f"a number ({type(value).__name__}): texts must be str"
+    return f"a {type(value).__name__}: texts must be str"
+
+
+def _as_iterable(X):
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "expected an iterable of texts (a list, array or Series of str), got a single "
+            f"{type(X).__name__}; wrap it in a list: [text]"
+        )
+    if hasattr(X, "columns"):
+        if len(X.columns) != 1:
+            raise ValueError(
+                f"expected one column of texts, got a DataFrame with {len(X.columns)} "
+                "columns; select the text column, e.g. df['text']"
+            )
+        X = X.iloc[:, 0]
+    if hasattr(X, "to_numpy"):
+        return X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        if X.ndim == 2 and X.shape[1] == 1:
+            return X[:, 0]
+        raise ValueError(f"expected a 1-D array of texts, got an array of shape {X.shape}")
+    if not hasattr(X, "__iter__"):
+        raise TypeError(f"expected an iterable of texts, got {type(X).__name__}")
+    return X
+
+
+def check_texts(batch, offset=0):
+    """Return ``batch`` as a list of ``str``, or raise naming the first bad item.
+
+    Parameters
+    ----------
+    batch : iterable of str
+    offset : int
+        Position of the first item in the whole input, used in error messages.
+    """
+    batch = list(batch)
+    if set(map(type, batch)) <= {str}:
+        return batch
+    for position, value in enumerate(batch, start=offset):
+        if not isinstance(value, str):
+            error = ValueError if value is None or isinstance(value, float) else TypeError
+            raise error(f"text at position {position} is {_describe(value)}")
+    return [str(value) for value in batch]
+
+
+def iter_batches(X, batch_size):
+    """Yield ``(offset, texts)`` batches of an iterable of texts, each checked."""
+    iterator = iter(_as_iterable(X))
+    offset = 0
+    while batch := list(islice(iterator, batch_size)):
+        yield offset, check_texts(batch, offset)
+        offset += len(batch)
+
+
+def to_text_list(X):
+    """Return all texts of ``X`` as one checked list of ``str``."""
+    return check_texts(_as_iterable(X))

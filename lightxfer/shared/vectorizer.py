@@ -1,0 +1,449 @@
+"""``EmbeddingVectorizer``: raw texts in, pooled pretrained word vectors out."""
+
+import contextvars
+import copy
+import warnings
+from functools import partial
+
+import numpy as np
+from gensim.models import KeyedVectors
+from gensim.models.fasttext import FastTextKeyedVectors
+from joblib import Memory, Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from lightxfer.shared import feature_cache
+from lightxfer.shared.pooling import POOLINGS, TokenBatch
+from lightxfer.shared.tokenize import TOKENIZERS, tokenize_ids
+from lightxfer.shared.validation import iter_batches, to_text_list
+from lightxfer.vectors import loading, registry
+from lightxfer.vectors.registry import VectorsRef
+
+LOW_COVERAGE = 0.5
+
+
+class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
+    """Turn raw texts into fixed-size features by pooling frozen word vectors.
+
+    The vectors are the shared layer: loaded once per process, memory-mapped, never
+    copied by ``clone`` and never written into a pickle (the pickle holds a reference
+    and the vectors' fingerprint; see ``store_vectors``).
+
+    Parameters
+    ----------
+    vectors : str, path or KeyedVectors, default="glove-wiki-gigaword-50"
+        Anything :func:`lightxfer.load_vectors` accepts.
+    pooling : str or list of str, default="mean"
+        ``"mean"``, ``"sum"``, ``"max"``, ``"min"``, ``"tfidf"`` (IDF-weighted mean, IDF
+        learned in ``fit``), ``"sif"`` (smooth inverse frequency weights ``a / (a + p(w))``
+        with ``p(w)`` from the word's frequency rank, first principal component learned
+        in ``fit`` and removed), or a list of them whose features are concatenated.
+    tokenizer : {"auto", "regex", "whitespace", "spacy"} or callable, default="auto"
+        ``"auto"`` splits on whitespace, then splits a piece the vectors do not know
+        into words, clitics and punctuation (see
+        :func:`lightxfer.shared.tokenize.tokenize_ids`). ``"spacy"`` uses spaCy's
+        rule-based English tokenizer. A callable maps one text to a list of tokens.
+    lowercase : bool or "auto", default="auto"
+        Lower-case texts; ``"auto"`` does so when the vectors' words are lower-case.
+    sif_alpha : float, default=1e-3
+        The ``a`` of SIF weights.
+    store_vectors : bool, default=False
+        Pickle a pruned copy of the vectors (the words seen in ``fit``) with the model,
+        making the file self-contained; otherwise only a reference is stored.
+    cache : bool, str or joblib.Memory, default=True
+        Reuse features already computed for the same texts, vectors and pooling state:
+        ``True`` keeps them in a bounded in-memory LRU cache, a path or ``Memory`` also
+        on disk, ``False`` never caches.
+    batch_size : int, default=10000
+        Texts embedded per batch; memory use is bounded by the batch, not the input.
+    n_jobs : int, optional
+        Processes that embed batches in parallel (``-1``: all cores); each process
+        memory-maps the vectors itself.
+    progress : bool, optional
+        Show a progress bar; by default shown for inputs of several batches on a terminal.
+
+    Attributes
+    ----------
+    vectors_ : gensim.models.KeyedVectors
+        The loaded vectors.
+    fingerprint_ : str
+        Content hash of ``vectors_``.
+    coverage_ : float
+        Share of the tokens seen in ``fit`` that the vectors know.
+    idf_ids_ : ndarray of int64
+        Vocabulary rows of the words seen in ``fit`` (``tfidf`` pooling and
+        ``store_vectors`` only).
+    idf_ : ndarray of float32
+        Their inverse document frequency, ``log((1 + n) / (1 + df)) + 1``.
+    sif_component_ : ndarray of float32 or None
+        Unit vector removed from SIF features.
+    lowercase_ : bool
+        Whether texts are lower-cased.
+
+    Examples
+    --------
+    >>> from lightxfer import EmbeddingVectorizer
+    >>> vectorizer = EmbeddingVectorizer(pooling=["mean", "max"])
+    >>> vectorizer.fit_transform(["A good film.", "A bad one."]).shape
+    (2, 100)
+    """
+
+    def __init__(
+        self,
+        vectors=loading.DEFAULT_VECTORS,
+        pooling="mean",
+        *,
+        tokenizer="auto",
+        lowercase="auto",
+        sif_alpha=1e-3,
+        store_vectors=False,
+        cache=True,
+        batch_size=10_000,
+        n_jobs=None,
+        progress=None,
+    ):
+        self.vectors = vectors
+        self.pooling = pooling
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.sif_alpha = sif_alpha
+        self.store_vectors = store_vectors
+        self.cache = cache
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    # -- parameters ---------------------------------------------------------------
+
+    def _poolings(self):
+        poolings = [self.pooling] if isinstance(self.pooling, str) else list(self.pooling)
+        unknown = [p for p in poolings if p not in POOLINGS]
+        if not poolings or unknown:
+            raise ValueError(
+                f"pooling must be one of {POOLINGS} or a non-empty list of them, "
+                f"got {self.pooling!r}"
+            )
+        return poolings
+
+    def _check_params(self):
+        if not (callable(self.tokenizer) or self.tokenizer in TOKENIZERS):
+            raise ValueError(
+                f"tokenizer must be one of {TOKENIZERS} or a callable, got {self.tokenizer!r}"
+            )
+        if self.lowercase not in (True, False, "auto"):
+            raise ValueError(f"lowercase must be True, False or 'auto', got {self.lowercase!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size > 0):
+            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        return self._poolings()
+
+    # -- fit / transform -------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Load the vectors and learn the pooling state (IDF, SIF component).
+
+        Parameters
+        ----------
+        X : iterable of str
+            Training texts.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._fit(to_text_list(X))
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` and return its features, computing them only once."""
+        return self._fit(to_text_list(X), keep_features=True)
+
+    def _fit(self, texts, keep_features=False):
+        poolings = self._check_params()
+        if not texts:
+            raise ValueError("cannot fit on an empty list of texts")
+        kv = loading.load_vectors(self.vectors)
+        ref = registry.reference(kv)
+        key = None
+        if self.cache is not False:
+            key = ("fit", self._params_digest(), ref.fingerprint, feature_cache.texts_digest(texts))
+            cached = feature_cache.FEATURE_CACHE.get(key)
+            if cached is not None:
+                features = cached.pop("features")
+                self.__dict__.update(cached, vectors_=kv)
+                return features
+        self.vectors_, self.fingerprint_ = kv, ref.fingerprint
+        self.lowercase_ = _is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
+        self.sif_component_ = None
+        ids, lengths, unknown = tokenize_ids(
+            texts, kv.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
+        )
+        self._learn_state(ids, lengths, unknown, poolings)
+        features = None
+        if keep_features or "sif" in poolings:
+            features = self._embed_tokens(ids, lengths, unknown)
+        if "sif" in poolings:
+            self.sif_component_ = _first_component(self._block(features, poolings, "sif"))
+            features = self._remove_sif_component(features, poolings)
+        if key is not None and features is not None:
+            state = {name: value for name, value in vars(self).items() if name.endswith("_")}
+            state.pop("vectors_")
+            feature_cache.FEATURE_CACHE.put(key, {**state, "features": features})
+        return features
+
+    def _learn_state(self, ids, lengths, unknown, poolings):
+        n_tokens = len(ids)
+        self.coverage_ = float((ids >= 0).mean()) if n_tokens else 0.0
+        if n_tokens == 0 or self.coverage_ < LOW_COVERAGE:
+            warnings.warn(self._coverage_advice(n_tokens, unknown), stacklevel=4)
+        if "tfidf" in poolings or self.store_vectors:
+            text_of_token = np.repeat(np.arange(len(lengths)), lengths)
+            known = ids >= 0
+            pairs = np.unique(np.stack([text_of_token[known], ids[known]]), axis=1)
+            self.idf_ids_, df = np.unique(pairs[1], return_counts=True)
+            self.idf_ = (np.log((1 + len(lengths)) / (1 + df)) + 1).astype(np.float32)
+            self.n_texts_fit_ = len(lengths)
+
+    def _coverage_advice(self, n_tokens, unknown):
+        if n_tokens == 0:
+            return "the training texts contain no tokens: every feature will be zero"
+        advice = f"only {self.coverage_:.0%} of the tokens are in the vectors' vocabulary"
+        vocab = self.vectors_.key_to_index
+        sample = unknown[:2000]
+        if not self.lowercase_ and sum(word.lower() in vocab for word in sample) > len(sample) / 2:
+            return (
+                advice + ": the texts are cased but the vectors are lower-cased; use lowercase=True"
+            )
+        if sum(word.isascii() for word in sample) < len(sample) / 2:
+            return advice + ": the texts may be in another language or script than the vectors"
+        return advice + ": check the tokenizer and that the vectors suit these texts"
+
+    def transform(self, X):
+        """Return the pooled features of ``X``.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Texts; lists, arrays, pandas Series and generators are all read in batches.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, n_features), float32
+            A text with no known word, or an empty text, gives a zero row.
+        """
+        check_is_fitted(self, "fingerprint_")
+        poolings = self._check_params()
+        batches = iter_batches(X, self.batch_size)
+        n_jobs = effective_n_jobs(self.n_jobs)
+        total = len(X) if hasattr(X, "__len__") else None
+        if self.progress is not None:
+            hide = not self.progress
+        else:
+            hide = None if total is None or total > 2 * self.batch_size else True
+        with tqdm(total=total, desc="embedding", unit=" texts", disable=hide) as bar:
+            if n_jobs == 1:
+                parts = (self._transform_batch(texts, poolings) for _, texts in batches)
+            else:
+                parts = Parallel(n_jobs=n_jobs, return_as="generator")(
+                    delayed(_transform_batch)(self, texts, poolings) for _, texts in batches
+                )
+            out = []
+            for part in parts:
+                out.append(part)
+                bar.update(len(part))
+        if not out:
+            return np.zeros((0, self._n_features(poolings)), dtype=np.float32)
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+    def _transform_batch(self, texts, poolings):
+        if self.cache is False:
+            return self._embed(texts, poolings)
+        key = ("transform", self._state_digest(), feature_cache.texts_digest(texts))
+        if not isinstance(self.cache, bool):
+            memory = self.cache if isinstance(self.cache, Memory) else Memory(self.cache, verbose=0)
+            return memory.cache(_embed_cached, ignore=["vectorizer", "texts", "poolings"])(
+                self, texts, poolings, key
+            )
+        features = feature_cache.FEATURE_CACHE.get(key)
+        if features is None:
+            features = self._embed(texts, poolings)
+            feature_cache.FEATURE_CACHE.put(key, features)
+        return features
+
+    def _embed(self, texts, poolings):
+        ids, lengths, unknown = tokenize_ids(
+            texts, self.vectors_.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
+        )
+        features = self._embed_tokens(ids, lengths, unknown)
+        return self._remove_sif_component(features, poolings)
+
+    def _embed_tokens(self, ids, lengths, unknown):
+        kv = self.vectors_
+        n_known = len(kv.index_to_key)
+        extra = None
+        if unknown and isinstance(kv, FastTextKeyedVectors):
+            # fastText builds vectors for unknown words from their character n-grams.
+            words, position = np.unique(np.array(unknown, dtype=object), return_inverse=True)
+            extra = np.stack([kv.get_vector(word) for word in words]).astype(np.float32)
+            ids = ids.copy()
+            ids[ids < 0] = n_known + position
+        else:
+            text_of_token = np.repeat(np.arange(len(lengths)), lengths)
+            known = ids >= 0
+            lengths = np.bincount(text_of_token[known], minlength=len(lengths))
+            ids = ids[known]
+
+        def rows(unique):
+            inside = unique < n_known
+            if extra is None:
+                return kv.vectors[unique]
+            out = np.empty((len(unique), kv.vector_size), dtype=np.float32)
+            out[inside] = kv.vectors[unique[inside]]
+            out[~inside] = extra[unique[~inside] - n_known]
+            return out
+
+        batch = TokenBatch(ids, lengths, rows)
+        blocks = [
+            batch.pool(p, idf=partial(self._idf_of, n_known=n_known), sif=self._sif_weights)
+            for p in self._poolings()
+        ]
+        return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+
+    def _idf_of(self, unique, n_known):
+        default = np.float32(np.log(1 + self.n_texts_fit_) + 1)
+        out = np.full(len(unique), default, dtype=np.float32)
+        position = np.searchsorted(self.idf_ids_, unique)
+        position = np.minimum(position, len(self.idf_ids_) - 1)
+        found = self.idf_ids_[position] == unique
+        out[found] = self.idf_[position[found]]
+        return out
+
+    def _sif_weights(self, unique):
+        # p(w) from Zipf's law on the frequency rank: vector files list words by frequency.
+        ranks, n_words = getattr(self, "_source_ranks", (None, len(self.vectors_.index_to_key)))
+        if ranks is not None:  # a pruned stored copy: rank words as in the original vectors
+            unique = ranks[unique]
+        harmonic = np.log(n_words) + 0.5772
+        rank = np.minimum(unique, n_words - 1) + 1.0
+        return self.sif_alpha / (self.sif_alpha + 1.0 / (rank * harmonic))
+
+    def _block(self, features, poolings, name):
+        dim = self.vectors_.vector_size
+        start = poolings.index(name) * dim
+        return features[:, start : start + dim]
+
+    def _remove_sif_component(self, features, poolings):
+        if "sif" in poolings and self.sif_component_ is not None:
+            block = self._block(features, poolings, "sif")
+            block -= np.outer(block @ self.sif_component_, self.sif_component_)
+        return features
+
+    def _n_features(self, poolings):
+        return len(poolings) * self.vectors_.vector_size
+
+    # -- cache keys -------------------------------------------------------------------
+
+    def _params_digest(self):
+        params = self.get_params(deep=False)
+        for name in ("vectors", "cache", "n_jobs", "progress", "batch_size", "store_vectors"):
+            params.pop(name)
+        return feature_cache.state_digest(sorted(params.items(), key=str))
+
+    def _state_digest(self):
+        state = [
+            (name, value)
+            for name, value in sorted(vars(self).items())
+            if name.endswith("_") and name != "vectors_"
+        ]
+        return feature_cache.state_digest(self._params_digest(), state)
+
+    # -- scikit-learn API ------------------------------------------------------------
+
+    def get_feature_names_out(self, input_features=None):
+        """Return ``pooling_i`` names, e.g. ``mean_0 ... mean_49 max_0 ...``."""
+        check_is_fitted(self, "fingerprint_")
+        dim = self.vectors_.vector_size
+        return np.array([f"{p}_{i}" for p in self._poolings() for i in range(dim)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def __sklearn_clone__(self):
+        # Clone every parameter but the vectors: GridSearchCV clones per candidate and
+        # fold, and a deep copy of a vector matrix would cost seconds and gigabytes.
+        params = self.get_params(deep=False)
+        new = type(self)(
+            **{
+                name: value if name == "vectors" else clone(value, safe=False)
+                for name, value in params.items()
+            }
+        )
+        for name in ("_metadata_request", "_sklearn_output_config"):
+            if hasattr(self, name):
+                setattr(new, name, copy.deepcopy(getattr(self, name)))
+        return new
+
+    # -- pickling: vectors by reference --------------------------------------------
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if isinstance(self.vectors, KeyedVectors):
+            state["vectors"] = loading.spill(self.vectors)
+        kv = state.pop("vectors_", None)
+        if kv is not None:
+            if self.store_vectors:
+                ranks, n_words = getattr(self, "_source_ranks", (self.idf_ids_, len(kv)))
+                state["_stored_vectors"] = (
+                    [kv.index_to_key[i] for i in self.idf_ids_],
+                    np.asarray(kv.vectors[self.idf_ids_]),
+                    (ranks, n_words),
+                )
+            else:
+                state["_vectors_ref"] = loading.spill(kv)
+        return state
+
+    def __setstate__(self, state):
+        stored = state.pop("_stored_vectors", None)
+        ref = state.pop("_vectors_ref", None)
+        super().__setstate__(state)
+        if isinstance(self.vectors, VectorsRef):
+            self.vectors = self.vectors.resolve()
+        if stored is not None:
+            from lightxfer.vectors.store import keyed_vectors
+
+            words, matrix, self._source_ranks = stored
+            self.vectors_ = keyed_vectors(words, matrix)
+            registry.register(
+                self.vectors_, None, None, registry.compute_fingerprint(self.vectors_)
+            )
+            self.idf_ids_ = np.arange(len(words))
+        elif ref is not None:
+            self.vectors_ = ref.resolve(check=CHECK_VECTORS.get())
+
+
+#: Whether unpickling checks the vectors' fingerprint; ``lightxfer.load`` can turn it off.
+CHECK_VECTORS = contextvars.ContextVar("check_vectors", default=True)
+
+
+def _transform_batch(vectorizer, texts, poolings):
+    return vectorizer._transform_batch(texts, poolings)
+
+
+def _embed_cached(vectorizer, texts, poolings, key):
+    return vectorizer._embed(texts, poolings)
+
+
+def _is_lowercase(kv, sample=20_000):
+    return not any(word != word.lower() for word in kv.index_to_key[:sample])
+
+
+def _first_component(features):
+    # Arora et al. remove the first singular vector of the uncentred sentence matrix.
+    _, eigenvectors = np.linalg.eigh(features.astype(np.float64).T @ features)
+    component = eigenvectors[:, -1]
+    component *= np.sign(component[np.argmax(np.abs(component))])
+    return component.astype(np.float32)

