@@ -1,0 +1,1 @@
+"""The ``lightxfer`` command: thin argparse subcommands over the public functions."""
