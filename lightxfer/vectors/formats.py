@@ -39,7 +39,7 @@ def detect_format(path):
         head = handle.read(4096)
     if not head.strip():
         raise VectorsFileError(f"{path} is empty")
-    if head.startswith(FASTTEXT_MAGIC):
+    if head.startswith(FASTTEXT_MAGIC) or _legacy_fasttext(head):
         return "fasttext"
     if head[:1] == b"\x80":
         return "gensim"
@@ -69,6 +69,14 @@ def detect_format(path):
             f"{path}, line 1: expected a word followed by numbers, found {first[:60]!r}"
         )
     return "text"
+
+
+def _legacy_fasttext(head):
+    # fastText files older than 0.2 have no magic number: they open with the int32
+    # dimension, window size and epochs, which text formats (no NUL bytes) never do.
+    if len(head) < 12 or b"\x00" not in head[:12]:
+        return False
+    return all(0 < value < 100_000 for value in np.frombuffer(head[:12], "<i4"))
 
 
 def _parse_block(path, lines, first_line, dim):
