@@ -28,6 +28,7 @@ setup(
         "scipy>=1.11",
         "scikit-learn>=1.6",
         "joblib>=1.3",
+        "cloudpickle>=2",
         "gensim>=4.3",
         "spacy>=3.7",
         "pandas>=2.1",

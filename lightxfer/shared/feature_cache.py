@@ -6,9 +6,11 @@ never changes: a grid search over heads embeds each fold once, not once per cand
 
 import hashlib
 import os
+import pickle
 import threading
 from collections import OrderedDict
 
+import cloudpickle
 import joblib
 import numpy as np
 
@@ -26,7 +28,11 @@ def texts_digest(texts):
 
 def state_digest(*parts):
     """Hash parameters and fitted arrays into a cache key part."""
-    return joblib.hash(parts)
+    try:
+        return joblib.hash(parts)
+    except pickle.PicklingError:
+        # A lambda or local function as tokenizer: hash its code by value instead.
+        return hashlib.blake2b(cloudpickle.dumps(parts), digest_size=16).hexdigest()
 
 
 class FeatureCache:
