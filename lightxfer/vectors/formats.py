@@ -17,6 +17,8 @@ FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _COMPRESSED = {b"\x1f\x8b": ".gz", b"BZ": ".bz2"}
 _BLOCK = 20_000
+_NUMBERS_AFTER_WORD = re.compile(rb"^\S+( [-+0-9.eE]+|nan|inf)+\s*$", re.IGNORECASE)
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf)$", re.IGNORECASE)
 
 
 def detect_format(path):
@@ -60,6 +62,8 @@ def detect_format(path):
     try:
         first.decode("utf-8")
     except UnicodeDecodeError:
+        if _NUMBERS_AFTER_WORD.match(first.rstrip(b"\r")):
+            return "text"  # read_text names the line that is not UTF-8
         raise VectorsFileError(
             f"{path}: unknown vectors format (not word2vec, GloVe, fastText .bin, "
             "a gensim KeyedVectors file or a spaCy directory)"
@@ -79,30 +83,41 @@ def _legacy_fasttext(head):
     return all(0 < value < 100_000 for value in np.frombuffer(head[:12], "<i4"))
 
 
-def _parse_block(path, lines, first_line, dim):
+def _parse_block(path, numbered, dim):
     words, values = [], []
-    for offset, line in enumerate(lines):
+    for line_no, line in numbered:
         parts = line.rstrip("\n\r ").split(" ")
         if len(parts) <= dim:
             raise VectorsFileError(
-                f"{path}, line {first_line + offset}: expected a word and {dim} values, "
+                f"{path}, line {line_no}: expected a word and {dim} values, "
                 f"found {len(parts) - 1} values (is the file truncated?)"
+            )
+        if len(parts) > dim + 1 and any(_NUMBER.match(part) for part in parts[1:-dim]):
+            # GloVe 840B has a few words with spaces (". . ."), never numeric ones: extra
+            # numbers mean a line with more values than the first, not a longer word.
+            raise VectorsFileError(
+                f"{path}, line {line_no}: expected a word and {dim} values, "
+                f"found {len(parts) - 1} values (the first vector line has {dim})"
             )
         words.append(" ".join(parts[:-dim]))
         values.append(parts[-dim:])
     try:
         block = np.array(values, dtype=np.float32)
     except ValueError:
-        for offset, row in enumerate(values):
+        for (line_no, _), row in zip(numbered, values):
             try:
                 np.array(row, dtype=np.float32)
             except ValueError as exc:
-                raise VectorsFileError(f"{path}, line {first_line + offset}: {exc}") from None
+                raise VectorsFileError(
+                    f"{path}, line {line_no}: expected numbers after the word ({exc})"
+                ) from None
         raise
     bad = ~np.isfinite(block).all(axis=1)
     if bad.any():
-        line = first_line + int(np.flatnonzero(bad)[0])
-        raise VectorsFileError(f"{path}, line {line}: vector contains NaN or infinity")
+        line_no = numbered[int(np.flatnonzero(bad)[0])][0]
+        raise VectorsFileError(
+            f"{path}, line {line_no}: vector contains NaN or infinity; fix or drop that line"
+        )
     return words, block
 
 
@@ -132,23 +147,25 @@ def read_text(path, out_file, progress):
             header = _HEADER.match(first.encode())
             if header:
                 expected, dim = int(header[1]), int(header[2])
-                block, start = [], 2
+                block = []
             else:
                 dim = len(first.rstrip("\n\r ").split(" ")) - 1
-                block, start = [first], 1
+                block = [(1, first)]
             for line in lines:
                 line_no += 1
-                block.append(line)
+                if line.strip():  # blank lines (a trailing one is common) carry no vector
+                    block.append((line_no, line))
                 if len(block) == _BLOCK:
-                    _flush(path, block, start, dim, words, seen, out, progress)
-                    block, start = [], line_no + 1
-            _flush(path, block, start, dim, words, seen, out, progress)
+                    _flush(path, block, dim, words, seen, out, progress)
+                    block = []
+            _flush(path, block, dim, words, seen, out, progress)
     except UnicodeDecodeError as exc:
         raise VectorsFileError(
-            f"{path}, line {line_no + 1}: not UTF-8 text ({exc.reason})"
+            f"{path}, line {line_no + 1}: not UTF-8 text ({exc.reason}); re-encode the file "
+            "as UTF-8"
         ) from None
     except (EOFError, OSError) as exc:
-        raise VectorsFileError(f"{path}: cannot read ({exc})") from None
+        raise VectorsFileError(f"{path}: cannot read ({exc}); is the file complete?") from None
     if not words:
         raise VectorsFileError(f"{path}: no vectors found")
     if expected is not None and expected != len(words):
@@ -159,21 +176,178 @@ def read_text(path, out_file, progress):
     return words, dim
 
 
-def _flush(path, block, start, dim, words, seen, out, progress):
-    block = [line for line in block if line.strip()]
+def _flush(path, block, dim, words, seen, out, progress):
     if not block:
         return
-    new_words, matrix = _parse_block(path, block, start, dim)
-    for offset, word in enumerate(new_words):
+    new_words, matrix = _parse_block(path, block, dim)
+    for (line_no, _), word in zip(block, new_words):
         if word in seen:
             raise VectorsFileError(
-                f"{path}, line {start + offset}: duplicate word {word!r} "
-                f"(first on line {seen[word]})"
+                f"{path}, line {line_no}: duplicate word {word!r} (first on line {seen[word]}); "
+                "remove one of them"
             )
-        seen[word] = start + offset
+        seen[word] = line_no
     words.extend(new_words)
     out.write(matrix.tobytes())
     progress.update(len(new_words))
+
+
+def read_word2vec_binary(path, out_file, progress):
+    """Stream a word2vec binary file into ``out_file`` as raw float32 rows.
+
+    gensim reads the whole matrix into RAM and reports truncation without a position;
+    this reads one block of words at a time and names the word where the file ends.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    out_file : pathlib.Path
+    progress : tqdm.tqdm
+
+    Returns
+    -------
+    words : list of str
+    dim : int
+    """
+    with smart_open.open(path, "rb") as handle, open(out_file, "wb") as out:
+        header = _HEADER.match(handle.readline())
+        if header is None:
+            raise VectorsFileError(f"{path}, line 1: expected a header '<count> <dim>'")
+        count, dim = int(header[1]), int(header[2])
+        reader = _ByteReader(handle)
+        words, seen = [], {}
+        for start in range(0, count, _BLOCK):
+            rows = min(_BLOCK, count - start)
+            block = np.empty((rows, dim), dtype=np.float32)
+            for row in range(rows):
+                index = start + row
+                word = _binary_word(path, reader, index, count)
+                if word in seen:
+                    raise VectorsFileError(
+                        f"{path}, word {index + 1} of {count}: duplicate word {word!r} "
+                        f"(first as word {seen[word] + 1}); remove one of them"
+                    )
+                seen[word] = index
+                raw = reader.read(4 * dim)
+                if len(raw) < 4 * dim:
+                    raise _truncated(path, index, count, word)
+                block[row] = np.frombuffer(raw, dtype="<f4")
+                words.append(word)
+            bad = ~np.isfinite(block).all(axis=1)
+            if bad.any():
+                index = start + int(np.flatnonzero(bad)[0])
+                raise VectorsFileError(
+                    f"{path}, word {index + 1} ({words[index]!r}): vector contains NaN or "
+                    "infinity; fix the file"
+                )
+            out.write(block.tobytes())
+            progress.update(rows)
+        if reader.read(1 << 16).strip():
+            raise VectorsFileError(
+                f"{path}: data after the {count} words the header announces; the header "
+                "or the file is damaged"
+            )
+    return words, dim
+
+
+def _binary_word(path, reader, index, count):
+    raw = reader.read_until(b" ")
+    if raw is None:
+        raise _truncated(path, index, count)
+    try:
+        # word2vec writes a newline after each vector; some writers do not.
+        return raw.lstrip(b"\n").decode("utf-8")
+    except UnicodeDecodeError:
+        raise VectorsFileError(
+            f"{path}, word {index + 1} of {count}: not UTF-8 ({raw[:40]!r}); the file is "
+            "damaged or not word2vec binary"
+        ) from None
+
+
+def _truncated(path, index, count, word=None):
+    what = f" ({word!r})" if word is not None else ""
+    return VectorsFileError(
+        f"{path}: the file ends inside word {index + 1}{what} of the {count} its header "
+        "announces (truncated or incomplete download?); download it again"
+    )
+
+
+class _ByteReader:
+    """Buffered reads of a binary stream, including up to a delimiter."""
+
+    _CHUNK = 1 << 20
+    _MAX_WORD = 1 << 16  # no real word is this long: the file is not word2vec binary
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._buffer = b""
+        self._position = 0
+
+    def _fill(self):
+        chunk = self._handle.read(self._CHUNK)
+        self._buffer = self._buffer[self._position :] + chunk
+        self._position = 0
+        return bool(chunk)
+
+    def read(self, size):
+        while len(self._buffer) - self._position < size and self._fill():
+            pass
+        data = self._buffer[self._position : self._position + size]
+        self._position += len(data)
+        return data
+
+    def read_until(self, delimiter):
+        """Return the bytes before ``delimiter`` (consumed), or ``None`` at end of file."""
+        while True:
+            end = self._buffer.find(delimiter, self._position)
+            if end >= 0:
+                data = self._buffer[self._position : end]
+                self._position = end + len(delimiter)
+                return data
+            if len(self._buffer) - self._position > self._MAX_WORD or not self._fill():
+                return None
+
+
+def check_fasttext_complete(path):
+    """Raise if a fastText ``.bin`` file is shorter or longer than its headers announce.
+
+    gensim skips the output matrix at the end of the file, so a download cut there
+    loads without error; the input matrix is skipped here with a seek, not read.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    """
+    import struct
+
+    from gensim.models import _fasttext_bin as ftb
+
+    try:
+        end = _fasttext_end(path, ftb)
+    except (struct.error, EOFError, UnicodeDecodeError):
+        end = float("inf")  # the headers or the vocabulary themselves are cut off
+    size = path.stat().st_size
+    if end != size:
+        state = "truncated" if end > size else "followed by unexpected data"
+        raise VectorsFileError(
+            f"{path}: fastText file {state} ({size} bytes, its headers announce "
+            f"{'more' if end == float('inf') else end}); download it again"
+        )
+
+
+def _fasttext_end(path, ftb):
+    with open(path, "rb") as handle:
+        magic, version = ftb._struct_unpack(handle, "@2i")
+        new_format = magic == ftb._FASTTEXT_FILEFORMAT_MAGIC
+        for _, fmt in ftb._NEW_HEADER_FORMAT if new_format else ftb._OLD_HEADER_FORMAT:
+            ftb._struct_unpack(handle, fmt)
+        ftb._load_vocab(handle, new_format, encoding="utf-8")
+        for _ in range(2):  # input matrix, then output matrix
+            if new_format:
+                handle.read(1)  # quantisation flag
+            rows, dim = ftb._struct_unpack(handle, "@2q")
+            handle.seek(rows * dim * 4, 1)
+        return handle.tell()
 
 
 def spacy_vectors(path):

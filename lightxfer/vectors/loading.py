@@ -99,13 +99,15 @@ def _canonical(source):
     if isinstance(source, str) and not formats.is_path(source):
         if source in GENSIM_DATA_NAMES:
             return source
+        if os.sep in source or Path(source).suffix:
+            raise VectorsFileError(f"{source}: no such vectors file or directory")
         raise VectorsFileError(
             f"{source!r} is neither an existing file or directory nor a known vectors name "
             f"(known: {', '.join(GENSIM_DATA_NAMES)})"
         )
     path = Path(source).expanduser().resolve()
     if not path.exists():
-        raise VectorsFileError(f"{path} does not exist")
+        raise VectorsFileError(f"{path}: no such vectors file or directory")
     return str(path)
 
 
@@ -215,11 +217,16 @@ def _load_file(path):
     return entry
 
 
+_STREAMED = {"text": formats.read_text, "word2vec-binary": formats.read_word2vec_binary}
+
+
 def _filler(kind, path):
     def fill(tmp, meta):
-        if kind == "text":
+        if kind in _STREAMED:
+            # Parsed block by block straight into the cache file: never the whole matrix
+            # in RAM, so files larger than the free memory convert too.
             with tqdm(desc=f"converting {path.name}", unit=" words", disable=None) as bar:
-                words, dim = formats.read_text(path, store.matrix_path(tmp), bar)
+                words, dim = _STREAMED[kind](path, store.matrix_path(tmp), bar)
             store.write_words(tmp, words)
             meta["shape"] = [len(words), dim]
             matrix = np.memmap(store.matrix_path(tmp), np.float32, "r", shape=(len(words), dim))
@@ -255,9 +262,12 @@ def _read_with_gensim(kind, path):
 
     try:
         if kind == "fasttext":
+            formats.check_fasttext_complete(path)
             return load_facebook_vectors(str(path))
         return KeyedVectors.load_word2vec_format(str(path), binary=True)
-    except Exception as exc:
+    except VectorsFileError:
+        raise
+    except Exception as exc:  # gensim raises anything from EOFError to AssertionError
         raise VectorsFileError(
             f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc}); "
             "the file may be truncated or in another format"

@@ -57,10 +57,14 @@ def read_entry(key):
         if matrix_path.suffix == ".npy":
             matrix = np.load(matrix_path, mmap_mode="r")
         else:
+            # memmap accepts a file longer than the shape asks for: check the exact size.
+            size = matrix_path.stat().st_size
+            if size != rows * dim * 4:
+                raise ValueError(f"{matrix_path.name} has {size} bytes, expected {rows * dim * 4}")
             matrix = np.memmap(matrix_path, dtype=np.float32, mode="r", shape=(rows, dim))
         if matrix.shape != (rows, dim) or len(words) != rows:
             raise ValueError(f"shape {matrix.shape} and {len(words)} words, meta says {rows}x{dim}")
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         warnings.warn(f"rebuilding corrupt vectors cache entry {path}: {exc}", stacklevel=3)
         shutil.rmtree(path, ignore_errors=True)
         return None
@@ -84,9 +88,17 @@ def write_entry(key, meta, fill):
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
     try:
         fill(tmp, meta)
+        # meta.json is written last: an entry without it is incomplete and ignored.
         (tmp / _META).write_text(json.dumps(meta, indent=1))
         shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            # Another process completed the same entry meanwhile: keep theirs, which
+            # other processes may already have memory-mapped.
+            if not (final / _META).is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
