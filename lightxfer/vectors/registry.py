@@ -4,9 +4,11 @@ Estimators never pickle vectors: they pickle a :class:`VectorsRef` (source, limi
 fingerprint) and resolve it here, so every worker process memory-maps the same cached file.
 """
 
+import contextvars
 import hashlib
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,29 @@ _LOCK = threading.RLock()
 _LOADED = {}  # (source, limit) -> KeyedVectors
 _INFO = weakref.WeakKeyDictionary()  # KeyedVectors -> VectorsRef
 _BLOCK_ROWS = 1 << 16
+# (vectors to use instead of any reference's own, whether to check fingerprints)
+_RESOLVING = contextvars.ContextVar("resolving", default=(None, True))
+
+
+@contextmanager
+def resolving(vectors=None, *, check=True):
+    """Make :meth:`VectorsRef.resolve` use ``vectors`` and/or skip checks in this block.
+
+    ``lightxfer.load`` uses it to re-point a model at moved vectors and to compare
+    fingerprints itself, against the record in the model file.
+
+    Parameters
+    ----------
+    vectors : KeyedVectors, optional
+        Returned by every ``resolve`` in the block instead of the referenced vectors.
+    check : bool, default=True
+        ``False`` turns off the fingerprint check of every ``resolve`` in the block.
+    """
+    token = _RESOLVING.set((vectors, check))
+    try:
+        yield
+    finally:
+        _RESOLVING.reset(token)
 
 
 @dataclass(frozen=True)
@@ -49,15 +74,20 @@ class VectorsRef:
             Raise :class:`~lightxfer.exceptions.VectorsMismatchError` when the vectors
             found have another fingerprint.
         """
+        override, allowed = _RESOLVING.get()
+        check = check and allowed
         with _LOCK:
             for kv, ref in list(_INFO.items()):
                 if ref.fingerprint == self.fingerprint:
                     return kv
         from lightxfer.vectors.loading import load_by_fingerprint, load_vectors
 
-        if self.source is None:
+        if override is not None:
+            kv = override
+        elif self.source is None:
             return load_by_fingerprint(self.fingerprint)
-        kv = load_vectors(self.source, limit=self.limit)
+        else:
+            kv = load_vectors(self.source, limit=self.limit)
         found = fingerprint(kv)
         if check and found != self.fingerprint:
             raise VectorsMismatchError(
