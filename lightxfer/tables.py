@@ -1,5 +1,8 @@
 """Read labelled text tables (CSV, TSV, JSON Lines) with one-line errors naming file, row, column."""
 
+import io
+import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -37,26 +40,24 @@ def read_table(path, *, text_column="text", label_column=None):
     suffix = path.suffix.lower()
     if suffix not in READERS:
         raise TableError(f"{path}: unknown table format {suffix!r} (use .csv, .tsv or .jsonl)")
+    if path.is_dir():
+        raise TableError(f"{path} is a directory, not a table file")
     if not path.is_file():
         raise TableError(f"{path}: no such file")
     raw = path.read_bytes()
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise TableError(f"{path}, line {line}: not valid UTF-8 ({exc.reason})") from None
-    if not raw.strip():
+        raise TableError(
+            f"{path}, line {line}: not valid UTF-8 ({exc.reason}); save the file as UTF-8"
+        ) from None
+    if not text.strip():
         raise TableError(f"{path}: the file is empty")
-    try:
-        if READERS[suffix] is None:
-            table = pd.read_json(path, lines=True, dtype=False)
-        else:
-            table = pd.read_csv(
-                path, sep=READERS[suffix], dtype=str, keep_default_na=False, na_values=[""]
-            )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise TableError(f"{path}: cannot parse as {suffix[1:]} ({str(exc).strip()})") from None
-    header_lines = 0 if READERS[suffix] is None else 1
+    if READERS[suffix] is None:
+        table, lines = _read_jsonl(path, text, text_column)
+    else:
+        table, lines = _read_delimited(path, text, READERS[suffix])
     for column in [text_column] + ([label_column] if label_column else []):
         if column not in table.columns:
             raise TableError(
@@ -65,10 +66,61 @@ def read_table(path, *, text_column="text", label_column=None):
         missing = table[column].isna().to_numpy().nonzero()[0]
         if len(missing):
             raise TableError(
-                f"{path}, line {missing[0] + 1 + header_lines}, column {column!r}: missing value"
+                f"{path}, {lines(missing[0])}, column {column!r}: missing value"
                 + (f" ({len(missing)} rows in all)" if len(missing) > 1 else "")
+                + "; fill or drop those rows"
             )
     if table.empty:
         raise TableError(f"{path}: the table has a header but no rows")
     table[text_column] = table[text_column].astype(str)
     return table
+
+
+def _read_delimited(path, text, sep):
+    try:
+        with warnings.catch_warnings():
+            # pandas only warns when a row has more fields than the header: an error here.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                index_col=False,
+            )
+    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        message = str(exc).strip().splitlines()[0]
+        raise TableError(
+            f"{path}: cannot parse as {path.suffix[1:]} ({message}); check quotes and the "
+            "number of fields on each line"
+        ) from None
+    # A row is one line after the header unless a quoted field spans lines.
+    one_line_rows = text.count("\n") - text.endswith("\n") == len(table)
+    return table, (lambda row: f"line {row + 2}" if one_line_rows else f"data row {row + 1}")
+
+
+def _read_jsonl(path, text, text_column):
+    records, line_of_row = [], []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TableError(
+                f"{path}, line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        if not isinstance(record, dict):
+            raise TableError(
+                f"{path}, line {line_no}: expected a JSON object, found {type(record).__name__}"
+            )
+        value = record.get(text_column)
+        if value is not None and not isinstance(value, str):
+            raise TableError(
+                f"{path}, line {line_no}, column {text_column!r}: expected a string, found "
+                f"{type(value).__name__} {value!r:.40}; quote the text"
+            )
+        records.append(record)
+        line_of_row.append(line_no)
+    return pd.DataFrame.from_records(records), lambda row: f"line {line_of_row[row]}"

@@ -6,9 +6,16 @@ from numbers import Number
 import numpy as np
 
 
+def _is_missing(value):
+    # None, float('nan'), numpy NaN of any width, pandas.NA and NaT.
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, (float, np.floating)) and value != value
+
+
 def _describe(value):
-    if value is None or (isinstance(value, float) and value != value):
-        return "a missing value (None/NaN): fill missing texts first, e.g. with ''"
+    if _is_missing(value):
+        return f"a missing value ({type(value).__name__}): fill missing texts first, e.g. with ''"
     if isinstance(value, bytes):
         return "bytes: decode them to str first"
     if isinstance(value, Number):
@@ -54,7 +61,7 @@ def check_texts(batch, offset=0):
         return batch
     for position, value in enumerate(batch, start=offset):
         if not isinstance(value, str):
-            error = ValueError if value is None or isinstance(value, float) else TypeError
+            error = ValueError if _is_missing(value) else TypeError
             raise error(f"text at position {position} is {_describe(value)}")
     return [str(value) for value in batch]
 
