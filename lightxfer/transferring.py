@@ -1,0 +1,293 @@
+"""``transfer``: a new target-task pipeline from a fitted source pipeline's frozen layers."""
+
+import contextlib
+import copy
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from lightxfer.classifier import make_head
+from lightxfer.frozen import FrozenHiddenLayers, freeze
+from lightxfer.shared.vectorizer import EmbeddingVectorizer
+
+FREEZE = ("embedding", "hidden")
+
+
+class FineTunedMLPClassifier(MLPClassifier):
+    """An ``MLPClassifier`` whose hidden layers start from given weights.
+
+    The output layer is new (drawn as usual, sized for the target's labels), so the
+    label set may differ from the source's; every layer then keeps training, by default
+    with early stopping on a held-out tenth of the data.
+
+    Parameters
+    ----------
+    init_coefs, init_intercepts : sequence of ndarray, optional
+        Starting weights and biases of the hidden layers. ``None`` trains from a random
+        start, like ``MLPClassifier``.
+    hidden_layer_sizes : tuple of int, optional
+        Ignored when ``init_coefs`` is given (the weights' shapes decide); otherwise
+        defaults to ``(100,)``.
+    **params
+        Every other ``MLPClassifier`` parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> X = np.random.RandomState(0).normal(size=(60, 4))
+    >>> source = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, X[:, 0] > 0)
+    >>> target = FineTunedMLPClassifier(source.coefs_[:-1], source.intercepts_[:-1],
+    ...                                 max_iter=50, random_state=0)
+    >>> target.fit(X, np.array(["a", "b", "c"])[np.arange(60) % 3]).coefs_[-1].shape
+    (8, 3)
+    """
+
+    _parameter_constraints = {
+        **MLPClassifier._parameter_constraints,
+        "hidden_layer_sizes": [*MLPClassifier._parameter_constraints["hidden_layer_sizes"], None],
+        "init_coefs": ["array-like", None],
+        "init_intercepts": ["array-like", None],
+    }
+
+    def __init__(
+        self,
+        init_coefs=None,
+        init_intercepts=None,
+        *,
+        hidden_layer_sizes=None,
+        activation="relu",
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+        )
+        self.init_coefs = init_coefs
+        self.init_intercepts = init_intercepts
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit from the initial hidden weights; see ``MLPClassifier.fit``."""
+        with self._resolved(y, few_shot_validation=self.early_stopping):
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One pass over ``X``, the first from the initial weights; see ``MLPClassifier``."""
+        with self._resolved(y, few_shot_validation=False):
+            return super().partial_fit(X, y, sample_weight=sample_weight, classes=classes)
+
+    @contextlib.contextmanager
+    def _resolved(self, y, few_shot_validation):
+        # MLPClassifier reads its parameters from self while fitting: set the values that
+        # follow from the data for the duration of the fit only, so fit never changes them.
+        saved = {
+            "hidden_layer_sizes": self.hidden_layer_sizes,
+            "validation_fraction": self.validation_fraction,
+        }
+        sizes = self._init_sizes()
+        if sizes is not None:
+            self.hidden_layer_sizes = sizes
+        elif self.hidden_layer_sizes is None:
+            self.hidden_layer_sizes = (100,)
+        if few_shot_validation:
+            # A stratified validation split needs one example per class; with few-shot
+            # targets 10% can be smaller than that.
+            n, k = len(y), len(np.unique(y))
+            self.validation_fraction = max(self.validation_fraction, min(k / n, 0.5))
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def _init_sizes(self):
+        if self.init_coefs is None:
+            return None
+        return tuple(int(np.shape(c)[1]) for c in self.init_coefs)
+
+    def _initialize(self, y, layer_units, dtype):
+        super()._initialize(y, layer_units, dtype)
+        if self.init_coefs is None:
+            return
+        if np.shape(self.init_coefs[0])[0] != layer_units[0]:
+            raise ValueError(
+                f"X has {layer_units[0]} features, but the initial weights expect "
+                f"{np.shape(self.init_coefs[0])[0]}"
+            )
+        hidden = len(self.init_coefs)
+        self.coefs_[:hidden] = [np.array(c, dtype=dtype) for c in self.init_coefs]
+        self.intercepts_[:hidden] = [np.array(b, dtype=dtype) for b in self.init_intercepts]
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+
+def split_source(source_model):
+    """Return ``(shared prefix, final classifier)`` of a fitted source pipeline.
+
+    Parameters
+    ----------
+    source_model : fitted Pipeline or search (``GridSearchCV``) over one
+        Its last step must be a classifier; the steps before it are the shared layers.
+
+    Returns
+    -------
+    prefix : Pipeline
+        The fitted steps before the classifier.
+    classifier : estimator
+        The fitted classifier.
+    """
+    model = getattr(source_model, "best_estimator_", source_model)
+    if not isinstance(model, Pipeline) or len(model.steps) < 2:
+        raise TypeError(
+            "source_model must be a fitted Pipeline of shared layers followed by a classifier "
+            f"(e.g. from lightxfer.make_classifier), got {type(model).__name__}"
+        )
+    classifier = model.steps[-1][1]
+    if not is_classifier(classifier):
+        raise TypeError(
+            f"the last step of source_model must be a classifier, got {type(classifier).__name__}"
+        )
+    check_is_fitted(classifier)
+    prefix = model[:-1]
+    check_is_fitted(prefix.steps[-1][1])
+    return prefix, classifier
+
+
+def embedding_steps(pipeline):
+    """Return the names of the ``EmbeddingVectorizer`` steps (subclasses too) in ``pipeline``."""
+    return [name for name, step in pipeline.steps if isinstance(step, EmbeddingVectorizer)]
+
+
+def transfer(source_model, *, head="logreg", freeze="hidden", fine_tune=False, **head_params):
+    """Build an unfitted target-task pipeline on the frozen layers of a fitted source.
+
+    Parameters
+    ----------
+    source_model : fitted Pipeline
+        Shared layers (an ``EmbeddingVectorizer``, possibly with more steps) followed by
+        a classifier, e.g. ``make_classifier(head="mlp")`` fitted on the source task.
+    head : {"logreg", "mlp"} or classifier, default="logreg"
+        The new task-specific layer (see :func:`lightxfer.make_head`). Ignored with
+        ``fine_tune=True``, where the head is the source MLP's architecture.
+    freeze : {"hidden", "embedding"}, default="hidden"
+        ``"embedding"`` reuses the steps before the source's classifier (word vectors
+        with their fitted pooling state: IDF, SIF component); ``"hidden"`` also reuses
+        the source MLP's hidden layers as a fixed feature extractor.
+    fine_tune : bool, default=False
+        Instead of freezing the hidden layers, start a new MLP from the source's hidden
+        weights (output layer replaced to fit the target's labels) and keep training all
+        of them with early stopping. The embedding layer stays frozen.
+    **head_params
+        Passed to the new head (or to the fine-tuned MLP).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``"embedding"`` (frozen), ``"hidden"`` (frozen, with ``freeze="hidden"``)
+        and ``"head"`` (unfitted). Fitting it on target data fits only the head. The
+        target's labels may differ from the source's.
+
+    Examples
+    --------
+    >>> from lightxfer import make_classifier
+    >>> source = make_classifier(head="mlp", hidden_layer_sizes=(16,), max_iter=20)
+    >>> source = source.fit(["a good film", "a bad film", "great fun", "dull and bad"] * 5,
+    ...                     ["pos", "neg", "pos", "neg"] * 5)
+    >>> target = transfer(source, C=10)
+    >>> [name for name, _ in target.steps]
+    ['embedding', 'hidden', 'head']
+    >>> target.fit(["rain today", "sunny skies", "more rain", "sun again"],
+    ...            ["wet", "dry", "wet", "dry"]).classes_.tolist()
+    ['dry', 'wet']
+    """
+    if freeze not in FREEZE:
+        raise ValueError(f"freeze must be one of {FREEZE}, got {freeze!r}")
+    prefix, classifier = split_source(source_model)
+    # A private copy of the shared layers: refitting the source later must not change
+    # a transferred model. Vectors are copied by reference, so this is cheap.
+    embedding = freeze_prefix(prefix)
+    if not (fine_tune or freeze == "hidden"):
+        return Pipeline([("embedding", embedding), ("head", make_head(head, **head_params))])
+    if not isinstance(classifier, MLPClassifier):
+        option = "fine_tune=True" if fine_tune else "freeze='hidden'"
+        raise ValueError(
+            f"{option} needs a source ending in an MLPClassifier (hidden layers to reuse), "
+            f"but it ends in {type(classifier).__name__}: use freeze='embedding'"
+        )
+    if fine_tune:
+        return Pipeline(
+            [("embedding", embedding), ("head", fine_tuned_head(classifier, **head_params))]
+        )
+    return Pipeline(
+        [
+            ("embedding", embedding),
+            ("hidden", FrozenHiddenLayers.from_mlp(classifier)),
+            ("head", make_head(head, **head_params)),
+        ]
+    )
+
+
+def freeze_prefix(prefix):
+    """Return a frozen private copy of fitted shared layers (a single step is unwrapped)."""
+    prefix = copy.deepcopy(prefix)
+    return freeze(prefix.steps[0][1] if len(prefix.steps) == 1 else prefix)
+
+
+def fine_tuned_head(mlp, **params):
+    """Return a :class:`FineTunedMLPClassifier` starting from ``mlp``'s hidden layers."""
+    settings = {
+        name: value
+        for name, value in mlp.get_params(deep=False).items()
+        if name not in ("warm_start", "verbose")
+    }
+    settings.update(early_stopping=True, max_iter=300)
+    settings.update(params)
+    return FineTunedMLPClassifier(
+        init_coefs=[np.array(c) for c in mlp.coefs_[:-1]],
+        init_intercepts=[np.array(b) for b in mlp.intercepts_[:-1]],
+        **settings,
+    )
