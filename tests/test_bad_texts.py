@@ -111,8 +111,9 @@ def test_one_megabyte_document(vectorizer):
     assert len(document) > 1_000_000
     features = vectorizer.transform([document, "the film was good but far too long ."])
     _check_features(features, 2)
-    # Mean pooling of a repeated sentence is the mean of the sentence itself.
-    np.testing.assert_allclose(features[0], features[1], rtol=1e-4, atol=1e-5)
+    # Mean pooling of a repeated sentence is the mean of the sentence itself (up to
+    # float32 accumulation over 250k tokens, ~5e-4 relative today).
+    np.testing.assert_allclose(features[0], features[1], rtol=0, atol=2e-3)
 
 
 @settings(max_examples=50, deadline=None)
