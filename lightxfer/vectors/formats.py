@@ -17,6 +17,9 @@ FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _COMPRESSED = {b"\x1f\x8b": ".gz", b"BZ": ".bz2"}
 _BLOCK = 20_000
+# Values per parsed text block: a parsed value is a Python str of ~60 bytes, so this
+# bounds the parser's working memory to ~100 MB whatever the dimension.
+_BLOCK_VALUES = 1_000_000
 _NUMBERS_AFTER_WORD = re.compile(rb"^\S+( [-+0-9.eE]+|nan|inf)+\s*$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf)$", re.IGNORECASE)
 
@@ -139,30 +142,31 @@ def read_text(path, out_file, progress):
     dim : int
     """
     words, seen, dim, expected = [], {}, None, None
-    line_no = 0
+    block, block_lines, line_no = [], None, 0
     try:
-        with smart_open.open(path, "r", encoding="utf-8") as lines, open(out_file, "wb") as out:
-            first = next(lines, "")
-            line_no = 1
-            header = _HEADER.match(first.encode())
-            if header:
-                expected, dim = int(header[1]), int(header[2])
-                block = []
-            else:
-                dim = len(first.rstrip("\n\r ").split(" ")) - 1
-                block = [(1, first)]
-            for line in lines:
-                line_no += 1
+        # Lines are decoded one by one (not by a text wrapper reading ahead in large
+        # chunks) so that a decoding error names its own line.
+        with smart_open.open(path, "rb") as raw_lines, open(out_file, "wb") as out:
+            for line_no, raw in enumerate(raw_lines, start=1):
+                line = raw.decode("utf-8")
+                if dim is None:
+                    header = _HEADER.match(raw)
+                    if header:
+                        expected, dim = int(header[1]), int(header[2])
+                    else:
+                        dim = len(line.rstrip("\n\r ").split(" ")) - 1
+                    block_lines = max(100, _BLOCK_VALUES // max(dim, 1))
+                    if header:
+                        continue
                 if line.strip():  # blank lines (a trailing one is common) carry no vector
                     block.append((line_no, line))
-                if len(block) == _BLOCK:
+                if len(block) == block_lines:
                     _flush(path, block, dim, words, seen, out, progress)
                     block = []
             _flush(path, block, dim, words, seen, out, progress)
     except UnicodeDecodeError as exc:
         raise VectorsFileError(
-            f"{path}, line {line_no + 1}: not UTF-8 text ({exc.reason}); re-encode the file "
-            "as UTF-8"
+            f"{path}, line {line_no}: not UTF-8 text ({exc.reason}); re-encode the file as UTF-8"
         ) from None
     except (EOFError, OSError) as exc:
         raise VectorsFileError(f"{path}: cannot read ({exc}); is the file complete?") from None
