@@ -78,7 +78,7 @@ class VectorsRef:
         check = check and allowed
         with _LOCK:
             for kv, ref in list(_INFO.items()):
-                if ref.fingerprint == self.fingerprint:
+                if override is None and ref.fingerprint == self.fingerprint:
                     return kv
         from lightxfer.vectors.loading import load_by_fingerprint, load_vectors
 
