@@ -7,7 +7,7 @@ from setuptools import find_packages, setup
 TEST = [
     "pytest>=8",
     "hypothesis>=6",
-    "ruff>=0.6",
+    "ruff==0.17.6",  # pinned: formatting must not change under CI
     "nbclient>=0.10",
     "nbformat>=5.10",
     "ipykernel>=6",
