@@ -1,7 +1,7 @@
 """Pool the word vectors of each text into one row, for a whole batch at once.
 
-The batch's distinct words are gathered once into a small matrix; sums are a sparse
-(text x word) product with it and max/min are ``ufunc.reduceat`` over the token rows.
+Sums are one sparse (text x word) product with the vector matrix, max/min are
+``ufunc.reduceat`` over the gathered token rows: no Python loop over texts or tokens.
 """
 
 import numpy as np
@@ -11,7 +11,7 @@ POOLINGS = ("mean", "sum", "max", "min", "tfidf", "sif")
 
 
 class TokenBatch:
-    """Known tokens of a batch of texts, indexed into the batch's own small matrix.
+    """Known tokens of a batch of texts, as columns of a vector matrix.
 
     Parameters
     ----------
@@ -22,23 +22,40 @@ class TokenBatch:
         Known tokens per text.
     rows : callable
         ``rows(unique_ids)`` returns the vectors of those ids, shape (n, dim).
+    matrix : ndarray, optional
+        The whole vocabulary matrix, when every id indexes it: the product then reads
+        the (memory-mapped) rows in place, with no sort of the batch's ids and no copy.
+
+    Examples
+    --------
+    >>> vectors = np.eye(3, dtype=np.float32)
+    >>> batch = TokenBatch(np.array([0, 1, 1]), np.array([2, 0, 1]), None, matrix=vectors)
+    >>> batch.pool("mean")
+    array([[0.5, 0.5, 0. ],
+           [0. , 0. , 0. ],
+           [0. , 1. , 0. ]], dtype=float32)
     """
 
-    def __init__(self, ids, lengths, rows):
-        self.lengths = lengths
-        self.unique, self.local = np.unique(ids, return_inverse=True)
-        self.matrix = np.asarray(rows(self.unique), dtype=np.float32)
-        self.indptr = np.concatenate([[0], np.cumsum(lengths)])
+    def __init__(self, ids, lengths, rows, *, matrix=None):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        if matrix is None:
+            # Ids past the vocabulary: gather the batch's distinct rows once.
+            self.vocab_ids, self.columns = np.unique(ids, return_inverse=True)
+            self.matrix = np.asarray(rows(self.vocab_ids), dtype=np.float32)
+        else:
+            self.vocab_ids, self.columns, self.matrix = None, ids, matrix
+        self.indptr = np.concatenate([[0], np.cumsum(self.lengths)])
+
+    def _weights(self, weights):
+        if self.vocab_ids is None:
+            return weights(self.columns).astype(np.float32)
+        return weights(self.vocab_ids).astype(np.float32)[self.columns]
 
     def weighted_sum(self, weights=None):
         """Sum of (weighted) vectors per text; ``weights`` is indexed by vocabulary id."""
-        data = (
-            np.ones(len(self.local), dtype=np.float32)
-            if weights is None
-            else weights(self.unique).astype(np.float32)[self.local]
-        )
-        shape = (len(self.lengths), len(self.unique))
-        counts = sparse.csr_matrix((data, self.local, self.indptr), shape=shape)
+        data = np.ones(len(self.columns), np.float32) if weights is None else self._weights(weights)
+        shape = (len(self.lengths), self.matrix.shape[0])
+        counts = sparse.csr_matrix((data, self.columns, self.indptr), shape=shape)
         return np.asarray(counts @ self.matrix, dtype=np.float32), data
 
     def reduce(self, ufunc):
@@ -46,7 +63,8 @@ class TokenBatch:
         out = np.zeros((len(self.lengths), self.matrix.shape[1]), dtype=np.float32)
         filled = self.lengths > 0
         if filled.any():
-            out[filled] = ufunc.reduceat(self.matrix[self.local], self.indptr[:-1][filled], axis=0)
+            tokens = np.asarray(self.matrix[self.columns], dtype=np.float32)
+            out[filled] = ufunc.reduceat(tokens, self.indptr[:-1][filled], axis=0)
         return out
 
     def pool(self, pooling, *, idf=None, sif=None):
@@ -58,8 +76,8 @@ class TokenBatch:
         if pooling == "sum":
             return total
         if pooling == "tfidf":
-            text_of_token = np.repeat(np.arange(len(self.lengths)), self.lengths)
-            norm = np.bincount(text_of_token, weights=data, minlength=len(self.lengths))
+            norm = np.add.reduceat(np.append(data, 0), self.indptr[:-1])
+            norm[self.lengths == 0] = 0
         else:
             norm = self.lengths
         with np.errstate(divide="ignore", invalid="ignore"):

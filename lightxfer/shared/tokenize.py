@@ -63,6 +63,18 @@ def _flatten(token_lists):
     return list(chain.from_iterable(token_lists)), lengths
 
 
+class _Pieces(dict):
+    """``TOKEN_PATTERN.findall`` of each distinct word, computed on first use.
+
+    Words repeat (a batch of sentences has several tokens per distinct word), so the
+    regular expression runs once per distinct word and repeats are a C-level look-up.
+    """
+
+    def __missing__(self, word):
+        pieces = self[word] = TOKEN_PATTERN.findall(word)
+        return pieces
+
+
 def tokenize_ids(texts, vocab, *, tokenizer="auto", lowercase=True):
     """Tokenise ``texts`` and look every token up in ``vocab``.
 
@@ -74,7 +86,8 @@ def tokenize_ids(texts, vocab, *, tokenizer="auto", lowercase=True):
     tokenizer : {"auto", "regex", "whitespace", "spacy"} or callable
         ``"auto"`` splits on whitespace and splits a piece the vectors do not know
         further with :func:`regex_tokenize`; so "u.s." stays one word when the vectors
-        have it, and "great," becomes "great" and ",".
+        have it, and "great," becomes "great" and ",". ``"regex"`` gives exactly
+        :func:`regex_tokenize` of each text.
     lowercase : bool
         Lower-case texts first.
 
@@ -86,40 +99,71 @@ def tokenize_ids(texts, vocab, *, tokenizer="auto", lowercase=True):
         Number of tokens in each text.
     unknown : list of str
         The tokens whose id is ``-1``, in order.
+
+    Examples
+    --------
+    >>> vocab = {"it": 0, "is": 1, "n't": 2, "u.s.": 3, ".": 4}
+    >>> ids, lengths, unknown = tokenize_ids(["It isn't.", "the U.S."], vocab)
+    >>> ids.tolist(), lengths.tolist(), unknown
+    ([0, 1, 2, 4, -1, 3], [4, 2], ['the'])
     """
     if lowercase:
         texts = list(map(str.lower, texts))
     with _gc_paused():
-        if tokenizer == "auto":
-            return _split_then_repair(texts, vocab)
-        split = {"regex": regex_tokenize, "whitespace": str.split, "spacy": spacy_tokenize}
+        if tokenizer in ("auto", "regex"):
+            return _split_then_repair(texts, vocab, regex=tokenizer == "regex")
+        split = {"whitespace": str.split, "spacy": spacy_tokenize}
         words, lengths = _flatten(list(map(split.get(tokenizer, tokenizer), texts)))
         ids = _lookup(words, vocab)
     return ids, lengths, [words[i] for i in np.flatnonzero(ids < 0)]
 
 
-def _split_then_repair(texts, vocab):
+def _split_then_repair(texts, vocab, regex=False):
+    """Split on whitespace, then replace some words by their regex pieces.
+
+    ``"auto"`` re-splits the words the vectors do not know. ``"regex"`` re-splits every
+    word that is not purely alphanumeric, which gives exactly ``regex_tokenize(text)``:
+    no token of ``TOKEN_PATTERN`` spans whitespace, and an alphanumeric word is a single
+    token of it. Either way the regular expression only sees a few distinct words.
+    """
     words, words_per_text = _flatten(list(map(str.split, texts)))
     ids = _lookup(words, vocab)
-    missing = np.flatnonzero(ids < 0)
-    if not missing.size:
-        return ids, words_per_text, []
+    if regex:
+        resplit = np.flatnonzero(~np.fromiter(map(str.isalnum, words), bool, len(words)))
+    else:
+        resplit = np.flatnonzero(ids < 0)
+    if not resplit.size:
+        return ids, words_per_text, [words[i] for i in np.flatnonzero(ids < 0)]
     pieces, pieces_per_word = _flatten(
-        list(map(TOKEN_PATTERN.findall, [words[i] for i in missing]))
+        list(map(_Pieces().__getitem__, [words[i] for i in resplit]))
     )
     piece_ids = _lookup(pieces, vocab)
-    # Each unknown word is replaced in place by its pieces: compute where every known
-    # word and every piece lands in the output.
-    out_len = np.ones(len(words), dtype=np.int64)
-    out_len[missing] = pieces_per_word
-    out_start = np.cumsum(out_len) - out_len
-    out = np.empty(int(out_len.sum()), dtype=np.int64)
-    known = np.ones(len(words), dtype=bool)
-    known[missing] = False
-    out[out_start[known]] = ids[known]
-    first_piece = np.cumsum(pieces_per_word) - pieces_per_word
-    rank = np.arange(len(pieces)) - np.repeat(first_piece, pieces_per_word)
-    out[np.repeat(out_start[missing], pieces_per_word) + rank] = piece_ids
+    out, source, out_per_word = _splice(ids, resplit, piece_ids, pieces_per_word)
     text_of_word = np.repeat(np.arange(len(texts)), words_per_text)
-    lengths = np.bincount(text_of_word, weights=out_len, minlength=len(texts)).astype(np.int64)
-    return out, lengths, [pieces[i] for i in np.flatnonzero(piece_ids < 0)]
+    lengths = np.bincount(text_of_word, weights=out_per_word, minlength=len(texts))
+    tokens = words + pieces
+    unknown = [tokens[i] for i in source[out < 0]]
+    return out, lengths.astype(np.int64), unknown
+
+
+def _splice(ids, resplit, piece_ids, pieces_per_word):
+    """Replace the words at ``resplit`` by their pieces, keeping the order of tokens.
+
+    Returns the new ids, where each one comes from (an index into ``words + pieces``)
+    and how many output tokens each word became.
+    """
+    n_words = len(ids)
+    out_per_word = np.ones(n_words, dtype=np.int64)
+    out_per_word[resplit] = pieces_per_word
+    out_start = np.cumsum(out_per_word) - out_per_word
+    kept = np.ones(n_words, dtype=bool)
+    kept[resplit] = False
+    source = np.empty(int(out_per_word.sum()), dtype=np.int64)
+    source[out_start[kept]] = np.flatnonzero(kept)
+    first_piece = np.cumsum(pieces_per_word) - pieces_per_word
+    rank = np.arange(len(piece_ids)) - np.repeat(first_piece, pieces_per_word)
+    source[np.repeat(out_start[resplit], pieces_per_word) + rank] = n_words + np.arange(
+        len(piece_ids)
+    )
+    out = np.concatenate([ids, piece_ids])[source]
+    return out, source, out_per_word

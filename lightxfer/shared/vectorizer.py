@@ -289,10 +289,11 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             ids = ids.copy()
             ids[ids < 0] = n_known + position
         else:
-            text_of_token = np.repeat(np.arange(len(lengths)), lengths)
             known = ids >= 0
-            lengths = np.bincount(text_of_token[known], minlength=len(lengths))
-            ids = ids[known]
+            if not known.all():
+                text_of_token = np.repeat(np.arange(len(lengths)), lengths)
+                lengths = np.bincount(text_of_token[known], minlength=len(lengths))
+                ids = ids[known]
 
         def rows(unique):
             inside = unique < n_known
@@ -303,7 +304,10 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             out[~inside] = extra[unique[~inside] - n_known]
             return out
 
-        batch = TokenBatch(ids, lengths, rows)
+        # The product reads rows in place only from a row-major matrix; a column-major
+        # one (the default GloVe .npy is stored so) would be copied whole per batch.
+        in_place = extra is None and kv.vectors.flags.c_contiguous
+        batch = TokenBatch(ids, lengths, rows, matrix=kv.vectors if in_place else None)
         blocks = [
             batch.pool(p, idf=partial(self._idf_of, n_known=n_known), sif=self._sif_weights)
             for p in self._poolings()
