@@ -7,10 +7,14 @@ without registering a kernel), with ``notebooks/`` as working directory and
 fails the test; a cell running longer than ``CELL_TIMEOUT`` seconds fails it too.
 
 The kernel inherits this process's environment, so the notebooks' vector caches go to
-the session's private ``LIGHTXFER_CACHE`` (see ``conftest.py``).
+the session's private ``LIGHTXFER_CACHE`` (see ``conftest.py``). BLAS libraries get one
+thread each unless the environment says otherwise: the notebooks' matrices are small, and
+on a busy two-core machine idle BLAS threads spinning for a core made the notebooks up to
+ten times slower.
 """
 
 import json
+import os
 import re
 import sys
 import time
@@ -35,6 +39,7 @@ EXPECTED = (
 )
 CELL_TIMEOUT = 180
 KERNEL_NAME = "lightxfer-test-python"
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +80,8 @@ def test_notebook_is_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs(path, kernel_specs, monkeypatch):
     monkeypatch.setenv("LIGHTXFER_DATA_DIR", str(DATA_DIR))
+    for name in BLAS_THREADS:
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # plots render inline, as for a reader
     notebook = nbformat.read(path, as_version=4)
     manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=kernel_specs)
