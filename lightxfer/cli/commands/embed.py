@@ -25,7 +25,10 @@ MANIFEST = "manifest.json"
 
 def add_arguments(parser):
     parser.add_argument(
-        "--input", required=True, metavar="FILE_OR_GLOB", help="table(s) to embed, e.g. 'data/*.csv'"
+        "--input",
+        required=True,
+        metavar="FILE_OR_GLOB",
+        help="table(s) to embed, e.g. 'data/*.csv'",
     )
     parser.add_argument("--output", required=True, metavar="DIR", help="directory for the chunks")
     parser.add_argument(
