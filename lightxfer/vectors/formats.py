@@ -18,8 +18,8 @@ _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _COMPRESSED = {b"\x1f\x8b": ".gz", b"BZ": ".bz2"}
 _BLOCK = 20_000
 # Values per parsed text block: a parsed value is a Python str of ~60 bytes, so this
-# bounds the parser's working memory to ~100 MB whatever the dimension.
-_BLOCK_VALUES = 1_000_000
+# bounds the parser's working memory to ~10 MB whatever the dimension.
+_BLOCK_VALUES = 100_000
 _NUMBERS_AFTER_WORD = re.compile(rb"^\S+( [-+0-9.eE]+|nan|inf)+\s*$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf)$", re.IGNORECASE)
 
