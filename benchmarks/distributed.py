@@ -205,6 +205,15 @@ def markdown(result):
             f"| {run['seconds']:.1f} | {run['model_bytes']:,} | {run['task_bytes_max']:,} "
             f"| {run['bytes_from_workers']:,} |"
         )
+    rates = [run["rows_per_s"] for run in result["runs"]]
+    if len(rates) > 1:
+        lines += [
+            "",
+            f"Speed-up from {result['runs'][0]['workers']} to {result['runs'][-1]['workers']} "
+            f"workers: {rates[-1] / rates[0]:.2f}x. When the load average exceeds the cores, "
+            "other jobs took part of them, so read this as a floor, not the scaling on "
+            "dedicated cores.",
+        ]
     lines += [
         "",
         f"The vectors themselves are {result['vectors_bytes']:,} bytes and never travel: each "

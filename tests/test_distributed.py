@@ -46,7 +46,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def texts():
-    return read_shared("sst2_train", 1500)["text"].tolist()
+    return read_shared("sst2_train", 1000)["text"].tolist()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def _slow(chunk):
 def test_bag_transform_equals_local(client, texts, fitted):
     bag = db.from_sequence(texts, npartitions=4)
     features = lx_distributed.transform(fitted, bag)
-    assert features.chunks[0] == (375, 375, 375, 375)
+    assert features.chunks[0] == (250, 250, 250, 250)
     computed = features.compute()
     partitions = dask.compute(*bag.to_delayed(), scheduler="sync")
     np.testing.assert_array_equal(computed, _local(fitted, partitions))
@@ -143,13 +143,13 @@ def test_missing_extra_names_it(monkeypatch, fitted):
 
 
 def test_grid_search_on_dask_equals_local(client):
-    data = read_shared("sst2_train", 600)
+    data = read_shared("sst2_train", 450)
     X, y = data["text"].to_numpy(), data["label"].to_numpy()
-    grid = {"head__C": [0.1, 1.0, 10.0], "embedding__pooling": ["mean", ["mean", "max"]]}
+    grid = {"head__C": [0.1, 10.0], "embedding__pooling": ["mean", ["mean", "max"]]}
     local = GridSearchCV(make_classifier(), grid, cv=3).fit(X, y)
     with distributed.get_task_stream(client) as stream, joblib.parallel_backend("dask"):
         remote = GridSearchCV(make_classifier(), grid, cv=3, n_jobs=-1).fit(X, y)
-    assert len(stream.data) >= 18  # 6 candidates x 3 folds ran on the workers
+    assert len(stream.data) >= 12  # 4 candidates x 3 folds ran on the workers
     assert remote.best_params_ == local.best_params_
     for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
         np.testing.assert_array_equal(remote.cv_results_[key], local.cv_results_[key])
