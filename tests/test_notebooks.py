@@ -92,7 +92,11 @@ def test_notebook_runs(path, kernel_specs, monkeypatch):
         resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
     )
     start = time.perf_counter()
-    client.execute()  # raises CellExecutionError, naming the cell, on the first error
+    try:
+        client.execute()  # raises CellExecutionError, naming the cell, on the first error
+    finally:
+        if manager.has_kernel:  # nbclient leaves a kernel it was given running
+            manager.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
     print(f"{path.name}: {seconds:.1f} s")
 
