@@ -1,0 +1,454 @@
+"""Accuracy benchmark: lightxfer configurations vs TF-IDF and fastText on five real tasks.
+
+Full data: SST-2, SST-5 and TREC on their given splits (test accuracy), SUBJ and MPQA by
+stratified 10-fold CV. Few-shot curves: k examples per class drawn from the training
+data (for SUBJ and MPQA: from 9 folds, tested on the held-out first fold), several
+seeds, the same methods. Results go to ``<out>/accuracy.json``, ``accuracy.md`` and
+``accuracy.png``; every JSON row carries the wall time of its fits and predictions.
+
+Run from the repository root::
+
+    python benchmarks/accuracy.py --data-dir ../shared/data          # full, ~hours on 2 cores
+    python benchmarks/accuracy.py --quick --out /tmp/bench           # CI smoke run, ~2 min
+"""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+import lightxfer
+from lightxfer import make_classifier
+from lightxfer.recommended import CS, LogisticRegressionCV
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ("sst2", "sst5", "trec", "subj", "mpqa")
+CV_TASKS = ("subj", "mpqa")
+SIZES = (8, 16, 32, 64, 128)
+GOAL_SIZES = (8, 32)
+
+#: Published numbers (test accuracy %). InferSent paper (Conneau et al., 2017, Table 4):
+#: bag of word2vec vectors (300-d); Wang & Manning (2012): NB-SVM with bigrams.
+REFERENCES = {
+    "published: word2vec BoW 300d (Conneau et al. 2017, InferSent paper)": {
+        "sst2": 79.7,
+        "trec": 83.6,
+        "subj": 90.9,
+        "mpqa": 88.3,
+    },
+    "published: NB-SVM bigrams (Wang & Manning 2012)": {"subj": 93.2, "mpqa": 86.3},
+}
+
+
+# -- methods ---------------------------------------------------------------------------------
+
+
+def _lr_cv():
+    # The same C grid and folds for every linear baseline: C tuned on training data only.
+    return LogisticRegressionCV(Cs=list(CS), cv=5, max_iter=1000)
+
+
+def tfidf_lr():
+    """TF-IDF of word 1-2 grams (sublinear tf) and a CV-tuned logistic regression."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+")
+    return Pipeline([("tfidf", vectorizer), ("head", _lr_cv())])
+
+
+def frozen(pooling, head="logreg"):
+    """Frozen GloVe vectors pooled by ``pooling`` and a head (C tuned by CV for logreg)."""
+
+    def build():
+        if head == "logreg":
+            return make_classifier(pooling=pooling, head=_lr_cv())
+        return make_classifier(pooling=pooling, head=head)
+
+    return build
+
+
+class FastTextClassifier:
+    """fastText supervised, optionally initialised with pretrained vectors (a ``.vec`` file).
+
+    ``bucket`` is 200k rather than fastText's 2M: the same bigram hashing with a tenth
+    of the memory, which a laptop with other work running needs.
+    """
+
+    def __init__(self, dim=100, epoch=25, word_ngrams=2, pretrained=None, seed=0):
+        self.dim, self.epoch, self.word_ngrams = dim, epoch, word_ngrams
+        self.pretrained, self.seed = pretrained, seed
+
+    def fit(self, texts, y):
+        import fasttext
+
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+            for text, label in zip(texts, y):
+                handle.write(f"__label__{_label_token(label)} {text}\n")
+        self.labels_ = {_label_token(label): label for label in y}
+        try:
+            self.model_ = fasttext.train_supervised(
+                handle.name,
+                dim=self.dim,
+                epoch=self.epoch,
+                wordNgrams=self.word_ngrams,
+                pretrainedVectors=self.pretrained or "",
+                bucket=200_000,
+                thread=1,
+                seed=self.seed,
+                verbose=0,
+            )
+        finally:
+            os.unlink(handle.name)
+        return self
+
+    def predict(self, texts):
+        labels, _ = self.model_.predict([" ".join(t.split()) for t in texts])
+        return np.array([self.labels_[label[0][len("__label__") :]] for label in labels])
+
+
+def _label_token(label):
+    return str(label).replace(" ", "_")
+
+
+def write_pruned_vectors(texts, path, vectors=lightxfer.DEFAULT_VECTORS):
+    """Write the vectors of the words in ``texts`` as a ``.vec`` file; return its path.
+
+    fastText reads the whole file on every fit; the task's vocabulary is a few percent of it.
+    """
+    kv = lightxfer.load_vectors(vectors)
+    vocab = sorted({w for text in texts for w in text.split()} & set(kv.key_to_index))
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"{len(vocab)} {kv.vector_size}\n")
+        for word in vocab:
+            handle.write(word + " " + " ".join(f"{v:.5f}" for v in kv[word]) + "\n")
+    return str(path)
+
+
+def build_methods(quick, pretrained_path, fasttext_ok):
+    """Name to a zero-argument factory of an unfitted classifier (seeded ones take ``seed``)."""
+    methods = {
+        "lightxfer recommended: make_classifier()": lambda seed: make_classifier(),
+        "GloVe mean + LR": lambda seed: frozen("mean")(),
+        "TF-IDF 1-2 grams + LR": lambda seed: tfidf_lr(),
+    }
+    if not quick:
+        methods["GloVe mean/max/min + LR"] = lambda seed: frozen(["mean", "max", "min"])()
+        methods["GloVe SIF + LR"] = lambda seed: frozen("sif")()
+        methods["GloVe mean + MLP(256)"] = lambda seed: frozen("mean", head="mlp")()
+    if fasttext_ok:
+        methods["fastText (dim 100, bigrams, 25 epochs)"] = lambda seed: FastTextClassifier(
+            seed=seed
+        )
+        methods["fastText dim 50 + GloVe init"] = lambda seed: FastTextClassifier(
+            dim=50, pretrained=pretrained_path, seed=seed
+        )
+    return methods
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def read(data_dir, name):
+    table = pd.read_csv(Path(data_dir) / f"{name}.csv")
+    return table["text"].astype(str).to_numpy(), table["label"].astype(str).to_numpy()
+
+
+def full_splits(data_dir, task, quick):
+    """``[(X_train, y_train, X_test, y_test), ...]``: the given split, or CV folds."""
+    if task not in CV_TASKS:
+        X, y = read(data_dir, f"{task}_train")
+        X_test, y_test = read(data_dir, f"{task}_test")
+        return [(X, y, X_test, y_test)]
+    X, y = read(data_dir, task)
+    folds = StratifiedKFold(10, shuffle=True, random_state=0).split(X, y)
+    return [(X[tr], y[tr], X[te], y[te]) for tr, te in (list(folds)[:1] if quick else folds)]
+
+
+def sample_per_class(X, y, k, seed):
+    """``k`` examples of every class (all of a class that has fewer), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(y == c))[:k] for c in np.unique(y)]
+    index = rng.permutation(np.concatenate(picked))
+    return X[index], y[index]
+
+
+def cap(X, y, n, seed=0):
+    """A stratified subsample of at most ``n`` rows (quick mode)."""
+    if n is None or len(y) <= n:
+        return X, y
+    per_class = max(1, n // len(np.unique(y)))
+    return sample_per_class(X, y, per_class, seed)
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def evaluate(factory, seed, X, y, X_test, y_test):
+    """Fit on ``(X, y)``; return test accuracy in % and the seconds fit + predict took."""
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter of the small fits
+        model = factory(seed).fit(X, y)
+        predicted = model.predict(X_test)
+    seconds = time.perf_counter() - start
+    return 100.0 * float(np.mean(predicted == y_test)), seconds
+
+
+def run(args):
+    """Run every task, method and size; write results as they come; return the rows."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    quick = args.quick
+    sizes = (8, 32) if quick else SIZES
+    seeds = range(1 if quick else args.seeds)
+    train_cap, test_cap = (600, 400) if quick else (None, None)
+    fasttext_ok = _has_fasttext() and not args.no_fasttext
+    scratch = Path(tempfile.mkdtemp(prefix="lightxfer-bench-"))
+    meta = _meta(args, sizes, seeds)
+    all_rows = []
+    for task in args.tasks:
+        rows = []
+        splits = full_splits(args.data_dir, task, quick)
+        pretrained = None
+        if fasttext_ok:
+            texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits[:1]])
+            pretrained = write_pruned_vectors(texts, scratch / f"{task}_glove.vec")
+        methods = build_methods(quick, pretrained, fasttext_ok)
+        if args.methods:
+            methods = {k: v for k, v in methods.items() if any(m in k for m in args.methods)}
+        X_pool, y_pool, X_test, y_test = splits[0]
+        X_test, y_test = cap(X_test, y_test, test_cap)
+        for name, factory in methods.items():
+            for k in sizes:
+                for seed in seeds:
+                    X, y = sample_per_class(X_pool, y_pool, k, seed)
+                    accuracy, seconds = evaluate(factory, seed, X, y, X_test, y_test)
+                    rows.append(_row(task, name, k, seed, 0, accuracy, seconds, len(y)))
+            for fold, (X, y, X_te, y_te) in enumerate(splits):
+                X, y = cap(X, y, train_cap)
+                X_te, y_te = cap(X_te, y_te, test_cap)
+                accuracy, seconds = evaluate(factory, 0, X, y, X_te, y_te)
+                rows.append(_row(task, name, "all", 0, fold, accuracy, seconds, len(y)))
+            print(f"{task:5s} {name:45s} done", flush=True)
+            write_task(task, rows, meta, out, complete=False)
+        write_task(task, rows, meta, out, complete=True)
+        all_rows += rows
+    return all_rows
+
+
+def _row(task, method, size, seed, fold, accuracy, seconds, n_train):
+    return {
+        "task": task,
+        "method": method,
+        "per_class": size,
+        "seed": seed,
+        "fold": fold,
+        "n_train": int(n_train),
+        "accuracy": round(accuracy, 2),
+        "seconds": round(seconds, 2),
+    }
+
+
+def _has_fasttext():
+    try:
+        import fasttext  # noqa: F401
+    except ImportError:
+        print("fastText rows skipped: pip install fasttext-numpy2-wheel", file=sys.stderr)
+        return False
+    return True
+
+
+def _meta(args, sizes, seeds):
+    return {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "quick": args.quick,
+        "sizes": list(sizes),
+        "seeds": len(seeds),
+        "tasks": list(args.tasks),
+        "python": platform.python_version(),
+        "lightxfer": lightxfer.__version__,
+        "cpus": os.cpu_count(),
+        "_start": time.perf_counter(),
+    }
+
+
+def write_task(task, rows, meta, out, complete):
+    """Write ``accuracy_<task>.json``, then the report over every task file in ``out``.
+
+    One file per task lets several processes (one per group of tasks) share ``out``.
+    """
+    public = {k: v for k, v in meta.items() if not k.startswith("_")}
+    public["wall_seconds"] = round(time.perf_counter() - meta["_start"], 1)
+    payload = {"meta": {**public, "complete": complete}, "rows": rows}
+    (out / f"accuracy_{task}.json").write_text(json.dumps(payload, indent=1))
+    write_report(out)
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def summarise(rows):
+    """Mean accuracy per (task, method, per_class) and total seconds per (task, method)."""
+    table = pd.DataFrame(rows)
+    accuracy = table.groupby(["task", "method", "per_class"])["accuracy"].mean()
+    seconds = table.groupby(["task", "method"])["seconds"].sum()
+    return table, accuracy, seconds
+
+
+def markdown(rows, meta):
+    """The results as markdown: full-data table, few-shot tables, goals, wall times."""
+    table, accuracy, seconds = summarise(rows)
+    warnings.simplefilter("ignore", RuntimeWarning)  # means of still-empty cells
+    tasks = [t for t in TASKS if t in set(table["task"])]
+    methods = list(dict.fromkeys(table["method"]))
+    lines = ["## Accuracy benchmark", ""]
+    lines += [f"Command: `{meta['command']}`", ""]
+    if meta.get("quick"):
+        lines += ["**Quick run** (capped data, one seed, one fold): a smoke test, not results.", ""]
+    header = "| pipeline | " + " | ".join(t.upper() for t in tasks) + " |"
+    rule = "|---" * (len(tasks) + 1) + "|"
+    lines += ["### Full data (test accuracy %; SUBJ, MPQA: stratified 10-fold CV)", ""]
+    lines += [header, rule]
+    for method in methods:
+        cells = [_cell(accuracy, t, method, "all") for t in tasks]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for name, numbers in REFERENCES.items():
+        cells = [f"{numbers[t]:.1f}" if t in numbers else "" for t in tasks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for k in meta["sizes"]:
+        lines += ["", f"### {k} examples per class (mean over {meta['seeds']} seeds)", ""]
+        lines += [header[:-1] + "| mean |", rule + "---|"]
+        for method in methods:
+            values = [accuracy.get((t, method, k), np.nan) for t in tasks]
+            cells = [_fmt(v) for v in values] + [_fmt(np.nanmean(values))]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += ["", *goal_lines(accuracy, tasks, meta["sizes"]), ""]
+    lines += ["### Wall time (seconds, all fits and predictions of the run)", ""]
+    lines += [header, rule]
+    for method in methods:
+        cells = [_fmt(seconds.get((t, method), np.nan), 0) for t in tasks]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    if not meta.get("complete", True):
+        lines += ["", "**Partial results**: the run had not finished every method and task."]
+    lines += ["", f"Wall time of the run(s): {meta['wall_seconds']:.0f} s on {meta['cpus']} CPUs."]
+    lines += ["", "Plot: `accuracy.png` (accuracy vs examples per class, one panel per task)."]
+    return "\n".join(lines) + "\n"
+
+
+def goal_lines(accuracy, tasks, sizes):
+    """Check the goals of issue 5 against the measured numbers (blank where unmeasured)."""
+    rec, tfidf = "lightxfer recommended: make_classifier()", "TF-IDF 1-2 grams + LR"
+    fasttext, glove = "fastText (dim 100, bigrams, 25 epochs)", "GloVe mean + LR"
+
+    def get(task, method, size):
+        return accuracy.get((task, method, size), np.nan)
+
+    lines = ["### Goals", ""]
+    margins = {}
+    for task in tasks:
+        baselines = [get(task, m, "all") for m in (tfidf, fasttext)]
+        if not np.isnan(baselines).all():
+            margins[task] = get(task, rec, "all") - np.nanmax(baselines)
+    wins = sum(bool(m >= 0) for m in margins.values())
+    lines.append(
+        "- full data, recommended minus the better of TF-IDF+LR and fastText: "
+        + ", ".join(f"{t.upper()} {m:+.1f}" for t, m in margins.items())
+        + f" ({wins}/{len(margins)} tasks >= 0; goal: 4 of 5, the fifth within 1 point)"
+    )
+    for k in [s for s in GOAL_SIZES if s in sizes]:
+        gains = [get(t, rec, k) - get(t, tfidf, k) for t in tasks]
+        gaps = [get(t, rec, k) - get(t, glove, k) for t in tasks]
+        lines.append(
+            f"- {k} per class: recommended minus TF-IDF+LR, mean over tasks "
+            f"{np.nanmean(gains):+.1f} (goal >= +5); worst task vs frozen GloVe mean + LR "
+            f"{np.nanmin(gaps):+.1f} (goal >= -1)"
+        )
+    return lines
+
+
+def _cell(accuracy, task, method, size):
+    return _fmt(accuracy.get((task, method, size), np.nan))
+
+
+def _fmt(value, digits=1):
+    return "" if value is None or np.isnan(value) else f"{value:.{digits}f}"
+
+
+def plot(rows, path):
+    """Accuracy vs examples per class, one panel per task; full data drawn at its size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = pd.DataFrame(rows)
+    tasks = [t for t in TASKS if t in set(table["task"])]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        part = table[table["task"] == task]
+        for method, group in part.groupby("method", sort=False):
+            few = group[group["per_class"] != "all"].groupby("per_class")["accuracy"].mean()
+            full = group[group["per_class"] == "all"]
+            n_classes = max(1, part.loc[part["per_class"] == 8, "n_train"].max() // 8)
+            x = list(few.index) + [full["n_train"].mean() / n_classes]
+            ax.plot(x, list(few.values) + [full["accuracy"].mean()], marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_title(task.upper())
+        ax.set_xlabel("examples per class (last point: all)")
+    axes[0][0].set_ylabel("accuracy %")
+    axes[0][-1].legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out):
+    """Merge the task files of ``out`` into ``accuracy.json``, ``accuracy.md``, ``accuracy.png``."""
+    parts = [json.loads(p.read_text()) for p in sorted(out.glob("accuracy_*.json"))]
+    rows = [row for part in parts for row in part["rows"]]
+    meta = {**parts[0]["meta"], "tasks": [p["meta"] for p in parts]}
+    meta["complete"] = all(p["meta"]["complete"] for p in parts)
+    # Task files of one process carry its running total; processes run side by side.
+    meta["wall_seconds"] = max(p["meta"]["wall_seconds"] for p in parts)
+    meta["command"] = " ; ".join(dict.fromkeys(p["meta"]["command"] for p in parts))
+    (out / "accuracy.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    (out / "accuracy.md").write_text(markdown(rows, meta))
+    plot(rows, out / "accuracy.png")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data-dir",
+        default=str(REPO.parent / "shared" / "data"),
+        help="folder of the task CSVs (default: ../shared/data next to the repository)",
+    )
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: small, ~2 minutes")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="output dir")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the few-shot curves")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--methods", nargs="+", help="only methods whose name contains these")
+    parser.add_argument("--no-fasttext", action="store_true", help="skip the fastText rows")
+    return parser
+
+
+def main(argv=None):
+    """Parse ``argv`` and run the benchmark."""
+    args = build_parser().parse_args(argv)
+    run(args)
+    print((Path(args.out) / "accuracy.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,368 @@
+"""The recommended configuration: frozen pooled vectors plus task-specific n-grams.
+
+Frozen 50-d vectors win when there are a few dozen labelled texts and lose to sparse
+n-grams when there are thousands. :class:`HybridVectorizer` keeps the frozen shared
+layer and appends a TF-IDF n-gram block whose weight is chosen by cross-validation on
+the training data: with little data the search keeps the n-grams light (or drops
+them), with more data it lets them carry the task-specific words. One L2-regularised
+softmax head (``LogisticRegression(C=1)``) sits on top.
+
+Scaling a block by ``s`` under one L2 penalty is the same as giving that block its own
+penalty ``C * s**2``. So the vectorizer learns two block scales -- the n-gram weight
+relative to the vectors and an overall scale ``sqrt(C)`` -- by a search over
+``ngram_weight x C`` with a softmax model, and the head needs no tuning of its own.
+"""
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegressionCV as _SklearnLogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from lightxfer.shared.validation import to_text_list
+from lightxfer.shared.vectorizer import EmbeddingVectorizer
+from lightxfer.vectors import loading
+
+#: Candidate n-gram block weights; 0 means frozen vectors only.
+NGRAM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+#: Candidate inverse regularisation strengths of the softmax head.
+CS = (0.1, 1.0, 10.0, 100.0)
+#: Tokens are whatever whitespace separates, as for the vectors (punctuation kept,
+#: e.g. the "?" of a question); texts are lower-cased like the default vectors' words.
+NGRAM_TOKEN_PATTERN = r"\S+"
+#: From this many training texts on, one stratified 75/25 split replaces k-fold CV in
+#: the search: its estimate is already tight, and fits on large data are the slow ones.
+HOLDOUT_FROM = 2000
+
+
+def _n_splits(y, cv):
+    """Folds for stratified CV: at most ``cv``, at least 2, never more than the rarest class."""
+    _, counts = np.unique(y, return_counts=True)
+    return int(min(cv, counts.min()))
+
+
+class LogisticRegressionCV(_SklearnLogisticRegressionCV):
+    """scikit-learn's ``LogisticRegressionCV`` that also fits on a handful of examples.
+
+    With fewer examples of a class than ``cv`` folds it uses one fold per example of
+    the rarest class, and with a single example it skips CV and fits ``C=1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [0.1], [1.0], [1.1]])
+    >>> LogisticRegressionCV(cv=5).fit(X, [0, 0, 1, 1]).predict([[0.05], [1.05]])
+    array([0, 1])
+    """
+
+    def fit(self, X, y, sample_weight=None, **params):
+        """Fit with ``min(cv, examples of the rarest class)`` stratified folds."""
+        cv = self.cv if self.cv is not None else 5
+        if isinstance(cv, int):
+            n_splits = _n_splits(y, cv)
+            if n_splits < 2:
+                return self._fit_without_cv(X, y, sample_weight)
+            cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state or 0)
+        fitted = _SklearnLogisticRegressionCV(**{**self.get_params(), "cv": cv})
+        fitted.fit(X, y, sample_weight=sample_weight, **params)
+        self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+        return self
+
+    def _fit_without_cv(self, X, y, sample_weight):
+        model = LogisticRegression(C=1.0, max_iter=self.max_iter, random_state=self.random_state)
+        model.fit(X, y, sample_weight=sample_weight)
+        self.__dict__.update({k: v for k, v in vars(model).items() if k.endswith("_")})
+        self.C_ = np.full(len(self.classes_), 1.0)
+        return self
+
+
+class HybridVectorizer(EmbeddingVectorizer):
+    """Pooled frozen vectors plus a weighted TF-IDF n-gram block, as one sparse matrix.
+
+    The pooled vectors are divided by their root-mean-square norm over the training
+    texts so that, like the L2-normalised TF-IDF rows, each block has unit expected
+    squared norm per text. One scalar, not per-feature standardisation: with a few
+    dozen texts, per-feature variances are noise, and the vectors' own geometry is the
+    knowledge being transferred; ``ngram_weight`` is then the n-grams' weight relative to the vectors. Both
+    blocks are finally multiplied by ``scale``, which for a head ``LogisticRegression(C=1)``
+    amounts to choosing its C.
+
+    Parameters
+    ----------
+    vectors, pooling, tokenizer, lowercase, sif_alpha, store_vectors, cache, batch_size, \
+n_jobs, progress
+        As for :class:`lightxfer.EmbeddingVectorizer`.
+    ngram_weight : float or "auto", default="auto"
+        Weight of the n-gram block; ``0`` leaves the frozen vectors alone. ``"auto"``
+        chooses among ``ngram_weights`` by stratified CV of a softmax head on the
+        training texts, which needs ``y``; without ``y`` it uses ``1.0``.
+    ngram_weights : sequence of float, default=(0.0, 0.25, 0.5, 1.0, 2.0)
+        Candidates for ``ngram_weight="auto"``.
+    scale : float or "auto", default="auto"
+        Factor on all features; ``"auto"`` uses ``sqrt(C)`` of the best candidate
+        (``1.0`` when the weight is not searched).
+    ngram_range : tuple (min_n, max_n), default=(1, 2)
+        Word n-grams of the task-specific block.
+    min_df : int or float, default=1
+        As for :class:`sklearn.feature_extraction.text.TfidfVectorizer`.
+    Cs : sequence of float, default=(0.1, 1.0, 10.0, 100.0)
+        Inverse regularisation strengths tried with each candidate weight.
+    cv : int, default=3
+        Folds of the search (fewer when a class has fewer examples); from 2000
+        training texts on, one stratified 75/25 split.
+    random_state : int, default=0
+        Shuffles the folds.
+
+    Attributes
+    ----------
+    ngram_weight_ : float
+        The weight used.
+    scale_ : float
+        The overall factor used.
+    ngram_vectorizer_ : sklearn.feature_extraction.text.TfidfVectorizer
+        The fitted n-gram block.
+    embedding_norm_ : float
+        Root-mean-square norm of the pooled training vectors.
+    cv_scores_ : dict
+        ``(weight, C)`` to mean validation accuracy (searched fits only).
+
+    Examples
+    --------
+    >>> from lightxfer.recommended import HybridVectorizer
+    >>> texts = ["a good film", "a bad film", "good fun", "bad acting"]
+    >>> vectorizer = HybridVectorizer(ngram_weight=1.0).fit(texts)
+    >>> vectorizer.transform(texts).shape
+    (4, 59)
+    """
+
+    def __init__(
+        self,
+        vectors=loading.DEFAULT_VECTORS,
+        pooling="mean",
+        *,
+        tokenizer="auto",
+        lowercase="auto",
+        sif_alpha=1e-3,
+        store_vectors=False,
+        cache=True,
+        batch_size=10_000,
+        n_jobs=None,
+        progress=None,
+        ngram_weight="auto",
+        ngram_weights=NGRAM_WEIGHTS,
+        scale="auto",
+        ngram_range=(1, 2),
+        min_df=1,
+        Cs=CS,
+        cv=3,
+        random_state=0,
+    ):
+        super().__init__(
+            vectors=vectors,
+            pooling=pooling,
+            tokenizer=tokenizer,
+            lowercase=lowercase,
+            sif_alpha=sif_alpha,
+            store_vectors=store_vectors,
+            cache=cache,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+            progress=progress,
+        )
+        self.ngram_weight = ngram_weight
+        self.ngram_weights = ngram_weights
+        self.scale = scale
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.Cs = Cs
+        self.cv = cv
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit both blocks and, with ``ngram_weight="auto"`` and ``y``, choose the weight.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Training texts.
+        y : array-like, optional
+            Labels; used only to choose ``ngram_weight``.
+
+        Returns
+        -------
+        self
+        """
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` (and ``y``) and return its features, computing them only once."""
+        texts = to_text_list(X)
+        pooled = super().fit_transform(texts)
+        self.embedding_norm_ = float(np.sqrt(np.mean(np.sum(pooled**2, axis=1)))) or 1.0
+        self.ngram_vectorizer_ = self._make_ngram_vectorizer().fit(texts)
+        dense = self._scale(pooled)
+        ngrams = self.ngram_vectorizer_.transform(texts)
+        self.ngram_weight_, self.scale_ = self._choose_weights(dense, ngrams, y)
+        return self._stack(dense, ngrams)
+
+    def transform(self, X):
+        """Return ``[standardised pooled vectors, ngram_weight_ * TF-IDF n-grams]``.
+
+        Parameters
+        ----------
+        X : iterable of str
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of float32
+            Pooled features first; no n-gram columns when ``ngram_weight_`` is 0.
+        """
+        check_is_fitted(self, "ngram_weight_")
+        texts = to_text_list(X)
+        dense = self._scale(super().transform(texts))
+        return self._stack(dense, self.ngram_vectorizer_.transform(texts))
+
+    def get_feature_names_out(self, input_features=None):
+        """Pooled names (``mean_0 ...``) then the n-grams (``ngram__good film ...``)."""
+        check_is_fitted(self, "ngram_weight_")
+        names = super().get_feature_names_out()
+        if self.ngram_weight_ == 0:
+            return names
+        ngrams = self.ngram_vectorizer_.get_feature_names_out()
+        return np.concatenate([names, np.array([f"ngram__{g}" for g in ngrams], dtype=object)])
+
+    # -- blocks -------------------------------------------------------------------------
+
+    def _make_ngram_vectorizer(self):
+        return TfidfVectorizer(
+            ngram_range=tuple(self.ngram_range),
+            min_df=self.min_df,
+            sublinear_tf=True,
+            lowercase=self.lowercase_,
+            token_pattern=NGRAM_TOKEN_PATTERN,
+            dtype=np.float32,
+        )
+
+    def _scale(self, pooled):
+        return (pooled / np.float32(self.embedding_norm_)).astype(np.float32)
+
+    def _stack(self, dense, ngrams, weight=None, scale=None):
+        weight = self.ngram_weight_ if weight is None else weight
+        scale = self.scale_ if scale is None else scale
+        if weight == 0:
+            return sparse.csr_matrix(dense * np.float32(scale))
+        blocks = [sparse.csr_matrix(dense * np.float32(scale)), ngrams * (weight * scale)]
+        return sparse.hstack(blocks, format="csr")
+
+    # -- choosing the block weights ---------------------------------------------------------
+
+    def _choose_weights(self, dense, ngrams, y):
+        """``(ngram_weight, scale)``: given, or searched by validation accuracy."""
+        fixed_scale = None if self.scale == "auto" else float(self.scale)
+        if self.ngram_weight != "auto":
+            if fixed_scale is not None or y is None:
+                return float(self.ngram_weight), fixed_scale or 1.0
+            weights = [float(self.ngram_weight)]
+        elif y is None:
+            return 1.0, fixed_scale or 1.0
+        else:
+            weights = sorted(float(w) for w in self.ngram_weights)
+        y = np.asarray(y)
+        splits = self._splits(y)
+        if splits is None:  # nothing to validate on: trust the frozen vectors
+            return weights[0], fixed_scale or 1.0
+        Cs = [1.0] if fixed_scale is not None else sorted(float(c) for c in self.Cs)
+        self.cv_scores_ = {}
+        for weight in weights:
+            features = self._stack(dense, ngrams, weight, fixed_scale or 1.0)
+            for C, score in zip(Cs, _path_accuracy(features, y, splits, Cs)):
+                self.cv_scores_[weight, C] = score
+        best = {w: max(self.cv_scores_[w, C] for C in Cs) for w in weights}
+        n_valid = sum(len(valid) for _, valid in splits)
+        weight = _lightest_good_weight(best, n_valid)
+        C = max(Cs, key=lambda c: (self.cv_scores_[weight, c], -c))
+        return weight, fixed_scale or float(np.sqrt(C))
+
+    def _splits(self, y):
+        """Train/validation index pairs for the search, or None if a class is a singleton."""
+        n_splits = _n_splits(y, self.cv)
+        if n_splits < 2:
+            return None
+        if len(y) >= HOLDOUT_FROM:
+            folds = StratifiedShuffleSplit(1, test_size=0.25, random_state=self.random_state)
+        else:
+            folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
+        return list(folds.split(np.zeros(len(y)), y))
+
+
+def _path_accuracy(features, y, splits, Cs):
+    """Mean validation accuracy of a softmax model for each C (ascending, warm-started)."""
+    scores = np.zeros(len(Cs))
+    binary = len(np.unique(y)) == 2
+    for train, valid in splits:
+        # liblinear is the fastest exact solver for two classes; lbfgs warm-starts along
+        # the C path for more. A loose tolerance: ranking needs accuracy, not exact weights.
+        model = LogisticRegression(
+            solver="liblinear" if binary else "lbfgs",
+            warm_start=not binary,
+            tol=1e-3,
+            max_iter=300,
+        )
+        for i, C in enumerate(Cs):
+            model.set_params(C=C).fit(features[train], y[train])
+            scores[i] += model.score(features[valid], y[valid]) / len(splits)
+    return scores
+
+
+def _lightest_good_weight(scores, n_valid):
+    """The lightest weight within one standard error of the best validation accuracy.
+
+    The one-standard-error rule (Breiman et al., 1984): with a few dozen texts the
+    validation accuracy is noisy and the frozen vectors are the safer bet; with
+    thousands the error is small and the n-grams get the weight they earn.
+
+    Examples
+    --------
+    >>> _lightest_good_weight({0.0: 0.80, 0.5: 0.82, 1.0: 0.85}, n_valid=2000)
+    1.0
+    >>> _lightest_good_weight({0.0: 0.80, 0.5: 0.82, 1.0: 0.85}, n_valid=50)
+    0.0
+    """
+    best = max(scores.values())
+    standard_error = np.sqrt(best * (1 - best) / n_valid)
+    return min(w for w, score in scores.items() if score >= best - standard_error)
+
+
+def make_recommended(vectors=loading.DEFAULT_VECTORS, *, n_jobs=None):
+    """The recommended pipeline: :class:`HybridVectorizer` then a softmax head.
+
+    The head's effective C is the ``scale_`` the vectorizer chose by validation.
+
+    Parameters
+    ----------
+    vectors : str, path or KeyedVectors, default="glove-wiki-gigaword-50"
+        The frozen shared layer.
+    n_jobs : int, optional
+        Processes for embedding.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``"embedding"`` (a :class:`HybridVectorizer`) and ``"head"``.
+
+    Examples
+    --------
+    >>> model = make_recommended()
+    >>> [name for name, _ in model.steps]
+    ['embedding', 'head']
+    """
+    return Pipeline(
+        [
+            ("embedding", HybridVectorizer(vectors=vectors, n_jobs=n_jobs)),
+            ("head", LogisticRegression(max_iter=1000)),
+        ]
+    )

@@ -1,0 +1,176 @@
+"""The recommended configuration: structure, sklearn contract, accuracy on real samples."""
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DATA_DIR, read_shared
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from lightxfer import EmbeddingVectorizer, make_classifier
+from lightxfer.recommended import HybridVectorizer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def few_shot(name, per_class, seed=0, test_name=None, n_test=300):
+    """``per_class`` training texts of every class and a stratified test sample."""
+    table = read_shared(name)
+    train = table.groupby("label").sample(n=per_class, random_state=seed)
+    test = (
+        read_shared(test_name, n_test)
+        if test_name
+        else table.drop(train.index).sample(n_test, random_state=seed)
+    )
+    return (
+        train["text"].to_numpy(),
+        train["label"].to_numpy(),
+        test["text"].to_numpy(),
+        test["label"].to_numpy(),
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(sst2):
+    X, y, _, _ = sst2
+    return make_classifier().fit(X, y)
+
+
+def test_default_is_recommended_pipeline():
+    model = make_classifier()
+    assert isinstance(model, Pipeline)
+    assert isinstance(model.steps[0][1], EmbeddingVectorizer)
+    assert isinstance(model.steps[0][1], HybridVectorizer)
+    assert model.steps[-1][0] == "head"
+    assert isinstance(model.steps[-1][1], LogisticRegression)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"pooling": "max"}, {"head": "mlp"}, {"C": 10}, {"vectors": "glove-wiki-gigaword-50"}],
+)
+def test_explicit_arguments_build_plain_pipeline(kwargs):
+    model = make_classifier(**kwargs)
+    assert type(model.named_steps["embedding"]) is EmbeddingVectorizer
+    assert [name for name, _ in model.steps] == ["embedding", "head"]
+
+
+def test_fit_chooses_weight_and_predicts(fitted, sst2):
+    _, _, X_test, y_test = sst2
+    vectorizer = fitted.named_steps["embedding"]
+    assert vectorizer.ngram_weight_ in vectorizer.ngram_weights
+    assert {w for w, _ in vectorizer.cv_scores_} == set(vectorizer.ngram_weights)
+    assert fitted.score(X_test, y_test) > 0.6
+
+
+def test_feature_names_match_columns(fitted, sst2):
+    vectorizer = fitted.named_steps["embedding"]
+    features = vectorizer.transform(sst2[2][:5])
+    names = vectorizer.get_feature_names_out()
+    assert features.shape[1] == len(names)
+    assert names[0] == "mean_0"
+
+
+def test_fixed_weight_zero_is_frozen_vectors_only(sst2):
+    X = sst2[0][:50]
+    features = HybridVectorizer(ngram_weight=0).fit_transform(X)
+    assert features.shape == (50, 50)
+
+
+def test_weight_scales_ngram_block(sst2):
+    X = sst2[0][:50]
+    one = HybridVectorizer(ngram_weight=1.0).fit_transform(X)
+    two = HybridVectorizer(ngram_weight=2.0).fit_transform(X)
+    np.testing.assert_allclose(two[:, :50].toarray(), one[:, :50].toarray())
+    np.testing.assert_allclose(two[:, 50:].toarray(), 2 * one[:, 50:].toarray(), rtol=1e-6)
+
+
+def test_empty_and_unknown_texts_transform(fitted):
+    features = fitted.named_steps["embedding"].transform(["", "qqqxz zzzqq"])
+    assert features.shape[0] == 2
+    assert np.isfinite(features.toarray()).all()
+    assert len(fitted.predict(["", "qqqxz zzzqq"])) == 2
+
+
+def test_clone_refits_identically(fitted, sst2):
+    X, y, X_test, _ = sst2
+    again = clone(fitted).fit(X, y)
+    np.testing.assert_array_equal(again.predict(X_test), fitted.predict(X_test))
+
+
+def test_pickle_round_trip_predicts_identically(fitted, sst2):
+    blob = pickle.dumps(fitted)
+    assert len(blob) < 20_000_000  # vectors travel by reference, not as a 80 MB matrix
+    restored = pickle.loads(blob)
+    X_test = sst2[2]
+    np.testing.assert_array_equal(restored.predict(X_test), fitted.predict(X_test))
+
+
+def test_grid_search_over_vectorizer_and_head(sst2):
+    X, y, _, _ = sst2
+    search = GridSearchCV(
+        make_classifier(),
+        {"embedding__ngram_weight": [0.0, 1.0], "head__C": [1.0]},
+        cv=2,
+    ).fit(X[:200], y[:200])
+    assert search.best_params_["embedding__ngram_weight"] in (0.0, 1.0)
+    assert search.predict(X[:3]).shape == (3,)
+
+
+def test_tiny_data_fits_without_cv():
+    model = make_classifier().fit(["a good film", "a bad film"], ["pos", "neg"])
+    assert model.named_steps["embedding"].ngram_weight_ == 0.0
+    assert set(model.predict(["good", "bad"])) <= {"pos", "neg"}
+
+
+def test_beats_tfidf_on_few_shot_sst2():
+    scores = {"recommended": [], "tfidf": []}
+    for seed in range(2):
+        X, y, X_test, y_test = few_shot("sst2_train", 16, seed, "sst2_test", 400)
+        scores["recommended"].append(make_classifier().fit(X, y).score(X_test, y_test))
+        tfidf = Pipeline(
+            [("tfidf", TfidfVectorizer(ngram_range=(1, 2))), ("lr", LogisticRegression())]
+        )
+        scores["tfidf"].append(tfidf.fit(X, y).score(X_test, y_test))
+    assert np.mean(scores["recommended"]) > np.mean(scores["tfidf"]) + 0.02
+
+
+def test_uses_ngrams_where_vectors_miss_the_class():
+    # TREC question types hinge on question words that pooled vectors blur.
+    X, y, X_test, y_test = few_shot("trec_train", 60, 0, "trec_test", 300)
+    model = make_classifier().fit(X, y)
+    frozen = make_classifier(pooling="mean").fit(X, y)
+    assert model.named_steps["embedding"].ngram_weight_ > 0
+    assert model.score(X_test, y_test) > frozen.score(X_test, y_test)
+
+
+def test_benchmark_quick_run(tmp_path):
+    # The CI smoke run of the benchmark on two tasks, without fastText (optional extra).
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "accuracy.py"),
+        "--quick",
+        "--no-fasttext",
+        "--data-dir",
+        str(DATA_DIR),
+        "--out",
+        str(tmp_path),
+        "--tasks",
+        "sst2",
+        "trec",
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    result = json.loads((tmp_path / "accuracy.json").read_text())
+    assert result["meta"]["complete"]
+    methods = {row["method"] for row in result["rows"]}
+    assert {"TF-IDF 1-2 grams + LR", "lightxfer recommended: make_classifier()"} <= methods
+    assert "## Accuracy benchmark" in (tmp_path / "accuracy.md").read_text()
+    assert (tmp_path / "accuracy.png").stat().st_size > 0
