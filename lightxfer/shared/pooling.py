@@ -1,7 +1,7 @@
 """Pool the word vectors of each text into one row, for a whole batch at once.
 
-Sums are one sparse (text x word) product with the vector matrix, max/min are
-``ufunc.reduceat`` over the gathered token rows: no Python loop over texts or tokens.
+Sums are one sparse (text x word) product with the vector matrix, max/min one
+reduction per distinct text length: no Python loop over texts or tokens.
 """
 
 import numpy as np
@@ -41,7 +41,7 @@ class TokenBatch:
         if matrix is None:
             # Ids past the vocabulary: gather the batch's distinct rows once.
             self.vocab_ids, self.columns = np.unique(ids, return_inverse=True)
-            self.matrix = np.asarray(rows(self.vocab_ids), dtype=np.float32)
+            self.matrix = np.ascontiguousarray(rows(self.vocab_ids), dtype=np.float32)
         else:
             self.vocab_ids, self.columns, self.matrix = None, ids, matrix
         self.indptr = np.concatenate([[0], np.cumsum(self.lengths)])
@@ -59,12 +59,23 @@ class TokenBatch:
         return np.asarray(counts @ self.matrix, dtype=np.float32), data
 
     def reduce(self, ufunc):
-        """``ufunc.reduceat`` of the token vectors of each text; zeros for empty texts."""
+        """``ufunc`` (``np.maximum``, ``np.minimum``) over the token vectors of each text.
+
+        Texts of the same length are reduced together as one (texts, length, dim) block:
+        ``ufunc.reduceat`` along rows runs a tiny strided loop per text and column, ten
+        times slower. Empty texts give zero rows.
+        """
         out = np.zeros((len(self.lengths), self.matrix.shape[1]), dtype=np.float32)
-        filled = self.lengths > 0
-        if filled.any():
-            tokens = np.asarray(self.matrix[self.columns], dtype=np.float32)
-            out[filled] = ufunc.reduceat(tokens, self.indptr[:-1][filled], axis=0)
+        order = np.argsort(self.lengths, kind="stable")
+        sorted_lengths = self.lengths[order]
+        bounds = np.flatnonzero(np.diff(sorted_lengths)) + 1
+        for texts in np.split(order, bounds):
+            length = int(self.lengths[texts[0]]) if texts.size else 0
+            if length == 0:
+                continue
+            positions = self.indptr[texts][:, None] + np.arange(length)
+            block = np.asarray(self.matrix[self.columns[positions]], dtype=np.float32)
+            out[texts] = ufunc.reduce(block, axis=1)
         return out
 
     def pool(self, pooling, *, idf=None, sif=None):

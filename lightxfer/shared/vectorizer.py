@@ -2,6 +2,7 @@
 
 import contextvars
 import copy
+import os
 import warnings
 from functools import partial
 
@@ -261,7 +262,12 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             return self._embed(texts, poolings)
         key = ("transform", self._state_digest(), feature_cache.texts_digest(texts))
         if not isinstance(self.cache, bool):
-            memory = self.cache if isinstance(self.cache, Memory) else Memory(self.cache, verbose=0)
+            # joblib lays a Path location out differently from a str one: use str always.
+            memory = (
+                self.cache
+                if isinstance(self.cache, Memory)
+                else Memory(os.fspath(self.cache), verbose=0)
+            )
             return memory.cache(_embed_cached, ignore=["vectorizer", "texts", "poolings"])(
                 self, texts, poolings, key
             )
