@@ -76,7 +76,8 @@ def evaluate_transfer(
         and std over seeds of ``accuracy`` and ``macro_f1``, and for the transferred
         model ``gain`` (accuracy minus the frozen embedding's, paired by seed, mean) and
         ``verdict`` ("helps", "hurts: negative transfer" or "no clear difference").
-        ``table.attrs["scores"]`` holds every seed's scores and
+        ``table.attrs["scores"]`` holds every seed's scores (a list of records:
+        ``pandas.DataFrame(table.attrs["scores"])``) and
         ``table.attrs["summary"]`` one plain sentence per size.
     """
     X, y = np.asarray(to_text_list(X), dtype=object), np.asarray(y)
@@ -156,7 +157,8 @@ def summarize(scores, sizes, methods):
         ["per_class", "method"],
         key=lambda col: col.map(order) if col.name == "per_class" else col.map(methods.index),
     ).reset_index(drop=True)
-    table.attrs["scores"] = scores
+    # Plain records, not a DataFrame: pandas compares attrs when concatenating tables.
+    table.attrs["scores"] = scores.to_dict(orient="records")
     table.attrs["summary"] = [
         _sentence(row) for row in table.itertuples() if row.method == TRANSFER
     ]

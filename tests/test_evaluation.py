@@ -56,7 +56,7 @@ def test_table_is_tidy(table):
 
 
 def test_gain_is_paired_difference_of_seed_scores(table):
-    scores = table.attrs["scores"]
+    scores = pd.DataFrame(table.attrs["scores"])
     assert len(scores) == 3 * 3 * 3
     at_16 = scores[scores["per_class"] == "16"].pivot(
         index="seed", columns="method", values="accuracy"
