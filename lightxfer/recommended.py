@@ -135,7 +135,7 @@ n_jobs, progress
     >>> texts = ["a good film", "a bad film", "good fun", "bad acting"]
     >>> vectorizer = HybridVectorizer(ngram_weight=1.0).fit(texts)
     >>> vectorizer.transform(texts).shape
-    (4, 59)
+    (4, 62)
     """
 
     def __init__(
