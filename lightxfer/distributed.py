@@ -19,6 +19,7 @@ fitted under ``joblib.parallel_backend("dask")`` ships unfitted pipelines, whose
 import copy
 
 import numpy as np
+from scipy import sparse
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -50,7 +51,8 @@ def transform(vectorizer, texts, *, lengths=None):
     -------
     dask.array.Array
         Shape ``(n_texts, n_features)`` with known chunk sizes, one chunk per partition,
-        rows in the order of ``texts``.
+        rows in the order of ``texts``; chunks are ``scipy.sparse`` CSR matrices when the
+        model's output is sparse (``HybridVectorizer``), ndarrays otherwise.
 
     Examples
     --------
@@ -70,7 +72,7 @@ def transform(vectorizer, texts, *, lengths=None):
     model = _worker_copy(vectorizer)
     parts = _partitions(texts)
     lengths = _check_lengths(parts, lengths)
-    probe = np.asarray(model.transform([""]))
+    probe = _as_block(model.transform([""]))
     token = dask.base.tokenize(parts, lengths, _model_token(model))
     model_node = dask.delayed(model, name=_MODEL_PREFIX + token, traverse=False)
     embed = dask.delayed(_embed_partition, pure=True)
@@ -79,6 +81,7 @@ def transform(vectorizer, texts, *, lengths=None):
             embed(model_node, part, n, dask_key_name=(_EMBED_PREFIX + token, i)),
             shape=(n, probe.shape[1]),
             dtype=probe.dtype,
+            meta=probe[:0],  # a sparse model (e.g. HybridVectorizer) gives CSR blocks
         )
         for i, (part, n) in enumerate(zip(parts, lengths))
     ]
@@ -241,11 +244,16 @@ def _embed_partition(model, texts, n_rows):
     """Runs on a worker: ``model`` was unpickled there, resolving its vectors locally."""
     if not hasattr(texts, "__len__"):
         texts = list(texts)
-    features = np.asarray(model.transform(texts))
-    if len(features) != n_rows:
+    features = _as_block(model.transform(texts))
+    if features.shape[0] != n_rows:
         # Wrong lengths would shift every later row of the array, silently.
-        raise ValueError(f"a partition has {len(features)} texts where {n_rows} were expected")
+        raise ValueError(f"a partition has {features.shape[0]} texts where {n_rows} were expected")
     return features
+
+
+def _as_block(features):
+    # Keep sparse features sparse: densifying TF-IDF n-gram blocks could exhaust memory.
+    return features.tocsr() if sparse.issparse(features) else np.asarray(features)
 
 
 def _name(key):
