@@ -22,6 +22,7 @@ def read_shared(name, n=None, seed=0):
     if n is not None and n < len(table):
         fraction = n / len(table)
         table = table.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
+        table = table.sample(frac=1, random_state=seed)  # interleave the classes again
     return table.reset_index(drop=True)
 
 
