@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegressionCV as _SklearnLogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 import lightxfer
 from lightxfer import make_classifier
-from lightxfer.recommended import CS, LogisticRegressionCV
+from lightxfer.recommended import CS
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("sst2", "sst5", "trec", "subj", "mpqa")
@@ -53,6 +55,41 @@ REFERENCES = {
 
 
 # -- methods ---------------------------------------------------------------------------------
+
+
+class LogisticRegressionCV(_SklearnLogisticRegressionCV):
+    """scikit-learn's ``LogisticRegressionCV`` that also fits on a handful of examples.
+
+    With fewer examples of a class than ``cv`` folds it uses one fold per example of
+    the rarest class, and with a single example it skips CV and fits ``C=1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [0.1], [1.0], [1.1]])
+    >>> LogisticRegressionCV(cv=5).fit(X, [0, 0, 1, 1]).predict([[0.05], [1.05]])
+    array([0, 1])
+    """
+
+    def fit(self, X, y, sample_weight=None, **params):
+        """Fit with ``min(cv, examples of the rarest class)`` stratified folds."""
+        cv = self.cv if self.cv is not None else 5
+        if isinstance(cv, int):
+            n_splits = int(min(cv, np.unique(y, return_counts=True)[1].min()))
+            if n_splits < 2:
+                return self._fit_without_cv(X, y, sample_weight)
+            cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state or 0)
+        fitted = _SklearnLogisticRegressionCV(**{**self.get_params(), "cv": cv})
+        fitted.fit(X, y, sample_weight=sample_weight, **params)
+        self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+        return self
+
+    def _fit_without_cv(self, X, y, sample_weight):
+        model = LogisticRegression(C=1.0, max_iter=self.max_iter, random_state=self.random_state)
+        model.fit(X, y, sample_weight=sample_weight)
+        self.__dict__.update({k: v for k, v in vars(model).items() if k.endswith("_")})
+        self.C_ = np.full(len(self.classes_), 1.0)
+        return self
 
 
 def _lr_cv():

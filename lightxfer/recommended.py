@@ -17,7 +17,6 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.linear_model import LogisticRegressionCV as _SklearnLogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -42,41 +41,6 @@ def _n_splits(y, cv):
     """Folds for stratified CV: at most ``cv``, at least 2, never more than the rarest class."""
     _, counts = np.unique(y, return_counts=True)
     return int(min(cv, counts.min()))
-
-
-class LogisticRegressionCV(_SklearnLogisticRegressionCV):
-    """scikit-learn's ``LogisticRegressionCV`` that also fits on a handful of examples.
-
-    With fewer examples of a class than ``cv`` folds it uses one fold per example of
-    the rarest class, and with a single example it skips CV and fits ``C=1``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0], [0.1], [1.0], [1.1]])
-    >>> LogisticRegressionCV(cv=5).fit(X, [0, 0, 1, 1]).predict([[0.05], [1.05]])
-    array([0, 1])
-    """
-
-    def fit(self, X, y, sample_weight=None, **params):
-        """Fit with ``min(cv, examples of the rarest class)`` stratified folds."""
-        cv = self.cv if self.cv is not None else 5
-        if isinstance(cv, int):
-            n_splits = _n_splits(y, cv)
-            if n_splits < 2:
-                return self._fit_without_cv(X, y, sample_weight)
-            cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state or 0)
-        fitted = _SklearnLogisticRegressionCV(**{**self.get_params(), "cv": cv})
-        fitted.fit(X, y, sample_weight=sample_weight, **params)
-        self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
-        return self
-
-    def _fit_without_cv(self, X, y, sample_weight):
-        model = LogisticRegression(C=1.0, max_iter=self.max_iter, random_state=self.random_state)
-        model.fit(X, y, sample_weight=sample_weight)
-        self.__dict__.update({k: v for k, v in vars(model).items() if k.endswith("_")})
-        self.C_ = np.full(len(self.classes_), 1.0)
-        return self
 
 
 class HybridVectorizer(EmbeddingVectorizer):
