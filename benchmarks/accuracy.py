@@ -328,8 +328,15 @@ def write_task(task, rows, meta, out, complete):
     public = {k: v for k, v in meta.items() if not k.startswith("_")}
     public["wall_seconds"] = round(time.perf_counter() - meta["_start"], 1)
     payload = {"meta": {**public, "complete": complete}, "rows": rows}
-    (out / f"accuracy_{task}.json").write_text(json.dumps(payload, indent=1))
+    _write_atomic(out / f"accuracy_{task}.json", json.dumps(payload, indent=1))
     write_report(out)
+
+
+def _write_atomic(path, text):
+    # Other processes of the same run read these files: never show them half a file.
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -454,15 +461,18 @@ def plot(rows, path):
 def write_report(out):
     """Merge the task files of ``out`` into ``accuracy.json``, ``accuracy.md``, ``accuracy.png``."""
     parts = [json.loads(p.read_text()) for p in sorted(out.glob("accuracy_*.json"))]
+    if not parts:
+        return
     rows = [row for part in parts for row in part["rows"]]
     meta = {**parts[0]["meta"], "tasks": [p["meta"] for p in parts]}
     meta["complete"] = all(p["meta"]["complete"] for p in parts)
     # Task files of one process carry its running total; processes run side by side.
     meta["wall_seconds"] = max(p["meta"]["wall_seconds"] for p in parts)
     meta["command"] = " ; ".join(dict.fromkeys(p["meta"]["command"] for p in parts))
-    (out / "accuracy.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    (out / "accuracy.md").write_text(markdown(rows, meta))
-    plot(rows, out / "accuracy.png")
+    _write_atomic(out / "accuracy.json", json.dumps({"meta": meta, "rows": rows}, indent=1))
+    _write_atomic(out / "accuracy.md", markdown(rows, meta))
+    plot(rows, out / f".accuracy.{os.getpid()}.png")
+    os.replace(out / f".accuracy.{os.getpid()}.png", out / "accuracy.png")
 
 
 def build_parser():
