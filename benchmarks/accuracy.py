@@ -54,6 +54,29 @@ REFERENCES = {
 }
 
 
+PROTOCOL = """\
+**Recommended configuration** (`lightxfer.make_classifier()`): a `HybridVectorizer` (an
+`EmbeddingVectorizer` subclass) that concatenates the frozen GloVe 6B 50d mean vectors
+(scaled to unit root-mean-square norm) and a TF-IDF block of word 1-2 grams (sublinear tf,
+L2 rows), then `LogisticRegression(C=1)`. The n-gram weight (0, 0.25, 0.5, 1, 2) and C
+(0.1, 1, 10, 100; applied as a feature scale sqrt(C)) are chosen on the training data
+only: 3-fold stratified CV, or one stratified 75/25 split from 2000 texts on, keeping the
+lightest n-gram weight within one standard error of the best validation accuracy.
+
+**Protocol.** SST-2, SST-5, TREC: given train/test splits (dev unused). SUBJ, MPQA: full
+data by stratified 10-fold CV (seed 0); their few-shot test set is fold 0, the pool the
+other nine folds. Few-shot: k examples per class drawn with seeds 0..4 from the training
+pool, the same draws for every method. Linear baselines tune C over the same grid by 5-fold
+CV (fewer folds when a class has fewer examples). fastText: `train_supervised`, lr 0.1,
+bigrams, 25 epochs, `bucket=200000`, one thread, seeded; "GloVe init" reads the GloVe
+vectors of the task's vocabulary from a pruned `.vec` file written once per task.
+Published rows are copied from the papers (300-d vectors, other splits): context only.
+
+Rerun: `python benchmarks/accuracy.py --data-dir ../shared/data` (add `--tasks subj` etc.
+to split the work over processes sharing `--out`; `--quick` is the CI smoke run).
+"""
+
+
 # -- methods ---------------------------------------------------------------------------------
 
 
@@ -357,7 +380,7 @@ def markdown(rows, meta):
     tasks = [t for t in TASKS if t in set(table["task"])]
     methods = list(dict.fromkeys(table["method"]))
     lines = ["## Accuracy benchmark", ""]
-    lines += [f"Command: `{meta['command']}`", ""]
+    lines += [PROTOCOL, f"Command(s): `{meta['command']}`", ""]
     if meta.get("quick"):
         lines += ["**Quick run** (capped data, one seed, one fold): a smoke test, not results.", ""]
     header = "| pipeline | " + " | ".join(t.upper() for t in tasks) + " |"
