@@ -162,10 +162,19 @@ def markdown(results, command):
         f"({results['vectors_mb']:.0f} MB) are memory-mapped, so each worker's resident memory "
         "counts them but its unique memory does not:",
         "",
-        "| worker | RSS (MB) | unique (MB) |",
-        "|---|---:|---:|",
+        "| worker | RSS (MB) | unique (MB) | vectors file resident (MB) | of it private (MB) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {w['pid']} | {w['rss_mb']:.0f} | {w['uss_mb']:.0f} |" for w in results["workers"]]
+    lines += [
+        f"| {w['pid']} | {w['rss_mb']:.0f} | {w['uss_mb']:.0f} | {w['vectors_rss_mb']:.0f} | "
+        f"{w['vectors_private_mb']:.0f} |"
+        for w in results["workers"]
+    ]
+    lines += [
+        "",
+        "Unique memory is the interpreter, libraries and the vocabulary dict each process "
+        "builds; the vector matrix is one page-cache copy shared by all processes.",
+    ]
     return "\n".join(lines) + "\n"
 
 
