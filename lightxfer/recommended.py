@@ -90,8 +90,9 @@ n_jobs, progress
         The fitted n-gram block.
     embedding_norm_ : float
         Root-mean-square norm of the pooled training vectors.
-    cv_scores_ : dict
-        ``(weight, C)`` to mean validation accuracy (searched fits only).
+    cv_results_ : dict of ndarray
+        ``"ngram_weight"``, ``"C"`` and their mean validation ``"accuracy"``, one
+        entry per candidate (searched fits only).
 
     Examples
     --------
@@ -240,16 +241,23 @@ n_jobs, progress
         if splits is None:  # nothing to validate on: trust the frozen vectors
             return weights[0], fixed_scale or 1.0
         Cs = [1.0] if fixed_scale is not None else sorted(float(c) for c in self.Cs)
-        self.cv_scores_ = {}
-        for weight in weights:
-            features = self._stack(dense, ngrams, weight, fixed_scale or 1.0)
-            for C, score in zip(Cs, _path_accuracy(features, y, splits, Cs)):
-                self.cv_scores_[weight, C] = score
-        best = {w: max(self.cv_scores_[w, C] for C in Cs) for w in weights}
+        accuracy = np.array(
+            [
+                _path_accuracy(self._stack(dense, ngrams, w, fixed_scale or 1.0), y, splits, Cs)
+                for w in weights
+            ]
+        )
+        self.cv_results_ = {
+            "ngram_weight": np.repeat(weights, len(Cs)),
+            "C": np.tile(Cs, len(weights)),
+            "accuracy": accuracy.ravel(),
+        }
         n_valid = sum(len(valid) for _, valid in splits)
-        weight = _lightest_good_weight(best, n_valid)
-        C = max(Cs, key=lambda c: (self.cv_scores_[weight, c], -c))
-        return weight, fixed_scale or float(np.sqrt(C))
+        row = weights.index(
+            _lightest_good_weight(dict(zip(weights, accuracy.max(axis=1))), n_valid)
+        )
+        C = Cs[int(np.argmax(accuracy[row]))]  # the first best: the strongest regularisation
+        return weights[row], fixed_scale or float(np.sqrt(C))
 
     def _splits(self, y):
         """Train/validation index pairs for the search, or None if a class is a singleton."""

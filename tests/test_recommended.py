@@ -67,7 +67,10 @@ def test_fit_chooses_weight_and_predicts(fitted, sst2):
     _, _, X_test, y_test = sst2
     vectorizer = fitted.named_steps["embedding"]
     assert vectorizer.ngram_weight_ in vectorizer.ngram_weights
-    assert {w for w, _ in vectorizer.cv_scores_} == set(vectorizer.ngram_weights)
+    assert set(vectorizer.cv_results_["ngram_weight"]) == set(vectorizer.ngram_weights)
+    assert len(vectorizer.cv_results_["accuracy"]) == len(vectorizer.ngram_weights) * len(
+        vectorizer.Cs
+    )
     assert fitted.score(X_test, y_test) > 0.6
 
 
@@ -104,6 +107,14 @@ def test_clone_refits_identically(fitted, sst2):
     X, y, X_test, _ = sst2
     again = clone(fitted).fit(X, y)
     np.testing.assert_array_equal(again.predict(X_test), fitted.predict(X_test))
+
+
+def test_skops_save_load_round_trip(fitted, sst2, tmp_path):
+    import lightxfer.persistence
+
+    path = lightxfer.persistence.save(fitted, tmp_path / "model.skops")
+    loaded = lightxfer.persistence.load(path)
+    np.testing.assert_array_equal(loaded.predict(sst2[2]), fitted.predict(sst2[2]))
 
 
 def test_pickle_round_trip_predicts_identically(fitted, sst2):
