@@ -249,13 +249,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                 parts = Parallel(n_jobs=n_jobs, return_as="generator")(
                     delayed(_transform_batch)(self, texts, poolings) for _, texts in batches
                 )
-            out = []
-            for part in parts:
-                out.append(part)
-                bar.update(len(part))
-        if not out:
-            return np.zeros((0, self._n_features(poolings)), dtype=np.float32)
-        return np.concatenate(out) if len(out) > 1 else out[0]
+            return _collect(parts, total, self._n_features(poolings), bar)
 
     def _transform_batch(self, texts, poolings):
         if self.cache is False:
@@ -437,6 +431,26 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
 
 #: Whether unpickling checks the vectors' fingerprint; ``lightxfer.load`` can turn it off.
 CHECK_VECTORS = contextvars.ContextVar("check_vectors", default=True)
+
+
+def _collect(parts, total, n_features, bar):
+    # With a known length, fill one array: concatenating the parts at the end would
+    # hold the features twice, the peak of a million-text transform.
+    if total is not None:
+        out = np.empty((total, n_features), dtype=np.float32)
+        done = 0
+        for part in parts:
+            out[done : done + len(part)] = part
+            done += len(part)
+            bar.update(len(part))
+        return out[:done]
+    out = []
+    for part in parts:
+        out.append(part)
+        bar.update(len(part))
+    if not out:
+        return np.zeros((0, n_features), dtype=np.float32)
+    return np.concatenate(out) if len(out) > 1 else out[0]
 
 
 def _transform_batch(vectorizer, texts, poolings):
