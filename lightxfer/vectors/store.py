@@ -52,16 +52,13 @@ def read_entry(key):
             kv = KeyedVectors.load(str(path / meta["file"]), mmap="r")
             return kv, meta
         words = json.loads((path / _WORDS).read_text(encoding="utf-8"))
-        matrix_path = Path(meta.get("matrix") or path / _MATRIX)
+        matrix_path = path / _MATRIX
         rows, dim = meta["shape"]
-        if matrix_path.suffix == ".npy":
-            matrix = np.load(matrix_path, mmap_mode="r")
-        else:
-            # memmap accepts a file longer than the shape asks for: check the exact size.
-            size = matrix_path.stat().st_size
-            if size != rows * dim * 4:
-                raise ValueError(f"{matrix_path.name} has {size} bytes, expected {rows * dim * 4}")
-            matrix = np.memmap(matrix_path, dtype=np.float32, mode="r", shape=(rows, dim))
+        # memmap accepts a file longer than the shape asks for: check the exact size.
+        size = matrix_path.stat().st_size
+        if size != rows * dim * 4:
+            raise ValueError(f"{matrix_path.name} has {size} bytes, expected {rows * dim * 4}")
+        matrix = np.memmap(matrix_path, dtype=np.float32, mode="r", shape=(rows, dim))
         if matrix.shape != (rows, dim) or len(words) != rows:
             raise ValueError(f"shape {matrix.shape} and {len(words)} words, meta says {rows}x{dim}")
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
