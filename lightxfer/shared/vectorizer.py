@@ -1,6 +1,5 @@
 """``EmbeddingVectorizer``: raw texts in, pooled pretrained word vectors out."""
 
-import contextvars
 import copy
 import os
 import warnings
@@ -305,7 +304,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             return out
 
         # The product reads rows in place only from a row-major matrix; a column-major
-        # one (the default GloVe .npy is stored so) would be copied whole per batch.
+        # one (vectors built in memory from a transposed array) would be copied per batch.
         in_place = extra is None and kv.vectors.flags.c_contiguous
         batch = TokenBatch(ids, lengths, rows, matrix=kv.vectors if in_place else None)
         blocks = [
@@ -426,11 +425,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             )
             self.idf_ids_ = np.arange(len(words))
         elif ref is not None:
-            self.vectors_ = ref.resolve(check=CHECK_VECTORS.get())
-
-
-#: Whether unpickling checks the vectors' fingerprint; ``lightxfer.load`` can turn it off.
-CHECK_VECTORS = contextvars.ContextVar("check_vectors", default=True)
+            self.vectors_ = ref.resolve()
 
 
 def _collect(parts, total, n_features, bar):
