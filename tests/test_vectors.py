@@ -122,3 +122,14 @@ def test_other_gensim_data_names_fail_fast_offline(monkeypatch, tmp_path):
 def test_unknown_name_lists_known_names():
     with pytest.raises(VectorsFileError, match="glove-wiki-gigaword-50"):
         lightxfer.load_vectors("glove-wiki-gigaword-51")
+
+
+def test_a_file_changed_on_disk_is_read_again_in_the_same_process(tmp_path):
+    source = tmp_path / "changing.txt"
+    source.write_text("good 1 0\nbad 0 1\n")
+    first = lightxfer.load_vectors(source)
+    source.write_text("good 0 1\nbad 1 0\nfilm 1 1\n")
+    second = lightxfer.load_vectors(source)
+    assert second is not first
+    assert second.index_to_key == ["good", "bad", "film"]
+    np.testing.assert_array_equal(second["good"], [0, 1])

@@ -67,11 +67,19 @@ def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
             f"source must be a name, a path or gensim KeyedVectors, got {type(source).__name__}"
         )
     key = _canonical(source)
+    if key not in GENSIM_DATA_NAMES and _SEEN.setdefault(key, _file_key(Path(key))) != (
+        identity := _file_key(Path(key))
+    ):
+        registry.forget(key)  # the file changed since this process loaded it
+        _SEEN[key] = identity
     found = registry.lookup(key, limit)
     if found is not None:
         return found
     full = registry.lookup(key, None) or _load_full(key)
     return _limited(full, limit, key)
+
+
+_SEEN = {}  # path -> identity (size, mtime) of the file when this process loaded it
 
 
 def load_by_fingerprint(fingerprint):

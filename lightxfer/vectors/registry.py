@@ -132,6 +132,14 @@ def register(kv, source, limit, fingerprint):
     return kv
 
 
+def forget(source):
+    """Drop every loaded vector set of ``source``, so the next load reads it again."""
+    with _LOCK:
+        for key in [key for key in _LOADED if key[0] == source]:
+            kv = _LOADED.pop(key)
+            _INFO.pop(kv, None)
+
+
 def lookup(source, limit):
     """Return the already loaded vectors for ``(source, limit)``, or ``None``."""
     with _LOCK:
