@@ -151,8 +151,11 @@ class FastTextClassifier:
     def fit(self, texts, y):
         import fasttext
 
+        # fastText's SGD reads the file in order: a file sorted by label (as SUBJ and
+        # MPQA are) would leave the model fitted to the last class only.
+        order = np.random.default_rng(self.seed).permutation(len(y))
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-            for text, label in zip(texts, y):
+            for text, label in zip(np.asarray(texts)[order], np.asarray(y)[order]):
                 handle.write(f"__label__{_label_token(label)} {text}\n")
         self.labels_ = {_label_token(label): label for label in y}
         try:
@@ -278,7 +281,7 @@ def run(args):
     meta = _meta(args, sizes, seeds)
     all_rows = []
     for task in args.tasks:
-        rows = []
+        rows = _kept_rows(out / f"accuracy_{task}.json", args.methods)
         splits = full_splits(args.data_dir, task, quick)
         pretrained = None
         if fasttext_ok:
@@ -341,6 +344,14 @@ def _meta(args, sizes, seeds):
         "cpus": os.cpu_count(),
         "_start": time.perf_counter(),
     }
+
+
+def _kept_rows(path, methods):
+    """With ``--methods``, the task's earlier rows of the other methods: a rerun merges."""
+    if not methods or not path.is_file():
+        return []
+    rows = json.loads(path.read_text())["rows"]
+    return [row for row in rows if not any(m in row["method"] for m in methods)]
 
 
 def write_task(task, rows, meta, out, complete):
@@ -509,7 +520,11 @@ def build_parser():
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="output dir")
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the few-shot curves")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    parser.add_argument("--methods", nargs="+", help="only methods whose name contains these")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        help="only methods whose name contains these; their rows replace those in --out",
+    )
     parser.add_argument("--no-fasttext", action="store_true", help="skip the fastText rows")
     return parser
 
