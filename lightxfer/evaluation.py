@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lightxfer.shared.validation import to_text_list
 from lightxfer.transferring import transfer

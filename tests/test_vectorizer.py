@@ -251,3 +251,12 @@ def test_grid_search_over_pooling_and_c_on_sst2_train():
         grid.fit(train["text"], train["label"])
     assert len(grid.cv_results_["params"]) == 9
     assert grid.best_score_ > 0.7
+
+
+def test_store_vectors_refit_on_the_same_texts_can_still_be_saved(sst2, tmp_path):
+    model = make_classifier(pooling="mean").fit(sst2[0], sst2[1])
+    model.set_params(embedding__store_vectors=True).fit(sst2[0], sst2[1])
+    lightxfer.save(model, tmp_path / "model.skops")
+    restored = lightxfer.load(tmp_path / "model.skops")
+    # The stored copy holds the words seen in fit: texts made of them embed identically.
+    np.testing.assert_array_equal(restored.predict(sst2[0]), model.predict(sst2[0]))

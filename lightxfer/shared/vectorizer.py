@@ -11,7 +11,7 @@ from gensim.models.fasttext import FastTextKeyedVectors
 from joblib import Memory, Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lightxfer.shared import feature_cache
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
@@ -349,7 +349,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
 
     def _params_digest(self):
         params = self.get_params(deep=False)
-        for name in ("vectors", "cache", "n_jobs", "progress", "batch_size", "store_vectors"):
+        for name in ("vectors", "cache", "n_jobs", "progress", "batch_size"):
             params.pop(name)
         return feature_cache.state_digest(sorted(params.items(), key=str))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lightxfer.exceptions import VectorsFileError, VectorsUnavailableError
 from lightxfer.vectors import formats, registry, store
@@ -67,11 +67,8 @@ def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
             f"source must be a name, a path or gensim KeyedVectors, got {type(source).__name__}"
         )
     key = _canonical(source)
-    if key not in GENSIM_DATA_NAMES and _SEEN.setdefault(key, _file_key(Path(key))) != (
-        identity := _file_key(Path(key))
-    ):
-        registry.forget(key)  # the file changed since this process loaded it
-        _SEEN[key] = identity
+    if key not in GENSIM_DATA_NAMES:
+        _forget_if_changed(key)
     found = registry.lookup(key, limit)
     if found is not None:
         return found
@@ -80,6 +77,16 @@ def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
 
 
 _SEEN = {}  # path -> identity (size, mtime) of the file when this process loaded it
+
+
+def _forget_if_changed(key):
+    try:
+        identity = _file_key(Path(key))
+    except OSError:
+        return  # not a vectors file or directory: loading it says why
+    if _SEEN.setdefault(key, identity) != identity:
+        registry.forget(key)  # the file changed since this process loaded it
+        _SEEN[key] = identity
 
 
 def load_by_fingerprint(fingerprint):

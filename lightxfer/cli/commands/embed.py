@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lightxfer.exceptions import require
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
