@@ -40,6 +40,9 @@ setup(
     ],
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],
+        # Benchmarks; zeugma (pulls TensorFlow) and fse (no Python 3.11 build) are compared
+        # only when installed by hand.
+        "bench": ["dask[distributed]>=2024.1", "fasttext-numpy2-wheel", "psutil", "threadpoolctl"],
         "test": TEST,
     },
     entry_points={"console_scripts": ["lightxfer=lightxfer.cli.entrypoint:main"]},

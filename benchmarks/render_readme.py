@@ -1,0 +1,49 @@
+"""Assemble benchmarks/README.md from the sections the benchmark scripts write to results/.
+
+Usage: ``python benchmarks/render_readme.py`` after any benchmark has run.
+"""
+
+import re
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SECTIONS = ["performance.md", "accuracy.md", "transfer.md", "distributed.md", "memory.md"]
+HEADER = """# Benchmarks
+
+Each script has `--help`, accepts `--data-dir` (default `../shared/data`, next to the
+checkout), writes machine-readable results to `results/*.json`, and writes its markdown
+section to `results/*.md`; `python benchmarks/render_readme.py` gathers those sections here.
+Install what they compare against with `pip install ".[bench]"` (zeugma, which pulls in
+TensorFlow, is compared only when installed by hand; fse 1.0 does not build on Python 3.11).
+
+| script | measures |
+|---|---|
+| `throughput.py` | sentences/s of `EmbeddingVectorizer.transform` vs a per-document loop and zeugma |
+| `gridsearch.py` | GridSearchCV over heads: cached pipeline vs precomputed features vs no cache |
+| `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF and fastText (`--quick` for CI) |
+| `transfer.py` | SST-2 -> MPQA / SUBJ: frozen hidden layer vs frozen embedding vs TF-IDF |
+| `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
+| `memory.py` | peak RSS of converting, loading and a 1M-text transform |
+
+All timings below were taken on a 2-core machine that other jobs shared at the time:
+compare the ratios within a table, not absolute numbers across tables.
+"""
+
+
+def section(name):
+    """Return the markdown of ``results/name`` with figure links made relative to here."""
+    text = (HERE / "results" / name).read_text(encoding="utf-8").strip()
+    if not text.startswith("#"):
+        text = f"## {name.removesuffix('.md').title()}\n\n{text}"
+    return re.sub(r"\]\((?!https?:|results/)([^)]+\.png)\)", r"](results/\1)", text)
+
+
+def main():
+    parts = [HEADER.strip()] + [
+        section(name) for name in SECTIONS if (HERE / "results" / name).is_file()
+    ]
+    (HERE / "README.md").write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
