@@ -481,6 +481,8 @@ def plot(rows, path):
     table = pd.DataFrame(rows)
     tasks = [t for t in TASKS if t in set(table["task"])]
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.6), squeeze=False)
+    # One colour per method in every panel; task files may list methods in other orders.
+    colours = dict(zip(dict.fromkeys(table["method"]), plt.cm.tab10.colors))
     for ax, task in zip(axes[0], tasks):
         part = table[table["task"] == task]
         for method, group in part.groupby("method", sort=False):
@@ -488,12 +490,14 @@ def plot(rows, path):
             full = group[group["per_class"] == "all"]
             n_classes = max(1, part.loc[part["per_class"] == 8, "n_train"].max() // 8)
             x = list(few.index) + [full["n_train"].mean() / n_classes]
-            ax.plot(x, list(few.values) + [full["accuracy"].mean()], marker="o", label=method)
+            y = list(few.values) + [full["accuracy"].mean()]
+            ax.plot(x, y, marker="o", label=method, color=colours[method])
         ax.set_xscale("log")
         ax.set_title(task.upper())
         ax.set_xlabel("examples per class (last point: all)")
     axes[0][0].set_ylabel("accuracy %")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles = [plt.Line2D([], [], color=c, marker="o") for c in colours.values()]
+    labels = list(colours)
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.savefig(path, dpi=110)
