@@ -174,7 +174,9 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                 self.__dict__.update(cached, vectors_=kv)
                 return features
         self.vectors_, self.fingerprint_ = kv, ref.fingerprint
-        self.lowercase_ = _is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
+        self.lowercase_ = (
+            registry.is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
+        )
         self.sif_component_ = None
         ids, lengths, unknown = tokenize_ids(
             texts, kv.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
@@ -454,10 +456,6 @@ def _transform_batch(vectorizer, texts, poolings):
 
 def _embed_cached(vectorizer, texts, poolings, key):
     return vectorizer._embed(texts, poolings)
-
-
-def _is_lowercase(kv, sample=20_000):
-    return not any(word != word.lower() for word in kv.index_to_key[:sample])
 
 
 def _first_component(features):

@@ -179,3 +179,14 @@ def fingerprint(kv):
     32
     """
     return reference(kv).fingerprint
+
+
+_LOWERCASE = {}  # fingerprint -> whether the vocabulary is lower-case
+
+
+def is_lowercase(kv, sample=20_000):
+    """Tell whether the (most frequent) words of ``kv`` are all lower-case; memoised."""
+    key = reference(kv).fingerprint
+    if key not in _LOWERCASE:
+        _LOWERCASE[key] = not any(word != word.lower() for word in kv.index_to_key[:sample])
+    return _LOWERCASE[key]

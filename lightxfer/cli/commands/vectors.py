@@ -55,6 +55,6 @@ def describe(source, kv):
 
 def coverage(kv, texts):
     """Share of the tokens of ``texts`` (tokenised as EmbeddingVectorizer does) that ``kv`` knows."""
-    lowercase = not any(word != word.lower() for word in kv.index_to_key[:20_000])
+    lowercase = registry.is_lowercase(kv)
     ids, _, _ = tokenize_ids(list(texts), kv.key_to_index, tokenizer="auto", lowercase=lowercase)
     return float((ids >= 0).mean()) if len(ids) else 0.0
