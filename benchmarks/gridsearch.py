@@ -10,7 +10,9 @@ Run ``python benchmarks/gridsearch.py`` (``--help`` for options); results go to
 """
 
 import argparse
+import itertools
 import json
+import math
 import time
 from pathlib import Path
 
@@ -59,8 +61,12 @@ def pipeline(cache):
     return Pipeline([("embed", vectorizer), ("head", head())])
 
 
-def compare(texts, y):
-    """Time the search on precomputed features, cached and uncached pipelines."""
+def compare(texts, y, repeat=3):
+    """Time the search on precomputed features, cached and uncached pipelines.
+
+    The three searches run in turn ``repeat`` times; each keeps its fastest run, the
+    usual defence against other jobs stealing the CPU for part of one run.
+    """
     prefixed = {f"head__{name}": values for name, values in HEAD_GRID.items()}
     timings = {}
     FEATURE_CACHE.clear()
@@ -73,13 +79,14 @@ def compare(texts, y):
         "cached": lambda: search(pipeline(True), prefixed, texts, y),
         "uncached": lambda: search(pipeline(False), prefixed, texts, y),
     }
-    for name, run in searches.items():
+    for _, (name, run) in itertools.product(range(repeat), searches.items()):
         FEATURE_CACHE.clear()
         # One BLAS thread: on a busy 2-core machine more threads only contend.
         with threadpool_limits(1):
-            fitted, timings[name] = run()
+            fitted, seconds = run()
+        timings[name] = min(timings.get(name, math.inf), seconds)
         best[name] = float(fitted.best_score_)
-        print(f"{name:12s} {timings[name]:7.2f} s  best accuracy {best[name]:.4f}", flush=True)
+        print(f"{name:12s} {seconds:7.2f} s  best accuracy {best[name]:.4f}", flush=True)
         if name == "cached":
             cache_stats = {"hits": FEATURE_CACHE.hits, "misses": FEATURE_CACHE.misses}
     return timings, best, cache_stats
@@ -116,6 +123,7 @@ def summarise(timings, best, cache_stats, seconds_2, workers, n):
     kv = lightxfer.load_vectors()
     return {
         "n_sentences": n,
+        "timing": "fastest of --repeat runs per search",
         "grid": HEAD_GRID,
         "folds": 5,
         "seconds": timings,
@@ -183,6 +191,7 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=REPO.parent / "shared" / "data", type=Path)
     parser.add_argument("--n", default=None, type=int, help="SST-2 sentences (default all)")
+    parser.add_argument("--repeat", default=3, type=int, help="runs per search; fastest kept")
     parser.add_argument("--out", default=RESULTS / "gridsearch.json", type=Path)
     return parser
 
@@ -191,7 +200,7 @@ def main(argv=None):
     """Run the benchmark and write its JSON and markdown results."""
     args = build_parser().parse_args(argv)
     texts, y = load_sst2(args.data_dir, args.n)
-    timings, best, cache_stats = compare(texts, y)
+    timings, best, cache_stats = compare(texts, y, args.repeat)
     seconds_2, workers = worker_memory(texts, y)
     results = summarise(timings, best, cache_stats, seconds_2, workers, len(texts))
     args.out.parent.mkdir(parents=True, exist_ok=True)

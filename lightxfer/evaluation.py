@@ -75,7 +75,8 @@ def evaluate_transfer(
         One row per method and size: ``method``, ``per_class``, ``n_train``, the mean
         and std over seeds of ``accuracy`` and ``macro_f1``, and for the transferred
         model ``gain`` (accuracy minus the frozen embedding's, paired by seed, mean) and
-        ``verdict`` ("helps", "hurts: negative transfer" or "no clear difference").
+        ``verdict`` ("helps", "hurts: negative transfer" or "no clear difference": a
+        gain within two standard errors of zero or under one point).
         ``table.attrs["scores"]`` holds every seed's scores (a list of records:
         ``pandas.DataFrame(table.attrs["scores"])``) and
         ``table.attrs["summary"]`` one plain sentence per size.
@@ -165,6 +166,10 @@ def summarize(scores, sizes, methods):
     return table
 
 
+#: Smallest accuracy gain (one point) that counts as transfer helping or hurting.
+MIN_GAIN = 0.01
+
+
 def _verdict(scores, row):
     if row.method != TRANSFER:
         return np.nan, ""
@@ -174,9 +179,10 @@ def _verdict(scores, row):
     diff = (at_size[TRANSFER] - at_size[EMBEDDING]).to_numpy()
     gain = float(diff.mean())
     # Paired by seed (same training sample): a gain within two standard errors of zero,
-    # or measured on a single seed, is not evidence either way.
+    # or measured on a single seed, is not evidence either way; nor is one under a point,
+    # which seeds that all train on the same full data (zero spread) would otherwise call.
     error = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
-    if abs(gain) <= 2 * error:
+    if abs(gain) <= max(2 * error, MIN_GAIN):
         return gain, "no clear difference"
     return gain, "helps" if gain > 0 else "hurts: negative transfer"
 

@@ -113,6 +113,9 @@ def hand_made_scores(transfer_minus_embedding):
         ([0.05, 0.04, 0.06], "helps", "transfer helps, +5.0 points"),
         ([0.05, -0.05, 0.01], "no clear difference", "no clear difference"),
         ([0.05], "no clear difference", "no clear difference"),
+        # Seeds that all train on the same full data agree exactly: under a point is noise.
+        ([0.003, 0.003, 0.003], "no clear difference", "no clear difference"),
+        ([0.02, 0.02, 0.02], "helps", "transfer helps, +2.0 points"),
     ],
 )
 def test_verdict_says_plainly_when_transfer_hurts(diffs, verdict, phrase):
