@@ -9,6 +9,7 @@ import os
 import pickle
 import threading
 from collections import OrderedDict
+from itertools import repeat
 
 import cloudpickle
 import joblib
@@ -58,27 +59,36 @@ class FeatureCache:
     def get(self, key):
         """Return a copy of the value stored under ``key``, or ``None``."""
         with self._lock:
-            value = self._entries.get(key)
-            if value is None:
+            entry = self._entries.get(key)
+            if entry is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        return _copy(value)
+        return _copy(entry[0])
 
     def put(self, key, value):
-        """Store ``value`` (an array, or a dict of arrays and scalars) under ``key``."""
+        """Store ``value`` (an array, a dict of arrays and scalars, or a :class:`RowTable`).
+
+        Putting a grown :class:`RowTable` again updates its size; one larger than the
+        whole cache is dropped.
+        """
         size = _nbytes(value)
-        if size > self.max_bytes:
-            return
         with self._lock:
             if key in self._entries:
-                self.nbytes -= _nbytes(self._entries.pop(key))
-            self._entries[key] = _copy(value)
+                self.nbytes -= self._entries.pop(key)[1]
+            if size > self.max_bytes:
+                return
+            self._entries[key] = (_copy(value), size)
             self.nbytes += size
             while self.nbytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self.nbytes -= _nbytes(evicted)
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self.nbytes -= evicted
+
+    def note_miss(self):
+        """Count a miss found after :meth:`get`, e.g. texts absent from a found table."""
+        with self._lock:
+            self.misses += 1
 
     def clear(self):
         """Drop every entry and reset the counters."""
@@ -88,6 +98,42 @@ class FeatureCache:
 
     def __len__(self):
         return len(self._entries)
+
+
+class RowTable:
+    """Feature rows of single texts, for a configuration whose features do not depend on fit.
+
+    Mean, sum, max and min pooling embed a text the same way whatever the training set,
+    so a grid search that embeds the same texts in every fold and candidate embeds each
+    text once. The table grows by :meth:`add`; put it in the cache again to count it.
+
+    Parameters
+    ----------
+    n_features : int
+    """
+
+    def __init__(self, n_features):
+        self.position = {}
+        self.rows = np.empty((0, n_features), dtype=np.float32)
+        self.counts = np.empty((0, 2), dtype=np.int64)  # known and all tokens of each text
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self):
+        """Approximate size: the rows, the counts and about 100 bytes per text key."""
+        return self.rows.nbytes + self.counts.nbytes + 100 * len(self.position)
+
+    def find(self, texts):
+        """Row of each text, ``-1`` where the table does not have it."""
+        return np.fromiter(map(self.position.get, texts, repeat(-1)), np.int64, len(texts))
+
+    def add(self, texts, rows, counts):
+        """Append the rows and token counts of distinct new ``texts``."""
+        with self._lock:
+            start = len(self.rows)
+            self.position.update(zip(texts, range(start, start + len(texts))))
+            self.rows = np.concatenate([self.rows, rows])
+            self.counts = np.concatenate([self.counts, counts])
 
 
 def _nbytes(value):

@@ -21,6 +21,7 @@ from lightxfer.vectors import loading, registry
 from lightxfer.vectors.registry import VectorsRef
 
 LOW_COVERAGE = 0.5
+STATELESS_POOLINGS = {"mean", "sum", "max", "min"}
 
 
 class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
@@ -166,7 +167,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         kv = loading.load_vectors(self.vectors)
         ref = registry.reference(kv)
         key = None
-        if self.cache is not False:
+        if self.cache is not False and not self._stateless(poolings):
             key = ("fit", self._params_digest(), ref.fingerprint, feature_cache.texts_digest(texts))
             cached = feature_cache.FEATURE_CACHE.get(key)
             if cached is not None:
@@ -178,6 +179,17 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             registry.is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
         )
         self.sif_component_ = None
+        if self._row_key(poolings) is not None:
+            # Nothing to learn but coverage: reuse rows and token counts of known texts.
+            features, counts = self._rows(texts, poolings)
+            known, total = counts.sum(axis=0)
+            self.coverage_ = float(known / total) if total else 0.0
+            if total == 0 or self.coverage_ < LOW_COVERAGE:
+                unknown = tokenize_ids(
+                    texts, kv.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
+                )[2]
+                warnings.warn(self._coverage_advice(total, unknown), stacklevel=3)
+            return features if keep_features else None
         ids, lengths, unknown = tokenize_ids(
             texts, kv.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
         )
@@ -253,6 +265,8 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             return _collect(parts, total, self._n_features(poolings), bar)
 
     def _transform_batch(self, texts, poolings):
+        if self._row_key(poolings) is not None:
+            return self._rows(texts, poolings)[0]
         if self.cache is False:
             return self._embed(texts, poolings)
         key = ("transform", self._state_digest(), feature_cache.texts_digest(texts))
@@ -271,6 +285,37 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             features = self._embed(texts, poolings)
             feature_cache.FEATURE_CACHE.put(key, features)
         return features
+
+    def _stateless(self, poolings):
+        # These poolings embed a text the same way whatever the training texts.
+        return set(poolings) <= STATELESS_POOLINGS and not self.store_vectors
+
+    def _row_key(self, poolings):
+        """Key of this configuration's per-text :class:`RowTable`, or ``None`` if unused."""
+        if self.cache is not True or not self._stateless(poolings):
+            return None
+        return ("rows", self._params_digest(), self.fingerprint_)
+
+    def _rows(self, texts, poolings):
+        """Features and (known, all) token counts of ``texts``, embedding only new texts."""
+        key = self._row_key(poolings)
+        table = feature_cache.FEATURE_CACHE.get(key)
+        if table is None:
+            table = feature_cache.RowTable(self._n_features(poolings))
+        where = table.find(texts)
+        if (where < 0).any():
+            feature_cache.FEATURE_CACHE.note_miss()
+            new = list(dict.fromkeys(texts[i] for i in np.flatnonzero(where < 0)))
+            ids, lengths, unknown = tokenize_ids(
+                new, self.vectors_.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
+            )
+            text_of_token = np.repeat(np.arange(len(new)), lengths)
+            known = np.bincount(text_of_token[ids >= 0], minlength=len(new))
+            features = self._embed_tokens(ids, lengths, unknown)
+            table.add(new, features, np.stack([known, lengths], axis=1))
+            feature_cache.FEATURE_CACHE.put(key, table)
+            where = table.find(texts)
+        return table.rows[where], table.counts[where]
 
     def _embed(self, texts, poolings):
         ids, lengths, unknown = tokenize_ids(
