@@ -12,7 +12,7 @@ from joblib import Memory
 import lightxfer
 from lightxfer import EmbeddingVectorizer
 from lightxfer.shared import feature_cache
-from lightxfer.shared.feature_cache import FEATURE_CACHE, FeatureCache
+from lightxfer.shared.feature_cache import FEATURE_CACHE, FeatureCache, RowTable
 from lightxfer.shared.pooling import TokenBatch
 from lightxfer.shared.tokenize import regex_tokenize, tokenize_ids
 
@@ -153,6 +153,17 @@ def test_a_fold_embeds_only_texts_not_seen_before(texts):
     assert len(table.position) == len(set(texts[:150]))
     EmbeddingVectorizer().fit(texts[100:])  # another fold: 50 texts overlap
     assert len(table.position) == len(set(texts))
+
+
+def test_row_table_counts_its_texts_and_is_dropped_past_the_cache_size():
+    cache = FeatureCache(max_bytes=50_000)
+    table = RowTable(4)
+    table.add(["short"], np.zeros((1, 4), np.float32), np.ones((1, 2), np.int64))
+    cache.put("rows", table)
+    assert cache.nbytes == table.nbytes < 50_000
+    table.add(["x" * 60_000], np.zeros((1, 4), np.float32), np.ones((1, 2), np.int64))
+    cache.put("rows", table)  # grown past the whole cache: dropped, not kept uncounted
+    assert cache.get("rows") is None and cache.nbytes == 0
 
 
 def test_refit_on_other_texts_changes_tfidf_state_and_misses(texts):

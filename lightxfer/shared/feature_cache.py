@@ -116,12 +116,13 @@ class RowTable:
         self.position = {}
         self.rows = np.empty((0, n_features), dtype=np.float32)
         self.counts = np.empty((0, 2), dtype=np.int64)  # known and all tokens of each text
+        self.text_bytes = 0  # the table keeps its texts alive: count them too
         self._lock = threading.Lock()
 
     @property
     def nbytes(self):
-        """Approximate size: the rows, the counts and about 100 bytes per text key."""
-        return self.rows.nbytes + self.counts.nbytes + 100 * len(self.position)
+        """Approximate size: rows, counts, texts and about 100 bytes of dict per text."""
+        return self.rows.nbytes + self.counts.nbytes + self.text_bytes + 100 * len(self.position)
 
     def find(self, texts):
         """Row of each text, ``-1`` where the table does not have it."""
@@ -132,6 +133,7 @@ class RowTable:
         with self._lock:
             start = len(self.rows)
             self.position.update(zip(texts, range(start, start + len(texts))))
+            self.text_bytes += sum(map(len, texts))
             self.rows = np.concatenate([self.rows, rows])
             self.counts = np.concatenate([self.counts, counts])
 
