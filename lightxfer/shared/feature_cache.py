@@ -1,7 +1,9 @@
 """A bounded, least-recently-used cache of features computed by the frozen layer.
 
 The shared layer is frozen, so its output for the same texts, vectors and pooling state
-never changes: a grid search over heads embeds each fold once, not once per candidate.
+never changes: a grid search over heads embeds each text once (mean, sum, max, min
+pooling, cached per text in a :class:`RowTable`) or each fold once (tfidf and sif, whose
+features depend on the fitted state), not once per candidate.
 """
 
 import hashlib

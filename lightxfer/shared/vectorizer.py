@@ -54,8 +54,9 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         making the file self-contained; otherwise only a reference is stored.
     cache : bool, str or joblib.Memory, default=True
         Reuse features already computed for the same texts, vectors and pooling state:
-        ``True`` keeps them in a bounded in-memory LRU cache, a path or ``Memory`` also
-        on disk, ``False`` never caches.
+        ``True`` keeps them in a bounded in-memory LRU cache (per text for mean, sum, max
+        and min; ``$LIGHTXFER_FEATURE_CACHE_MB`` megabytes, default 1024), a path or
+        ``Memory`` caches them on disk instead, ``False`` never caches.
     batch_size : int, default=10000
         Texts embedded per batch; memory use is bounded by the batch, not the input.
     n_jobs : int, optional
