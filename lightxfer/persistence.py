@@ -18,7 +18,6 @@ import joblib
 import numpy as np
 import sklearn
 import sklearn.base
-import skops.io as sio
 
 from lightxfer.exceptions import (
     VectorsFileError,
@@ -28,6 +27,15 @@ from lightxfer.exceptions import (
 from lightxfer.vectors import loading, registry
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def _skops_io():
+    # skops imports much of scikit-learn: load it on the first save or load, not with
+    # `import lightxfer`.
+    import skops.io
+
+    return skops.io
+
 
 #: Exact names of types a ``.skops`` file may hold beyond skops' own defaults (containers,
 #: numpy arrays and dtypes, ufuncs and scikit-learn's public estimators): the internal
@@ -91,7 +99,7 @@ def save(model, path):
         if path.suffix in PICKLE_SUFFIXES:
             joblib.dump(payload, tmp)
         else:
-            sio.dump(payload, tmp)
+            _skops_io().dump(payload, tmp)
         _fsync(tmp)  # the data must be on disk before the rename makes it the file
         os.replace(tmp, path)  # atomic: a crash leaves the previous file intact
     except BaseException:
@@ -112,7 +120,7 @@ def untrusted_types(path):
     list of str
         Names to review before passing them to ``load(path, trusted=[...])``.
     """
-    return [name for name in sio.get_untrusted_types(file=path) if not is_trusted(name)]
+    return [name for name in _skops_io().get_untrusted_types(file=path) if not is_trusted(name)]
 
 
 def is_trusted(name):
@@ -205,7 +213,7 @@ def _read_payload(path, trusted, allow_pickle):
             )
         return joblib.load(path)
     try:
-        found = sio.get_untrusted_types(file=path)
+        found = _skops_io().get_untrusted_types(file=path)
     except Exception as exc:  # zipfile/JSON errors: a damaged or foreign file
         raise ValueError(
             f"{path}: not a readable .skops model file ({type(exc).__name__}: {exc})"
@@ -217,7 +225,7 @@ def _read_payload(path, trusted, allow_pickle):
                 f"{path} contains types outside lightxfer's trusted list: "
                 f"{', '.join(refused)}; pass trusted=[...] naming them if you trust the file"
             )
-    return sio.load(path, trusted=found)
+    return _skops_io().load(path, trusted=found)
 
 
 def _check_vectors(path, records, found):
