@@ -17,6 +17,11 @@ def add_table_columns(parser, labels=True):
         )
 
 
+def parse_pooling(text):
+    """Turn ``"mean"`` or ``"mean,max"`` into the ``pooling`` parameter."""
+    return text.split(",") if "," in text else text
+
+
 def add_allow_pickle(parser):
     """Add ``--allow-pickle`` for models saved as .joblib/.pkl."""
     parser.add_argument(

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from lightxfer.cli.common import add_table_columns, parse_pooling
 from lightxfer.exceptions import require
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.tables import read_table
@@ -38,7 +39,7 @@ def add_arguments(parser):
         "sent from here, so workers need neither the input nor the output paths",
     )
     parser.add_argument("--format", choices=FORMATS, default="npy", help="chunk format (npy)")
-    parser.add_argument("--text-column", default="text", help="column of texts (text)")
+    add_table_columns(parser, labels=False)
     parser.add_argument("--vectors", default=DEFAULT_VECTORS, help="vectors name or path")
     parser.add_argument(
         "--pooling",
@@ -54,7 +55,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    pooling = args.pooling.split(",") if "," in args.pooling else args.pooling
+    pooling = parse_pooling(args.pooling)
     manifest = embed_files(
         args.input,
         args.output,

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from lightxfer.classifier import HEADS, make_classifier
-from lightxfer.cli.common import add_table_columns, read_labelled
+from lightxfer.cli.common import add_table_columns, parse_pooling, read_labelled
 from lightxfer.persistence import save
 
 NAME = "train"
@@ -33,7 +33,7 @@ def add_arguments(parser):
 def run(args):
     X, y = read_labelled(args.train, args.text_column, args.label_column)
     model = build_model(vectors=args.vectors, pooling=args.pooling, head=args.head)
-    classes, counts = np.unique(y, return_counts=True)
+    classes = np.unique(y)
     print(f"training on {len(X)} texts, {len(classes)} classes ({', '.join(classes)})")
     if args.grid:
         search = grid_search(model, X, y, cv=args.cv, fix_pooling=args.pooling is not None)
@@ -50,7 +50,7 @@ def build_model(vectors=None, pooling=None, head=None):
     """``make_classifier`` with only the options given: none gives the recommended model."""
     options = {"vectors": vectors, "head": head}
     if pooling is not None:
-        options["pooling"] = pooling.split(",") if "," in pooling else pooling
+        options["pooling"] = parse_pooling(pooling)
     options = {name: value for name, value in options.items() if value is not None}
     return make_classifier(**options)
 
