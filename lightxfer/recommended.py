@@ -175,7 +175,7 @@ n_jobs, progress
         return self._stack(dense, ngrams)
 
     def transform(self, X):
-        """Return ``[standardised pooled vectors, ngram_weight_ * TF-IDF n-grams]``.
+        """Return ``scale_ * [pooled vectors / their training RMS norm, ngram_weight_ * TF-IDF]``.
 
         Parameters
         ----------

@@ -11,7 +11,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers, freeze
-from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
 FREEZE = ("embedding", "hidden")
 
@@ -195,11 +194,6 @@ def split_source(source_model):
     prefix = model[:-1]
     check_is_fitted(prefix.steps[-1][1])
     return prefix, classifier
-
-
-def embedding_steps(pipeline):
-    """Return the names of the ``EmbeddingVectorizer`` steps (subclasses too) in ``pipeline``."""
-    return [name for name, step in pipeline.steps if isinstance(step, EmbeddingVectorizer)]
 
 
 def transfer(source_model, *, head="logreg", freeze="hidden", fine_tune=False, **head_params):

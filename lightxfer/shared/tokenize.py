@@ -141,8 +141,8 @@ def _split_then_repair(texts, vocab, regex=False):
     out, source, out_per_word = _splice(ids, resplit, piece_ids, pieces_per_word)
     text_of_word = np.repeat(np.arange(len(texts)), words_per_text)
     lengths = np.bincount(text_of_word, weights=out_per_word, minlength=len(texts))
-    tokens = words + pieces
-    unknown = [tokens[i] for i in source[out < 0]]
+    n_words = len(words)  # sources past the words index the pieces; no joined copy
+    unknown = [words[i] if i < n_words else pieces[i - n_words] for i in source[out < 0]]
     return out, lengths.astype(np.int64), unknown
 
 
