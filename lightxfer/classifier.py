@@ -4,9 +4,10 @@ Called with no model arguments it returns the recommended configuration
 (:func:`lightxfer.recommended.make_recommended`); with any, the plain pipeline asked for.
 """
 
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.vectors.loading import DEFAULT_VECTORS
@@ -97,4 +98,17 @@ def make_classifier(vectors=None, pooling=None, head=None, *, n_jobs=None, **hea
             ),
             ("head", make_head("logreg" if head is None else head, **head_params)),
         ]
+    )
+
+
+def make_tfidf_baseline():
+    """Return the from-scratch baseline lightxfer compares against: TF-IDF 1-2 grams + LR.
+
+    Examples
+    --------
+    >>> [name for name, _ in make_tfidf_baseline().steps]
+    ['tfidfvectorizer', 'logisticregression']
+    """
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=1000)
     )

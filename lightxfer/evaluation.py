@@ -3,13 +3,11 @@
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
 from tqdm import tqdm
 
+from lightxfer.classifier import make_tfidf_baseline
 from lightxfer.shared.validation import to_text_list
 from lightxfer.transferring import transfer
 
@@ -93,10 +91,7 @@ def evaluate_transfer(
             source_model, head=head, freeze=freeze, fine_tune=fine_tune, **head_params
         ),
         EMBEDDING: transfer(source_model, head=head, freeze="embedding", **head_params),
-        TFIDF: make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            LogisticRegression(max_iter=1000),
-        ),
+        TFIDF: make_tfidf_baseline(),
     }
     sizes = list(dict.fromkeys(train_sizes))
     rows = []

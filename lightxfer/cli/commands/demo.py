@@ -3,12 +3,9 @@
 import time
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
 
-from lightxfer.classifier import make_classifier
+from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.datasets import load_movie_reviews
 
 NAME = "demo"
@@ -28,10 +25,7 @@ def compare(texts, labels, folds=10, seed=0):
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     models = {
         "lightxfer make_classifier()": make_classifier(),
-        "TF-IDF + logistic regression": make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            LogisticRegression(max_iter=1000),
-        ),
+        "TF-IDF + logistic regression": make_tfidf_baseline(),
     }
     results = {}
     for name, model in models.items():
