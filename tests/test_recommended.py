@@ -13,10 +13,11 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
 from lightxfer import EmbeddingVectorizer, make_classifier
-from lightxfer.recommended import HybridVectorizer
+from lightxfer.recommended import HybridVectorizer, _path_accuracy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,8 +69,13 @@ def test_fit_chooses_weight_and_predicts(fitted, sst2):
     vectorizer = fitted.named_steps["embedding"]
     assert vectorizer.ngram_weight_ in vectorizer.ngram_weights
     assert set(vectorizer.cv_results_["ngram_weight"]) == set(vectorizer.ngram_weights)
-    assert len(vectorizer.cv_results_["accuracy"]) == len(vectorizer.ngram_weights) * len(
-        vectorizer.Cs
+    accuracy = vectorizer.cv_results_["accuracy"]
+    assert len(accuracy) == len(vectorizer.ngram_weights) * len(vectorizer.Cs)
+    chosen = (vectorizer.cv_results_["ngram_weight"] == vectorizer.ngram_weight_) & np.isclose(
+        vectorizer.cv_results_["C"], vectorizer.scale_**2
+    )
+    assert accuracy[chosen] == np.nanmax(
+        accuracy[vectorizer.cv_results_["ngram_weight"] == vectorizer.ngram_weight_]
     )
     assert fitted.score(X_test, y_test) > 0.6
 
@@ -94,6 +100,59 @@ def test_weight_scales_ngram_block(sst2):
     two = HybridVectorizer(ngram_weight=2.0).fit_transform(X)
     np.testing.assert_allclose(two[:, :50].toarray(), one[:, :50].toarray())
     np.testing.assert_allclose(two[:, 50:].toarray(), 2 * one[:, 50:].toarray(), rtol=1e-6)
+
+
+def test_char_ngrams_cover_words_the_vocabulary_lacks(sst2):
+    X = sst2[0][:200]
+    vectorizer = HybridVectorizer(ngram_weight=1.0).fit(X)
+    names = vectorizer.get_feature_names_out()
+    row = vectorizer.transform(["sooooo goood"]).toarray()[0]
+    words = np.char.startswith(names.astype(str), "words__")
+    chars = np.char.startswith(names.astype(str), "chars__")
+    assert not row[words].any()  # neither misspelling is a training word
+    assert row[chars].any()  # but " go", "ood", ... are training fragments
+    # Each part has unit rows and weight 1/sqrt(2) in the block.
+    np.testing.assert_allclose(np.sum(row[chars] ** 2), 0.5, rtol=1e-5)
+
+
+def test_char_ngrams_can_be_left_out(sst2):
+    X = sst2[0][:100]
+    vectorizer = HybridVectorizer(ngram_weight=1.0, char_ngram_range=None).fit(X)
+    names = vectorizer.get_feature_names_out().astype(str)
+    assert not any(name.startswith("chars__") for name in names)
+    words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").fit(X)
+    assert len(names) == 50 + len(words.vocabulary_)
+
+
+def test_search_fits_every_C_of_a_multiclass_path():
+    # Regression: a warm-started path once returned the first C's model for every C.
+    X, y, _, _ = few_shot("trec_train", 40, 0, "trec_test", 10)
+    features = TfidfVectorizer().fit_transform(X)
+    splits = [(np.arange(0, 240, 2), np.arange(1, 240, 2))]
+    scores = _path_accuracy(features, y, splits, [0.01, 100.0])
+    for C, score in zip([0.01, 100.0], scores):
+        model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=C))
+        expected = model.fit(features[::2], y[::2]).score(features[1::2], y[1::2])
+        assert score == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("n", [120, 2400])  # k-fold, then the holdout of large data
+def test_a_label_seen_once_stays_in_every_training_part(n):
+    y = np.array(["neg", "pos"] * (n // 2) + ["other"])
+    splits = HybridVectorizer()._splits(y)
+    assert splits is not None
+    for train, valid in splits:
+        assert n in train and n not in valid
+        assert len(np.intersect1d(train, valid)) == 0
+        assert len(train) + len(valid) == n + 1
+
+
+def test_a_label_seen_once_keeps_the_search_on(sst2):
+    X = np.append(sst2[0][:120], "an utterly unique complaint about the popcorn")
+    y = np.append(sst2[1][:120], "other")
+    model = make_classifier().fit(X, y)
+    assert "accuracy" in model.named_steps["embedding"].cv_results_
+    assert "other" in model.classes_
 
 
 def test_empty_and_unknown_texts_transform(fitted):
