@@ -47,8 +47,8 @@ def make_classifier(vectors=None, pooling=None, head=None, *, n_jobs=None, **hea
     """Build a Pipeline: an ``EmbeddingVectorizer`` (frozen vectors) then a head.
 
     With no ``vectors``, ``pooling``, ``head`` or head parameters, return the
-    recommended configuration: frozen pooled vectors plus TF-IDF n-grams whose weight
-    and C are chosen by cross-validation on the training data
+    recommended configuration: frozen pooled vectors plus TF-IDF word and character
+    n-grams whose weight and C are chosen by cross-validation on the training data
     (:func:`lightxfer.recommended.make_recommended`). It is never far behind n-gram
     models on large data and keeps the frozen vectors' lead on small data. Any model
     argument builds the plain pipeline instead, with defaults for the rest.
