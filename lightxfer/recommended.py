@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.shared.validation import to_text_list
@@ -39,6 +39,8 @@ CS = (0.1, 1.0, 10.0, 100.0)
 #: Tokens are whatever whitespace separates, as for the vectors (punctuation kept,
 #: e.g. the "?" of a question); texts are lower-cased like the default vectors' words.
 NGRAM_TOKEN_PATTERN = r"\S+"
+#: What TfidfVectorizer says when texts hold no term (often enough) to keep.
+NO_TERMS = ("empty vocabulary", "no terms remain")
 #: From this many training texts on, one stratified 75/25 split replaces k-fold CV in
 #: the search: its estimate is already tight, and fits on large data are the slow ones.
 HOLDOUT_FROM = 2000
@@ -92,8 +94,9 @@ n_jobs, progress
         The weight used.
     scale_ : float
         The overall factor used.
-    ngram_vectorizer_ : sklearn.pipeline.FeatureUnion
-        The fitted n-gram block: ``"words"`` and ``"chars"`` TF-IDF vectorizers.
+    ngram_vectorizers_ : dict of str to TfidfVectorizer
+        The fitted n-gram parts, ``"words"`` and ``"chars"``; a part that finds no
+        term in the training texts (e.g. all texts empty) is left out.
     embedding_norm_ : float
         Root-mean-square norm of the pooled training vectors.
     cv_results_ : dict of ndarray
@@ -180,9 +183,9 @@ n_jobs, progress
         texts = to_text_list(X)
         pooled = super().fit_transform(texts)
         self.embedding_norm_ = float(np.sqrt(np.mean(np.sum(pooled**2, axis=1)))) or 1.0
-        self.ngram_vectorizer_ = self._make_ngram_vectorizer().fit(texts)
+        self.ngram_vectorizers_ = self._fit_ngram_parts(texts)
         dense = self._scale(pooled)
-        ngrams = self.ngram_vectorizer_.transform(texts)
+        ngrams = self._ngrams(texts)
         self.ngram_weight_, self.scale_ = self._choose_weights(dense, ngrams, y)
         return self._stack(dense, ngrams)
 
@@ -201,7 +204,7 @@ n_jobs, progress
         check_is_fitted(self, "ngram_weight_")
         texts = to_text_list(X)
         dense = self._scale(super().transform(texts))
-        return self._stack(dense, self.ngram_vectorizer_.transform(texts))
+        return self._stack(dense, self._ngrams(texts))
 
     def get_feature_names_out(self, input_features=None):
         """Pooled names (``mean_0 ...``), then ``words__good film ...``, ``chars__ goo ...``."""
@@ -209,11 +212,16 @@ n_jobs, progress
         names = super().get_feature_names_out()
         if self.ngram_weight_ == 0:
             return names
-        return np.concatenate([names, self.ngram_vectorizer_.get_feature_names_out()])
+        ngrams = [
+            f"{part}__{term}"
+            for part, vectorizer in self.ngram_vectorizers_.items()
+            for term in vectorizer.get_feature_names_out()
+        ]
+        return np.concatenate([names, np.array(ngrams, dtype=object)])
 
     # -- blocks -------------------------------------------------------------------------
 
-    def _make_ngram_vectorizer(self):
+    def _ngram_parts(self):
         words = TfidfVectorizer(
             ngram_range=tuple(self.ngram_range),
             min_df=self.min_df,
@@ -222,9 +230,9 @@ n_jobs, progress
             token_pattern=NGRAM_TOKEN_PATTERN,
             dtype=np.float32,
         )
-        parts = [("words", words)]
+        parts = {"words": words}
         if self.char_ngram_range is not None:
-            chars = TfidfVectorizer(
+            parts["chars"] = TfidfVectorizer(
                 analyzer="char_wb",
                 ngram_range=tuple(self.char_ngram_range),
                 min_df=self.char_min_df,
@@ -232,10 +240,26 @@ n_jobs, progress
                 lowercase=self.lowercase_,
                 dtype=np.float32,
             )
-            parts.append(("chars", chars))
-        # Each part has unit L2 rows; equal weights 1/sqrt(parts) give the block unit rows.
-        weight = float(1 / np.sqrt(len(parts)))
-        return FeatureUnion(parts, transformer_weights={name: weight for name, _ in parts})
+        return parts
+
+    def _fit_ngram_parts(self, texts):
+        """The parts fitted on ``texts``, without those that find no term in them."""
+        fitted = {}
+        for name, vectorizer in self._ngram_parts().items():
+            try:
+                fitted[name] = vectorizer.fit(texts)
+            except ValueError as error:
+                # e.g. empty texts, or no character n-gram shared by two tiny texts
+                if not any(cause in str(error) for cause in NO_TERMS):
+                    raise
+        return fitted
+
+    def _ngrams(self, texts):
+        """The n-gram block: each part has unit L2 rows and weight 1/sqrt(parts), the block too."""
+        parts = [vectorizer.transform(texts) for vectorizer in self.ngram_vectorizers_.values()]
+        if not parts:
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        return sparse.hstack(parts, format="csr") * np.float32(1 / np.sqrt(len(parts)))
 
     def _scale(self, pooled):
         return (pooled / np.float32(self.embedding_norm_)).astype(np.float32)
@@ -261,6 +285,8 @@ n_jobs, progress
             return 1.0, fixed_scale or 1.0
         else:
             weights = sorted(float(w) for w in self.ngram_weights)
+        if not self.ngram_vectorizers_:  # nothing to weigh
+            weights = [0.0]
         y = np.asarray(y)
         splits = self._splits(y)
         if splits is None:  # nothing to validate on: trust the frozen vectors

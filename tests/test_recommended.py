@@ -4,6 +4,7 @@ import json
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,29 @@ def test_a_label_seen_once_keeps_the_search_on(sst2):
     model = make_classifier().fit(X, y)
     assert "accuracy" in model.named_steps["embedding"].cv_results_
     assert "other" in model.classes_
+
+
+@pytest.mark.parametrize(
+    ("X", "parts"),
+    [
+        (["a", "b", "c"], ["words"]),  # no character n-gram occurs twice
+        (["", " ", ""], []),  # no term at all
+    ],
+)
+def test_texts_without_terms_fit_on_what_they_have(X, parts):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = make_classifier().fit(X, [0, 1, 2])
+    # Only texts without any token are worth a warning (from the embedding layer).
+    assert any("no tokens" in str(w.message) for w in caught) == (not parts)
+    vectorizer = model.named_steps["embedding"]
+    assert list(vectorizer.ngram_vectorizers_) == parts
+    assert model.predict(["a b"]).shape == (1,)
+
+
+def test_bad_char_ngram_range_is_not_swallowed(sst2):
+    with pytest.raises(ValueError, match="ngram_range"):
+        HybridVectorizer(char_ngram_range=(5, 2)).fit(sst2[0][:20])
 
 
 def test_empty_and_unknown_texts_transform(fitted):
