@@ -61,10 +61,11 @@ class HybridVectorizer(EmbeddingVectorizer):
     ----------
     vectors, pooling, tokenizer, lowercase, sif_alpha, store_vectors, cache, batch_size, \
 n_jobs, progress
-        As for :class:`lightxfer.EmbeddingVectorizer`.
+        As for :class:`lightxfer.EmbeddingVectorizer`; ``n_jobs`` also sets the threads
+        that search the candidate weights.
     ngram_weight : float or "auto", default="auto"
         Weight of the n-gram block; ``0`` leaves the frozen vectors alone. ``"auto"``
-        chooses among ``ngram_weights`` by stratified CV of a softmax head on the
+        chooses among ``ngram_weights`` by stratified CV of logistic models on the
         training texts, which needs ``y``; without ``y`` it uses ``1.0``.
     ngram_weights : sequence of float, default=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
         Candidates for ``ngram_weight="auto"``.
@@ -325,8 +326,8 @@ n_jobs, progress
         classes, counts = np.unique(y, return_counts=True)
         if np.sum(counts >= 2) < 2:
             return None
-        common = np.flatnonzero(np.isin(y, classes[counts >= 2]))
-        rare = np.flatnonzero(~np.isin(y, classes[counts >= 2]))
+        is_common = np.isin(y, classes[counts >= 2])
+        common, rare = np.flatnonzero(is_common), np.flatnonzero(~is_common)
         if len(y) >= HOLDOUT_FROM:
             folds = StratifiedShuffleSplit(1, test_size=0.25, random_state=self.random_state)
         else:
