@@ -137,6 +137,13 @@ def test_search_fits_every_C_of_a_multiclass_path():
         assert score == pytest.approx(expected)
 
 
+def test_threaded_search_matches_sequential(sst2):
+    X, y = sst2[0][:150], sst2[1][:150]
+    one = HybridVectorizer().fit(X, y).cv_results_["accuracy"]
+    two = HybridVectorizer(n_jobs=2).fit(X, y).cv_results_["accuracy"]
+    np.testing.assert_array_equal(one, two)
+
+
 @pytest.mark.parametrize("n", [120, 2400])  # k-fold, then the holdout of large data
 def test_a_label_seen_once_stays_in_every_training_part(n):
     y = np.array(["neg", "pos"] * (n // 2) + ["other"])
