@@ -27,6 +27,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from tqdm import tqdm
 
 from lightxfer.shared.validation import to_text_list
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
@@ -293,18 +294,26 @@ n_jobs, progress
         if splits is None:  # nothing to validate on: trust the frozen vectors
             return weights[0], fixed_scale or 1.0
         Cs = [1.0] if fixed_scale is not None else sorted(float(c) for c in self.Cs)
-        # liblinear releases the GIL: threads share the features without copies. Its
-        # convergence warnings at large C are noise here: ranking needs accuracy only.
-        with warnings.catch_warnings():
+        # Like the embedding's bar: shown on a terminal when the search is a long one.
+        hide = not self.progress if self.progress is not None else len(y) < HOLDOUT_FROM or None
+        accuracy = []
+        with (
+            tqdm(total=len(weights), desc="searching", unit=" weights", disable=hide) as bar,
+            warnings.catch_warnings(),
+        ):
+            # liblinear's convergence warnings at large C are noise here: ranking needs
+            # accuracy only. It releases the GIL: threads share the features, no copies.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            accuracy = np.array(
-                Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                    delayed(_path_accuracy)(
-                        self._stack(dense, ngrams, w, fixed_scale or 1.0), y, splits, Cs
-                    )
-                    for w in weights
+            paths = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
+                delayed(_path_accuracy)(
+                    self._stack(dense, ngrams, w, fixed_scale or 1.0), y, splits, Cs
                 )
+                for w in weights
             )
+            for path in paths:
+                accuracy.append(path)
+                bar.update()
+        accuracy = np.array(accuracy)
         self.cv_results_ = {
             "ngram_weight": np.repeat(weights, len(Cs)),
             "C": np.tile(Cs, len(weights)),

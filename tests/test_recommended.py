@@ -144,6 +144,13 @@ def test_threaded_search_matches_sequential(sst2):
     np.testing.assert_array_equal(one, two)
 
 
+def test_search_shows_progress_when_asked(sst2, capsys):
+    HybridVectorizer(progress=True).fit(sst2[0][:60], sst2[1][:60])
+    assert "searching" in capsys.readouterr().err
+    HybridVectorizer().fit(sst2[0][:60], sst2[1][:60])  # a short search stays quiet
+    assert "searching" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("n", [120, 2400])  # k-fold, then the holdout of large data
 def test_a_label_seen_once_stays_in_every_training_part(n):
     y = np.array(["neg", "pos"] * (n // 2) + ["other"])
