@@ -185,9 +185,8 @@ n_jobs, progress
         texts = to_text_list(X)
         pooled = super().fit_transform(texts)
         self.embedding_norm_ = float(np.sqrt(np.mean(np.sum(pooled**2, axis=1)))) or 1.0
-        self.ngram_vectorizers_ = self._fit_ngram_parts(texts)
+        ngrams = self._fit_ngrams(texts)
         dense = self._scale(pooled)
-        ngrams = self._ngrams(texts)
         self.ngram_weight_, self.scale_ = self._choose_weights(dense, ngrams, y)
         return self._stack(dense, ngrams)
 
@@ -244,24 +243,23 @@ n_jobs, progress
             )
         return parts
 
-    def _fit_ngram_parts(self, texts):
-        """The parts fitted on ``texts``, without those that find no term in them."""
-        fitted = {}
+    def _fit_ngrams(self, texts):
+        """Fit the n-gram parts that find terms in ``texts``; return the block of ``texts``."""
+        self.ngram_vectorizers_, parts = {}, []
         for name, vectorizer in self._ngram_parts().items():
             try:
-                fitted[name] = vectorizer.fit(texts)
+                parts.append(vectorizer.fit_transform(texts))
             except ValueError as error:
                 # e.g. empty texts, or no character n-gram shared by two tiny texts
                 if not any(cause in str(error) for cause in NO_TERMS):
                     raise
-        return fitted
+                continue
+            self.ngram_vectorizers_[name] = vectorizer
+        return _join(parts, len(texts))
 
     def _ngrams(self, texts):
-        """The n-gram block: each part has unit L2 rows and weight 1/sqrt(parts), the block too."""
         parts = [vectorizer.transform(texts) for vectorizer in self.ngram_vectorizers_.values()]
-        if not parts:
-            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
-        return sparse.hstack(parts, format="csr") * np.float32(1 / np.sqrt(len(parts)))
+        return _join(parts, len(texts))
 
     def _scale(self, pooled):
         return (pooled / np.float32(self.embedding_norm_)).astype(np.float32)
@@ -346,6 +344,13 @@ n_jobs, progress
             (np.concatenate([common[train], rare]), common[valid])
             for train, valid in folds.split(common, y[common])
         ]
+
+
+def _join(parts, n_texts):
+    """The n-gram block: parts with unit L2 rows, each weighted 1/sqrt(parts), so unit rows."""
+    if not parts:
+        return sparse.csr_matrix((n_texts, 0), dtype=np.float32)
+    return sparse.hstack(parts, format="csr") * np.float32(1 / np.sqrt(len(parts)))
 
 
 def _path_accuracy(features, y, splits, Cs):
