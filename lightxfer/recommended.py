@@ -405,7 +405,7 @@ def make_recommended(vectors=loading.DEFAULT_VECTORS, *, n_jobs=None):
     vectors : str, path or KeyedVectors, default="glove-wiki-gigaword-50"
         The frozen shared layer.
     n_jobs : int, optional
-        Processes for embedding.
+        Processes for embedding, and threads for the n-gram weight search.
 
     Returns
     -------
