@@ -428,14 +428,19 @@ def markdown(rows, meta):
             cells = [_fmt(v) for v in values] + [_fmt(np.nanmean(values))]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", *goal_lines(accuracy, tasks, meta["sizes"]), ""]
-    lines += ["### Wall time (seconds, all fits and predictions of the run)", ""]
-    lines += [header, rule]
-    for method in methods:
-        cells = [_fmt(seconds.get((t, method), np.nan), 0) for t in tasks]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    full_fit = table[table["per_class"] == "all"].groupby(["task", "method"])["seconds"].mean()
+    for title, values, digits in [
+        ("Wall time (seconds, all fits and predictions of the run)", seconds, 0),
+        ("Seconds per full-data fit and prediction (mean over folds / seeds)", full_fit, 1),
+    ]:
+        lines += [f"### {title}", "", header, rule]
+        for method in methods:
+            cells = [_fmt(values.get((t, method), np.nan), digits) for t in tasks]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
     if not meta.get("complete", True):
-        lines += ["", "**Partial results**: the run had not finished every method and task."]
-    lines += ["", f"Wall time of the run(s): {meta['wall_seconds']:.0f} s on {meta['cpus']} CPUs."]
+        lines += ["**Partial results**: the run had not finished every method and task."]
+    lines += [f"Wall time of the run(s): {meta['wall_seconds']:.0f} s on {meta['cpus']} CPUs."]
     lines += ["", "Plot: `accuracy.png` (accuracy vs examples per class, one panel per task)."]
     return "\n".join(lines) + "\n"
 

@@ -26,6 +26,11 @@ def read_shared(name, n=None, seed=0):
     return table.reset_index(drop=True)
 
 
+def texts_and_labels(*tables):
+    """``(texts, labels)`` of each table, flattened: ``(X, y)`` or ``(X, y, X_test, y_test)``."""
+    return tuple(array for t in tables for array in (t["text"].to_numpy(), t["label"].to_numpy()))
+
+
 @pytest.fixture(scope="session")
 def glove():
     """The embedded default vectors (GloVe 6B 50d), memory-mapped."""
@@ -35,13 +40,7 @@ def glove():
 @pytest.fixture(scope="session")
 def sst2():
     """400 SST-2 training sentences and 200 test sentences: ``(X, y, X_test, y_test)``."""
-    train, test = read_shared("sst2_train", 400), read_shared("sst2_test", 200)
-    return (
-        train["text"].to_numpy(),
-        train["label"].to_numpy(),
-        test["text"].to_numpy(),
-        test["label"].to_numpy(),
-    )
+    return texts_and_labels(read_shared("sst2_train", 400), read_shared("sst2_test", 200))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import cloudpickle
 import joblib
 import numpy as np
 import pytest
-from conftest import read_shared
+from conftest import read_shared, texts_and_labels
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -147,8 +147,7 @@ def test_missing_extra_names_it(monkeypatch, fitted):
 
 
 def test_grid_search_on_dask_equals_local(client):
-    data = read_shared("sst2_train", 450)
-    X, y = data["text"].to_numpy(), data["label"].to_numpy()
+    X, y = texts_and_labels(read_shared("sst2_train", 450))
     grid = {"head__C": [0.1, 10.0], "embedding__pooling": ["mean", ["mean", "max"]]}
     local = GridSearchCV(make_classifier(pooling="mean"), grid, cv=3).fit(X, y)
     with distributed.get_task_stream(client) as stream, joblib.parallel_backend("dask"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import read_shared
+from conftest import read_shared, texts_and_labels
 
 import lightxfer
 from lightxfer.evaluation import (
@@ -29,8 +29,7 @@ def source(sst2):
 
 @pytest.fixture(scope="module")
 def subj():
-    table = read_shared("subj", 300)
-    return table["text"].to_numpy(), table["label"].to_numpy()
+    return texts_and_labels(read_shared("subj", 300))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA_DIR, read_shared
+from conftest import DATA_DIR, read_shared, texts_and_labels
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -32,12 +32,7 @@ def few_shot(name, per_class, seed=0, test_name=None, n_test=300):
         if test_name
         else table.drop(train.index).sample(n_test, random_state=seed)
     )
-    return (
-        train["text"].to_numpy(),
-        train["label"].to_numpy(),
-        test["text"].to_numpy(),
-        test["label"].to_numpy(),
-    )
+    return texts_and_labels(train, test)
 
 
 @pytest.fixture(scope="module")

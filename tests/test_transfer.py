@@ -5,7 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import read_shared
+from conftest import read_shared, texts_and_labels
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -34,15 +34,13 @@ def source(sst2):
 
 @pytest.fixture(scope="module")
 def mpqa():
-    table = read_shared("mpqa", 300)
-    return table["text"].to_numpy(), table["label"].to_numpy()
+    return texts_and_labels(read_shared("mpqa", 300))
 
 
 @pytest.fixture(scope="module")
 def trec():
     """Six question types: a label set unlike the source's two sentiments."""
-    table = read_shared("trec_train", 300)
-    return table["text"].to_numpy(), table["label"].to_numpy()
+    return texts_and_labels(read_shared("trec_train", 300))
 
 
 def frozen_arrays(model):
