@@ -63,8 +63,8 @@ PROTOCOL = """\
 `LogisticRegression(C=1, solver="newton-cg")`. The n-gram weight (0, 0.25, 0.5, 1, 2, 4)
 and C (0.1, 1, 10, 100; applied as a feature scale sqrt(C)) are chosen on the training
 data only by liblinear logistic models (one-vs-rest beyond two classes): 3-fold
-stratified CV, or one stratified 75/25 split from 2000 texts on, keeping the lightest
-n-gram weight within one standard error of the best validation accuracy.
+stratified CV keeping the lightest n-gram weight within one standard error of the best
+validation accuracy, or from 2000 texts on one stratified 75/25 split keeping the best.
 
 **Protocol.** SST-2, SST-5, TREC: given train/test splits (dev unused). SUBJ, MPQA: full
 data by stratified 10-fold CV (seed 0); their few-shot test set is fold 0, the pool the

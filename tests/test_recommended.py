@@ -228,6 +228,22 @@ def test_grid_search_over_vectorizer_and_head(sst2):
     assert search.predict(X[:3]).shape == (3,)
 
 
+@pytest.mark.parametrize("holdout_from", [10_000, 100])  # k-fold CV, then a holdout
+def test_weight_rule_depends_on_how_much_is_validated(monkeypatch, holdout_from):
+    # Small CV keeps the lightest weight within one standard error; a holdout the best.
+    monkeypatch.setattr("lightxfer.recommended.HOLDOUT_FROM", holdout_from)
+    X, y, _, _ = few_shot("trec_train", 40, 0, "trec_test", 10)
+    vectorizer = HybridVectorizer().fit(X, y)
+    results = vectorizer.cv_results_
+    weights = np.unique(results["ngram_weight"])
+    best = np.array([np.nanmax(results["accuracy"][results["ngram_weight"] == w]) for w in weights])
+    n_valid = len(y) if holdout_from > len(y) else int(np.ceil(0.25 * len(y)))
+    tolerance = np.sqrt(best.max() * (1 - best.max()) / n_valid) if holdout_from > len(y) else 0
+    assert vectorizer.ngram_weight_ == weights[np.flatnonzero(best >= best.max() - tolerance)[0]]
+    if holdout_from < len(y):
+        assert vectorizer.ngram_weight_ == weights[np.argmax(best)]
+
+
 def test_tiny_data_fits_without_cv():
     model = make_classifier().fit(["a good film", "a bad film"], ["pos", "neg"])
     assert model.named_steps["embedding"].ngram_weight_ == 0.0
