@@ -63,7 +63,7 @@ def make_classifier(vectors=None, pooling=None, head=None, *, n_jobs=None, **hea
     head : {"logreg", "mlp"} or classifier, optional
         The task-specific head; default ``"logreg"``.
     n_jobs : int, optional
-        Processes for embedding (and, in the recommended model, threads for its search);
+        Processes for embedding (and, in the recommended model, for its search);
         does not select the plain pipeline.
     **head_params
         Passed to the head, e.g. ``C=10`` or ``hidden_layer_sizes=(128,)``.
