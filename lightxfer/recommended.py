@@ -15,6 +15,7 @@ relative to the vectors and an overall scale ``sqrt(C)`` -- by a search over
 ``ngram_weight x C`` with logistic models, and the head needs no tuning of its own.
 """
 
+import threading
 import warnings
 
 import numpy as np
@@ -49,6 +50,10 @@ HOLDOUT_FROM = 2000
 #: Stopping tolerance of the search's dual fits: ranking needs accuracy, not optimal
 #: weights; on SST-2, SST-5 and TREC it chose as 1e-4 did, in 55-80% of the time.
 DUAL_TOL = 1e-2
+#: liblinear seeds and draws one process-wide generator during a fit: with a loose
+#: tolerance, fits running at once in threads (e.g. a user's threading backend) would
+#: score differently from run to run.
+_LIBLINEAR = threading.Lock()
 
 
 class HybridVectorizer(EmbeddingVectorizer):
@@ -301,9 +306,8 @@ n_jobs, progress
         hide = not self.progress if self.progress is not None else len(y) < HOLDOUT_FROM or None
         accuracy = []
         with tqdm(total=len(weights), desc="searching", unit=" weights", disable=hide) as bar:
-            # Processes, not threads: liblinear draws its coordinate order from one
-            # process-wide generator, so concurrent threads would make the search random.
-            paths = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            # Processes: threads would take turns at liblinear (see _LIBLINEAR).
+            paths = Parallel(n_jobs=self.n_jobs, backend="loky", return_as="generator")(
                 delayed(_path_accuracy)(
                     self._stack(dense, ngrams, w, fixed_scale or 1.0), y, splits, Cs
                 )
@@ -384,7 +388,9 @@ def _fit_score(features, y, train, valid, C):
         solver="liblinear", C=C, dual=dual, tol=tol, max_iter=1000, random_state=0
     )
     model = model if len(np.unique(y)) == 2 else OneVsRestClassifier(model)
-    return model.fit(features[train], y[train]).score(features[valid], y[valid])
+    with _LIBLINEAR:  # its one shuffle generator per process: threads take turns
+        model.fit(features[train], y[train])
+    return model.score(features[valid], y[valid])
 
 
 def _lightest_good_weight(scores, n_valid, standard_errors=1.0):

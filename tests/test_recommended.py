@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DATA_DIR, read_shared, texts_and_labels
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -138,6 +139,17 @@ def test_parallel_search_matches_sequential(sst2):
     one = HybridVectorizer().fit(X, y).cv_results_["accuracy"]
     two = HybridVectorizer(n_jobs=2).fit(X, y).cv_results_["accuracy"]
     np.testing.assert_array_equal(one, two)
+
+
+def test_search_is_repeatable_in_a_users_threads(sst2):
+    # liblinear's shuffle generator is process-wide: concurrent fits must take turns.
+    X, y = sst2[0][:300], sst2[1][:300]
+    expected = HybridVectorizer().fit(X, y).cv_results_["accuracy"]
+    fits = Parallel(n_jobs=2, backend="threading")(
+        delayed(HybridVectorizer().fit)(X, y) for _ in range(4)
+    )
+    for fit in fits:
+        np.testing.assert_array_equal(fit.cv_results_["accuracy"], expected)
 
 
 def test_search_shows_progress_when_asked(sst2, capsys):
