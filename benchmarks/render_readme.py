@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SECTIONS = ["performance.md", "accuracy.md", "transfer.md", "distributed.md", "memory.md"]
+SECTIONS = [
+    "performance.md",
+    "accuracy.md",
+    "selection.md",
+    "transfer.md",
+    "distributed.md",
+    "memory.md",
+]
 HEADER = """# Benchmarks
 
 Each script has `--help`, accepts `--data-dir` (default `../shared/data`, next to the
@@ -21,6 +28,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `throughput.py` | sentences/s of `EmbeddingVectorizer.transform` vs a per-document loop and zeugma |
 | `gridsearch.py` | GridSearchCV over heads: cached pipeline vs precomputed features vs no cache |
 | `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF and fastText (`--quick` for CI) |
+| `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
 | `transfer.py` | SST-2 -> MPQA / SUBJ: frozen hidden layer vs frozen embedding vs TF-IDF |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |

@@ -304,3 +304,16 @@ def test_benchmark_quick_run(tmp_path):
     assert {"TF-IDF 1-2 grams + LR", "lightxfer recommended: make_classifier()"} <= methods
     assert "## Accuracy benchmark" in (tmp_path / "accuracy.md").read_text()
     assert (tmp_path / "accuracy.png").stat().st_size > 0
+
+
+def test_selection_benchmark_on_trec(tmp_path):
+    # The large-data weight rule, replayed on TREC: the shipped pick scores its held-out
+    # texts, and it is never lighter than the one-SE rule's.
+    script = REPO / "benchmarks" / "selection.py"
+    command = [sys.executable, str(script), "--data-dir", str(DATA_DIR), "--out", str(tmp_path)]
+    subprocess.run([*command, "--tasks", "trec"], check=True, capture_output=True, timeout=600)
+    rows = {row["rule"]: row for row in json.loads((tmp_path / "selection.json").read_text())}
+    shipped, one_se = rows["best weight (shipped)"], rows["one-SE rule"]
+    assert shipped["ngram_weight"] >= one_se["ngram_weight"] > 0
+    assert shipped["accuracy"] > rows["frozen vectors only"]["accuracy"] + 10
+    assert "| best weight (shipped) |" in (tmp_path / "selection.md").read_text()
