@@ -111,8 +111,8 @@ def main(argv=None):
             for rule in RULES
         ),
         "",
-        "Below 2000 training texts the search is a 3-fold CV of a few dozen to a few hundred "
-        "texts and keeps the one-SE rule: that is what keeps few-shot accuracy within a point "
+        "Below 2000 training texts the search is a noisier 3-fold CV and keeps the "
+        "one-SE rule: that is what keeps few-shot accuracy within a point "
         "of the frozen vectors (accuracy benchmark).",
     ]
     (args.out / "selection.md").write_text("\n".join(lines) + "\n")
