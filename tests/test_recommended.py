@@ -134,6 +134,16 @@ def test_search_fits_every_C_of_a_multiclass_path():
         assert score == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(("name", "n"), [("sst2_train", 600), ("trec_train", 2500)])
+def test_loose_tolerance_chooses_as_a_tight_one(monkeypatch, name, n):
+    # k-fold CV, then the holdout (where DUAL_TOL=1 already changes TREC's choice).
+    X, y = texts_and_labels(read_shared(name, n))
+    loose = HybridVectorizer().fit(X, y)
+    monkeypatch.setattr("lightxfer.recommended.DUAL_TOL", 1e-4)
+    tight = HybridVectorizer().fit(X, y)
+    assert (loose.ngram_weight_, loose.scale_) == (tight.ngram_weight_, tight.scale_)
+
+
 def test_parallel_search_matches_sequential(sst2):
     X, y = sst2[0][:150], sst2[1][:150]
     one = HybridVectorizer().fit(X, y).cv_results_["accuracy"]
