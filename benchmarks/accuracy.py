@@ -8,7 +8,7 @@ seeds, the same methods. Results go to ``<out>/accuracy.json``, ``accuracy.md`` 
 
 Run from the repository root::
 
-    python benchmarks/accuracy.py --data-dir ../shared/data          # full, ~hours on 2 cores
+    python benchmarks/accuracy.py                                    # full, ~hours on 2 cores
     python benchmarks/accuracy.py --quick --out /tmp/bench           # CI smoke run, ~2 min
 """
 
@@ -33,6 +33,7 @@ from sklearn.pipeline import Pipeline
 
 import lightxfer
 from lightxfer import make_classifier
+from lightxfer.datasets import load_dataset
 from lightxfer.recommended import CS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +80,7 @@ Published rows are copied from the papers (300-d vectors, other splits): context
 With these fixed settings, fastText without pretrained vectors predicts a single class on
 the smallest samples (e.g. TREC at 8-32 per class); it is reported as measured, untuned.
 
-Rerun: `python benchmarks/accuracy.py --data-dir ../shared/data` (add `--tasks subj` etc.
+Rerun: `python benchmarks/accuracy.py` (add `--tasks subj` etc.
 to split the work over processes sharing `--out`; `--quick` is the CI smoke run).
 """
 
@@ -229,18 +230,13 @@ def build_methods(quick, pretrained_path, fasttext_ok):
 # -- data --------------------------------------------------------------------------------------
 
 
-def read(data_dir, name):
-    table = pd.read_csv(Path(data_dir) / f"{name}.csv")
-    return table["text"].astype(str).to_numpy(), table["label"].astype(str).to_numpy()
-
-
 def full_splits(data_dir, task, quick):
     """``[(X_train, y_train, X_test, y_test), ...]``: the given split, or CV folds."""
     if task not in CV_TASKS:
-        X, y = read(data_dir, f"{task}_train")
-        X_test, y_test = read(data_dir, f"{task}_test")
+        X, y = load_dataset(task, "train", data_dir=data_dir)
+        X_test, y_test = load_dataset(task, "test", data_dir=data_dir)
         return [(X, y, X_test, y_test)]
-    X, y = read(data_dir, task)
+    X, y = load_dataset(task, data_dir=data_dir)
     folds = StratifiedKFold(10, shuffle=True, random_state=0).split(X, y)
     return [(X[tr], y[tr], X[te], y[te]) for tr, te in (list(folds)[:1] if quick else folds)]
 
@@ -552,8 +548,10 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--data-dir",
-        default=str(REPO.parent / "shared" / "data"),
-        help="folder of the task CSVs (default: ../shared/data next to the repository)",
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        help="folder with your own copy of the task CSVs (<task>_train.csv, <task>_test.csv, "
+        "subj.csv, mpqa.csv; default: $LIGHTXFER_DATA_DIR, else the datasets shipped with "
+        "lightxfer)",
     )
     parser.add_argument("--quick", action="store_true", help="CI smoke run: small, ~2 minutes")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="output dir")

@@ -1,6 +1,7 @@
 """Embedding throughput on a Dask LocalCluster with 1 and 2 workers, and bytes sent to workers.
 
-The texts of ``--data-dir/*.csv`` are repeated to ``--n`` rows. The base corpus is scattered
+The texts of every dataset shipped with lightxfer (or of ``--data-dir/*.csv``) are
+repeated to ``--n`` rows. The base corpus is scattered
 to every worker once and each task slices it there, as a task reading its own file
 would; the features come back to the client block by block, as ``lightxfer embed`` does.
 
@@ -29,7 +30,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="texts to embed (1000000)")
     parser.add_argument(
-        "--data-dir", type=Path, default=ROOT.parent / "shared" / "data", help="folder of CSVs"
+        "--data-dir",
+        type=Path,
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        help="folder of your own CSVs with a text column (default: $LIGHTXFER_DATA_DIR, else "
+        "every dataset shipped with lightxfer)",
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder"
@@ -49,7 +54,17 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_corpus(data_dir):
+def load_corpus(data_dir=None):
+    """The texts of every CSV in ``data_dir``, or of every shipped dataset split, by file name."""
+    if data_dir is None:
+        from lightxfer.datasets import DATASETS, load_dataset
+
+        splits = sorted(
+            (name if split == "all" else f"{name}_{split}", name, split)
+            for name, info in DATASETS.items()
+            for split in info.splits
+        )
+        return [t for _, name, split in splits for t in load_dataset(name, split)[0]]
     files = sorted(Path(data_dir).glob("*.csv"))
     if not files:
         raise SystemExit(f"no CSV files in {data_dir}: pass --data-dir")

@@ -13,11 +13,11 @@ import argparse
 import itertools
 import json
 import math
+import os
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import psutil
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from throughput import write_section
 
 import lightxfer
+from lightxfer.datasets import load_dataset
 from lightxfer.shared.feature_cache import FEATURE_CACHE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ HEAD_GRID = {"C": np.logspace(-3, 2, 10).tolist()}
 
 def load_sst2(data_dir, n=None):
     """SST-2 training sentences and labels (the first ``n``, if given)."""
-    table = pd.read_csv(Path(data_dir) / "sst2_train.csv")
+    table = load_dataset("sst2", "train", as_frame=True, data_dir=data_dir)
     table = table if n is None else table.iloc[:n]
     return table["text"].astype(str).tolist(), table["label"].to_numpy()
 
@@ -189,7 +190,13 @@ def markdown(results, command):
 def build_parser():
     """The argument parser."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=REPO.parent / "shared" / "data", type=Path)
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        type=Path,
+        help="folder with your own sst2_train.csv (default: $LIGHTXFER_DATA_DIR, else the "
+        "datasets shipped with lightxfer)",
+    )
     parser.add_argument("--n", default=None, type=int, help="SST-2 sentences (default all)")
     parser.add_argument("--repeat", default=3, type=int, help="runs per search; fastest kept")
     parser.add_argument("--out", default=RESULTS / "gridsearch.json", type=Path)

@@ -13,6 +13,7 @@ Run from the repository root::
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from lightxfer.datasets import load_dataset
 from lightxfer.recommended import HybridVectorizer, _lightest_good_weight
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +35,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=ROOT.parent / "shared" / "data",
-        help="folder with the task CSVs (../shared/data)",
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        help="folder with your own copy of the task CSVs (<task>_train.csv, <task>_dev.csv; "
+        "default: $LIGHTXFER_DATA_DIR, else the datasets shipped with lightxfer)",
     )
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument(
@@ -45,10 +48,10 @@ def parse_args(argv=None):
 
 def held_out_split(data_dir, task):
     """Training texts and held-out texts (a dev set, or 20% of TREC train)."""
+    train = load_dataset(task, "train", as_frame=True, data_dir=data_dir)
     if task == "trec":
-        table = pd.read_csv(data_dir / "trec_train.csv")
-        return train_test_split(table, test_size=0.2, stratify=table["label"], random_state=1)
-    return pd.read_csv(data_dir / f"{task}_train.csv"), pd.read_csv(data_dir / f"{task}_dev.csv")
+        return train_test_split(train, test_size=0.2, stratify=train["label"], random_state=1)
+    return train, load_dataset(task, "dev", as_frame=True, data_dir=data_dir)
 
 
 def picks(search, y):

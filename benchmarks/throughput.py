@@ -25,6 +25,7 @@ import pandas as pd
 import psutil
 
 import lightxfer
+from lightxfer.datasets import DATASETS, load_dataset
 from lightxfer.shared.tokenize import TOKEN_PATTERN, tokenize_ids
 from lightxfer.vectors import store
 
@@ -37,12 +38,24 @@ POOLINGS = ("mean", "tfidf", "sif", "max", ["mean", "max", "min"])
 
 
 def load_texts(data_dir, n):
-    """Return ``n`` sentences: every CSV of ``data_dir`` in turn, repeated as needed."""
+    """Return ``n`` sentences: those of :func:`corpus_texts`, repeated as needed."""
+    texts = corpus_texts(data_dir)
+    return (texts * (n // len(texts) + 1))[:n]
+
+
+def corpus_texts(data_dir=None):
+    """The texts of every CSV in ``data_dir``, or of every shipped dataset split, by file name."""
+    if data_dir is None:
+        splits = sorted(
+            (name if split == "all" else f"{name}_{split}", name, split)
+            for name, info in DATASETS.items()
+            for split in info.splits
+        )
+        return [t for _, name, split in splits for t in load_dataset(name, split)[0]]
     files = sorted(Path(data_dir).glob("*.csv"))
     if not files:
         raise SystemExit(f"no CSV files in {data_dir}: pass --data-dir")
-    texts = [t for f in files for t in pd.read_csv(f)["text"].astype(str)]
-    return (texts * (n // len(texts) + 1))[:n]
+    return [t for f in files for t in pd.read_csv(f)["text"].astype(str)]
 
 
 # -- the alternatives ---------------------------------------------------------------------
@@ -248,7 +261,7 @@ def markdown(results, command):
     lines = [
         "## Throughput: `EmbeddingVectorizer.transform`",
         "",
-        f"{results['n_sentences']:,} sentences of `../shared/data` "
+        f"{results['n_sentences']:,} sentences of the shipped datasets "
         f"(~{results['tokens_per_sentence']:.0f} tokens each), GloVe 6B 50d, "
         f"{results['machine']['cpus']} cores shared with other jobs, one process run "
         "(best of the repeats); reproduce with:",
@@ -301,7 +314,13 @@ def write_section(path, name, section):
 def build_parser():
     """The argument parser."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=REPO.parent / "shared" / "data", type=Path)
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        type=Path,
+        help="folder of your own CSVs with a text column (default: $LIGHTXFER_DATA_DIR, else "
+        "every dataset shipped with lightxfer)",
+    )
     parser.add_argument("--n", default=200_000, type=int, help="sentences to embed")
     parser.add_argument("--repeat", default=2, type=int, help="runs per method; best kept")
     parser.add_argument("--out", default=RESULTS / "throughput.json", type=Path)

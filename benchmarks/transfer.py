@@ -12,6 +12,7 @@ Run from the repository root::
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -22,6 +23,7 @@ import sklearn
 from matplotlib.figure import Figure
 
 import lightxfer
+from lightxfer.datasets import load_dataset
 from lightxfer.evaluation import TRANSFER, evaluate_transfer, format_table, plot_transfer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +36,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=ROOT.parent / "shared" / "data",
-        help="folder with sst2_train.csv, sst2_test.csv, mpqa.csv, subj.csv (../shared/data)",
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        help="folder with your own sst2_train.csv, sst2_test.csv, mpqa.csv, subj.csv "
+        "(default: $LIGHTXFER_DATA_DIR, else the datasets shipped with lightxfer)",
     )
     parser.add_argument("--seeds", type=int, default=5, help="random samples per size (5)")
     parser.add_argument(
@@ -52,8 +55,8 @@ def main(argv=None):
     from lightxfer.cli.commands.transfer import parse_sizes
 
     sizes = parse_sizes(args.sizes)
-    source_train = pd.read_csv(args.data_dir / "sst2_train.csv")
-    source_test = pd.read_csv(args.data_dir / "sst2_test.csv")
+    source_train = load_dataset("sst2", "train", as_frame=True, data_dir=args.data_dir)
+    source_test = load_dataset("sst2", "test", as_frame=True, data_dir=args.data_dir)
     start = time.perf_counter()
     # Explicit options (not the recommended default) so the benchmark stays reproducible.
     source = lightxfer.make_classifier(pooling="mean", head="mlp")
@@ -64,7 +67,7 @@ def main(argv=None):
 
     results = {}
     for name in TARGETS:
-        target = pd.read_csv(args.data_dir / f"{name}.csv")
+        target = load_dataset(name, as_frame=True, data_dir=args.data_dir)
         start = time.perf_counter()
         table = compare(source, target["text"], target["label"], sizes, args.seeds)
         print(f"\n{TARGETS[name]} ({time.perf_counter() - start:.0f} s)\n{format_table(table)}")

@@ -1,24 +1,28 @@
 """Shared fixtures: real but small vectors and data."""
 
 import os
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from gensim.test.utils import datapath
+from outside_reads import OutsideReads, child_environment
 
 import lightxfer
+from lightxfer.datasets import load_dataset
 
-DATA_DIR = Path(os.environ.get("LIGHTXFER_DATA_DIR", Path(__file__).parents[2] / "shared" / "data"))
+collect_ignore = ["audit_site"]  # its sitecustomize.py is for child processes, not a test module
+OUTSIDE_READS = OutsideReads().install()  # from import on: collection reads count too
 
 
 def read_shared(name, n=None, seed=0):
-    """Return a stratified sample of ``n`` rows of ``../shared/data/<name>.csv``."""
-    path = DATA_DIR / f"{name}.csv"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: set LIGHTXFER_DATA_DIR to the shared data folder")
-    table = pd.read_csv(path)
+    """Return a stratified sample of ``n`` rows of a shipped dataset split, e.g. ``"sst2_train"``.
+
+    ``name`` is ``<dataset>_<split>``, or ``<dataset>`` for SUBJ and MPQA (see
+    :mod:`lightxfer.datasets`); the table has the columns ``text``, ``label`` (and TREC's
+    ``fine_label``).
+    """
+    dataset, _, split = name.partition("_")
+    table = load_dataset(dataset, split or None, as_frame=True)
     if n is not None and n < len(table):
         fraction = n / len(table)
         table = table.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
@@ -73,3 +77,30 @@ def _private_cache(tmp_path_factory):
     """Keep converted-vector caches of tests out of the user's cache, except the default's."""
     os.environ.setdefault("LIGHTXFER_CACHE", str(tmp_path_factory.mktemp("lightxfer-cache")))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _outside_reads_log(tmp_path_factory):
+    """A log that Python children of the tests append files they opened outside the repository to."""
+    log = tmp_path_factory.mktemp("outside-reads") / "opened.log"
+    log.touch()
+    os.environ.update(child_environment(log))
+    return log
+
+
+@pytest.fixture(autouse=True)
+def _no_reads_outside_repository(_outside_reads_log):
+    """Fail a test that opened a file outside the repository, itself or in a child process.
+
+    A fresh clone has nothing beside the repository: what a test reads must ship with it.
+    """
+    offset = _outside_reads_log.stat().st_size
+    yield
+    with _outside_reads_log.open("rb") as log:
+        log.seek(offset)
+        in_children = log.read().decode(errors="replace").splitlines()
+    opened = list(dict.fromkeys(OUTSIDE_READS.caught + in_children))
+    OUTSIDE_READS.caught.clear()
+    if opened:
+        more = f" and {len(opened) - 1} more" if len(opened) > 1 else ""
+        pytest.fail(f"opened {opened[0]}{more}, outside the repository (see outside_reads.py)")

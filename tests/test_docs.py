@@ -3,8 +3,7 @@
 Every fenced block opened with ```` ```python ```` in ``README.md`` is executed top to
 bottom in one shared namespace, so a later block may use names an earlier one defined.
 They run in a temporary working directory (files an example writes, such as a saved
-model, do not land in the repository) with ``LIGHTXFER_DATA_DIR`` set to the shared
-data folder.
+model, do not land in the repository); their data comes from :mod:`lightxfer.datasets`.
 
 Shell blocks (```` ```bash ````, ``sh``, ``shell``, ``console``) are run too, but only their
 ``lightxfer ...`` commands (a line may chain several with ``&&``): each goes through the
@@ -24,7 +23,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import DATA_DIR
 
 from lightxfer.cli.entrypoint import build_parser, main
 
@@ -92,7 +90,6 @@ def lightxfer_commands(shell):
 def in_scratch_dir(tmp_path, monkeypatch):
     """Run README examples where their files cannot land in the repository."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LIGHTXFER_DATA_DIR", str(DATA_DIR))
     return tmp_path
 
 

@@ -2,12 +2,13 @@
 
 Each notebook executes with nbclient in a fresh kernel started from *this* interpreter
 (a temporary kernelspec pointing at ``sys.executable``, so it works in any virtualenv
-without registering a kernel), with ``notebooks/`` as working directory and
-``LIGHTXFER_DATA_DIR`` pointing at the shared data folder. Any cell raising an error
-fails the test; a cell running longer than ``CELL_TIMEOUT`` seconds fails it too.
+without registering a kernel), with ``notebooks/`` as working directory; their data comes
+from :mod:`lightxfer.datasets`. Any cell raising an error fails the test; a cell running
+longer than ``CELL_TIMEOUT`` seconds fails it too.
 
 The kernel inherits this process's environment, so the notebooks' vector caches go to
-the session's private ``LIGHTXFER_CACHE`` (see ``conftest.py``). BLAS libraries get one
+the session's private ``LIGHTXFER_CACHE`` and a file opened outside the repository fails
+the test (see ``conftest.py``). BLAS libraries get one
 thread each unless the environment says otherwise: the notebooks' matrices are small, and
 on a busy two-core machine idle BLAS threads spinning for a core made the notebooks up to
 ten times slower.
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import DATA_DIR
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
@@ -80,7 +80,6 @@ def test_notebook_is_committed_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs(path, kernel_specs, monkeypatch):
-    monkeypatch.setenv("LIGHTXFER_DATA_DIR", str(DATA_DIR))
     for name in BLAS_THREADS:
         monkeypatch.setenv(name, os.environ.get(name, "1"))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # plots render inline, as for a reader

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA_DIR, read_shared, texts_and_labels
+from conftest import read_shared, texts_and_labels
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -299,8 +299,6 @@ def test_benchmark_quick_run(tmp_path):
         str(REPO / "benchmarks" / "accuracy.py"),
         "--quick",
         "--no-fasttext",
-        "--data-dir",
-        str(DATA_DIR),
         "--out",
         str(tmp_path),
         "--tasks",
@@ -320,7 +318,7 @@ def test_selection_benchmark_on_trec(tmp_path):
     # The large-data weight rule, replayed on TREC: the shipped pick scores its held-out
     # texts, and it is never lighter than the one-SE rule's.
     script = REPO / "benchmarks" / "selection.py"
-    command = [sys.executable, str(script), "--data-dir", str(DATA_DIR), "--out", str(tmp_path)]
+    command = [sys.executable, str(script), "--out", str(tmp_path)]
     subprocess.run([*command, "--tasks", "trec"], check=True, capture_output=True, timeout=600)
     rows = {row["rule"]: row for row in json.loads((tmp_path / "selection.json").read_text())}
     shipped, one_se = rows["best weight (shipped)"], rows["one-SE rule"]
