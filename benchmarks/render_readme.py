@@ -17,9 +17,11 @@ SECTIONS = [
 ]
 HEADER = """# Benchmarks
 
-Each script has `--help`, accepts `--data-dir` (default `../shared/data`, next to the
-checkout), writes machine-readable results to `results/*.json`, and writes its markdown
-section to `results/*.md`; `python benchmarks/render_readme.py` gathers those sections here.
+Each script has `--help`, reads the benchmark datasets that ship with lightxfer
+(`lightxfer.datasets`; `--data-dir DIR` or `$LIGHTXFER_DATA_DIR` points it at your own copy
+with the same file names), writes machine-readable results to `results/*.json` and its
+markdown section to `results/*.md`; `python benchmarks/render_readme.py` gathers those
+sections here.
 Install what they compare against with `pip install ".[bench]"` (zeugma, which pulls in
 TensorFlow, is compared only when installed by hand; fse 1.0 does not build on Python 3.11).
 

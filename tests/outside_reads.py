@@ -1,7 +1,7 @@
 """Catch files opened outside the repository while the tests run, in this process and its children.
 
-A fresh clone has the repository, a Python environment and temporary folders, nothing beside
-them (the data once read from ``../shared`` now ships in ``lightxfer/data``). An audit hook
+A fresh clone has the repository, a Python environment and temporary folders, and nothing
+beside the repository: the benchmark data ships in ``lightxfer/data``. An audit hook
 (:func:`sys.addaudithook`) sees every ``open`` and records each path that lies outside
 :func:`allowed_roots`. ``conftest.py`` installs it for the session and fails a test that
 opened such a path; Python processes the tests start (benchmark scripts, notebook kernels,
@@ -26,8 +26,8 @@ def allowed_roots():
     """Folders every machine that runs the tests has: the repository, Python, temp, system.
 
     Hidden folders of the home directory (tool caches and settings such as
-    ``~/.cache/lightxfer`` or ``~/.config/matplotlib``) count too; the folder beside the
-    repository, and any other folder of data, does not.
+    ``~/.cache/lightxfer`` or ``~/.config/matplotlib``) count too (see :func:`is_outside`);
+    a folder beside the repository, or any other folder of data, does not.
     """
     roots = {REPO, Path(tempfile.gettempdir())}
     roots.update(Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix))
@@ -38,24 +38,40 @@ def allowed_roots():
     return tuple(sorted({str(p) for r in roots for p in (r, r.resolve())}))
 
 
-def is_outside(path, roots, home=HOME):
-    """Whether the absolute ``path`` is in none of ``roots`` nor a hidden folder of ``home``.
+def is_outside(path, roots, beside, home=HOME):
+    """Whether the absolute ``path`` is outside ``roots`` and hidden folders of ``home``.
+
+    Anything in ``beside`` (the repository's parent folder) counts as outside unless a root
+    inside that folder holds it: a repository cloned into the temporary folder must not
+    read its neighbours either.
 
     Examples
     --------
-    >>> is_outside("/srv/repo/tests/x.py", ("/srv/repo",), home="/home/me")
+    >>> roots = ("/srv/repo", "/tmp")
+    >>> is_outside("/srv/repo/tests/x.py", roots, "/srv", home="/home/me")
     False
-    >>> is_outside("/srv/shared/data/a.csv", ("/srv/repo",), home="/home/me")
+    >>> is_outside("/srv/shared/data/a.csv", roots, "/srv", home="/home/me")
     True
-    >>> is_outside("/home/me/.cache/x", (), home="/home/me")
+    >>> is_outside("/home/me/.cache/x", roots, "/srv", home="/home/me")
     False
-    >>> is_outside("/home/me/data/x", (), home="/home/me")
+    >>> is_outside("/home/me/data/x", roots, "/srv", home="/home/me")
+    True
+    >>> is_outside("/tmp/clone/repo/x", ("/tmp/clone/repo", "/tmp"), "/tmp/clone")
+    False
+    >>> is_outside("/tmp/clone/shared/x", ("/tmp/clone/repo", "/tmp"), "/tmp/clone")
     True
     """
-    if any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots):
-        return False
-    inside_home = path.removeprefix(home.rstrip("/") + "/")
-    return inside_home == path or not inside_home.startswith(".")
+    holding = [root for root in roots if _under(path, root)]
+    in_home = path.removeprefix(home.rstrip("/") + "/")
+    if in_home != path and in_home.startswith("."):
+        holding.append(f"{home.rstrip('/')}/{in_home.split('/')[0]}")
+    if _under(path, beside):
+        holding = [root for root in holding if root != beside and _under(root, beside)]
+    return not holding
+
+
+def _under(path, root):
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 class OutsideReads:
@@ -71,6 +87,7 @@ class OutsideReads:
         self.log = log
         self.caught = []
         self._roots = allowed_roots()
+        self._beside = str(REPO.parent)
         self._busy = False
 
     def install(self):
@@ -83,7 +100,7 @@ class OutsideReads:
         self._busy = True  # the hook's own work (getcwd, writing the log) must not recurse
         try:
             path = os.path.normpath(os.path.abspath(os.fsdecode(args[0])))
-            if is_outside(path, self._roots):
+            if is_outside(path, self._roots, self._beside):
                 self.caught.append(path)
                 if self.log:
                     fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
