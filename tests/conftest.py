@@ -104,3 +104,10 @@ def _no_reads_outside_repository(_outside_reads_log):
     if opened:
         more = f" and {len(opened) - 1} more" if len(opened) > 1 else ""
         pytest.fail(f"opened {opened[0]}{more}, outside the repository (see outside_reads.py)")
+
+
+def pytest_sessionfinish(session):
+    """Fail the run on files opened outside the repository after the last test (e.g. doctests)."""
+    if OUTSIDE_READS.caught:
+        print(f"\nopened outside the repository: {', '.join(OUTSIDE_READS.caught)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

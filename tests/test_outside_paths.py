@@ -101,7 +101,7 @@ def test_the_scan_covers_tests_notebooks_and_benchmarks():
         ("tests/conftest.py", "DATA = Path(__file__).resolve().parent.parent.parent"),
         ("benchmarks/x.py", 'default=ROOT.parent / "data"'),
         ("benchmarks/x.py", 'pd.read_csv("../corpora/mpqa.csv")'),
-        ("benchmarks/x.py", 'default=Path("corpora") / "shared" / "data"'),
+        ("benchmarks/x.py", "default=Path('corpora') / 'shared' / 'data'"),
         ("notebooks/x.ipynb", 'os.environ.get("LIGHTXFER_DATA_DIR", "../../data")'),
         ("README.md", "python benchmarks/accuracy.py --data-dir ../corpora"),
         ("tests/test_x.py", 'read_csv("/home/me/corpora/sst2.csv")'),
