@@ -46,7 +46,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         ``"auto"`` splits on whitespace, then splits a piece the vectors do not know
         into words, clitics and punctuation (see
         :func:`lightxfer.shared.tokenize.tokenize_ids`). ``"spacy"`` uses spaCy's
-        rule-based English tokenizer. A callable maps one text to a list of tokens.
+        rule-based English tokenizer. A callable maps one text to an iterable of tokens.
     lowercase : bool or "auto", default="auto"
         Lower-case texts; ``"auto"`` does so when the vectors' words are lower-case.
     sif_alpha : float, default=1e-3
