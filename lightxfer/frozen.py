@@ -117,10 +117,7 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def _check_params(self):
         # Weights may come as nested lists (e.g. read from JSON): arrays from here on.
-        coefs = [] if self.coefs is None else [_as_weights(c, "coefs") for c in self.coefs]
-        intercepts = (
-            [] if self.intercepts is None else [_as_weights(b, "intercepts") for b in self.intercepts]
-        )
+        coefs, intercepts = _as_layers(self.coefs, "coefs"), _as_layers(self.intercepts, "intercepts")
         if len(coefs) != len(intercepts):
             raise ValueError(f"got {len(coefs)} coefs but {len(intercepts)} intercepts")
         for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
@@ -184,8 +181,10 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return out
 
 
-def _as_weights(value, name):
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must hold numeric arrays, got one of dtype {array.dtype}")
-    return array
+def _as_layers(values, name):
+    # Weights may come as nested lists (e.g. read from JSON): arrays from here on.
+    layers = [] if values is None else [np.asarray(value) for value in values]
+    for layer in layers:
+        if layer.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must hold numeric arrays, got one of dtype {layer.dtype}")
+    return layers
