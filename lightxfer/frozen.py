@@ -116,8 +116,8 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return tags
 
     def _check_params(self):
-        # Weights may come as nested lists (e.g. read from JSON): arrays from here on.
-        coefs, intercepts = _as_layers(self.coefs, "coefs"), _as_layers(self.intercepts, "intercepts")
+        coefs = _as_layers(self.coefs, "coefs")
+        intercepts = _as_layers(self.intercepts, "intercepts")
         if len(coefs) != len(intercepts):
             raise ValueError(f"got {len(coefs)} coefs but {len(intercepts)} intercepts")
         for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
