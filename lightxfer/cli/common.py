@@ -179,8 +179,8 @@ class Stages:
     >>> out = io.StringIO()
     >>> stage = Stages(file=out)
     >>> stage("fitting the model")
-    >>> out.getvalue().endswith("fitting the model\n")
-    True
+    >>> out.getvalue().split("] ")[1]
+    'fitting the model\\n'
     """
 
     def __init__(self, file=None):
