@@ -3,8 +3,14 @@
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 ACTIVATIONS = {
@@ -67,6 +73,12 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
            [0., 0.]])
     """
 
+    _parameter_constraints: dict = {
+        "coefs": ["array-like", None],
+        "intercepts": ["array-like", None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+    }
+
     def __init__(self, coefs=None, intercepts=None, activation="relu"):
         self.coefs = coefs
         self.intercepts = intercepts
@@ -104,12 +116,8 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return tags
 
     def _check_params(self):
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
-            )
-        coefs = [] if self.coefs is None else list(self.coefs)
-        intercepts = [] if self.intercepts is None else list(self.intercepts)
+        coefs = _as_layers(self.coefs, "coefs")
+        intercepts = _as_layers(self.intercepts, "intercepts")
         if len(coefs) != len(intercepts):
             raise ValueError(f"got {len(coefs)} coefs but {len(intercepts)} intercepts")
         for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
@@ -125,6 +133,7 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 )
         return coefs, intercepts
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the parameters and the input width; the weights are not touched.
 
@@ -170,3 +179,12 @@ class FrozenHiddenLayers(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             out = np.asarray(out.todense() if sparse.issparse(out) else out, dtype=np.float64)
             out = activate(out + intercept)
         return out
+
+
+def _as_layers(values, name):
+    # Weights may come as nested lists (e.g. read from JSON): arrays from here on.
+    layers = [] if values is None else [np.asarray(value) for value in values]
+    for layer in layers:
+        if layer.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must hold numeric arrays, got one of dtype {layer.dtype}")
+    return layers

@@ -1,7 +1,9 @@
 """Read labelled text tables (CSV, TSV, JSON Lines) with one-line errors naming file, row, column."""
 
+import csv
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -20,7 +22,10 @@ def read_table(path, *, text_column="text", label_column=None):
     Parameters
     ----------
     path : str or path
-        ``.csv``, ``.tsv``, ``.jsonl`` or ``.ndjson``, UTF-8.
+        ``.csv``, ``.tsv``, ``.jsonl`` or ``.ndjson``, UTF-8. A CSV field may be quoted
+        with ``"``; a TSV file has no quoting (as in the IANA TSV format): one line is
+        one row, a ``"`` is an ordinary character, and a line with another number of
+        fields than the header is an error.
     text_column : str, default="text"
         Column holding the texts; a missing text is an error.
     label_column : str, optional
@@ -76,7 +81,22 @@ def read_table(path, *, text_column="text", label_column=None):
     return table
 
 
+def _check_tsv_rows(path, text):
+    lines = re.split(r"\r\n|\r|\n", text)
+    expected = lines[0].count("\t") + 1
+    for line_no, line in enumerate(lines[1:], start=2):
+        found = line.count("\t") + 1
+        if line.strip() and found != expected:
+            raise TableError(
+                f"{path}, line {line_no}: {found} tab-separated fields, but the header has "
+                f"{expected}; a TSV field cannot hold a tab or a line break"
+            )
+
+
 def _read_delimited(path, text, sep):
+    tsv = sep == "\t"
+    if tsv:
+        _check_tsv_rows(path, text)
     try:
         with warnings.catch_warnings():
             # pandas only warns when a row has more fields than the header: an error here.
@@ -88,6 +108,7 @@ def _read_delimited(path, text, sep):
                 keep_default_na=False,
                 na_values=[""],
                 index_col=False,
+                quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
             )
     except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         message = str(exc).strip().splitlines()[0]

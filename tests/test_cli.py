@@ -1,5 +1,7 @@
 """Every CLI command end to end on small CSV/TSV/JSONL tables, and bad inputs."""
 
+import csv
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +26,7 @@ def files(tmp_path_factory):
     }
     read_shared("sst2_train", 300).to_csv(paths["train"], index=False)
     test = read_shared("sst2_test", 60, seed=1)
-    test.to_csv(paths["test"], sep="\t", index=False)
+    test.to_csv(paths["test"], sep="\t", index=False, quoting=csv.QUOTE_NONE)
     test.to_json(paths["input"], orient="records", lines=True)
     read_shared("mpqa", 200).to_csv(paths["target"], index=False)
     code = main(

@@ -1,8 +1,13 @@
 """Helpers shared by the CLI commands: arguments, reading tables and models, writing tables."""
 
+import csv
+import re
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from lightxfer.persistence import PICKLE_SUFFIXES, load
 from lightxfer.tables import TableError, read_table
@@ -37,10 +42,37 @@ def read_texts(path, text_column):
     return table, table[text_column].to_numpy(dtype=object)
 
 
-def read_labelled(path, text_column, label_column):
-    """Return ``(texts, labels)`` of a CSV/TSV/JSONL file; labels as text."""
+def read_labelled(path, text_column, label_column, classes=None):
+    """Return ``(texts, labels)`` of a CSV/TSV/JSONL file.
+
+    Labels are numbers when every label of the file is one (integers when all are
+    whole, so ``1`` and ``1.0`` are the same class), text otherwise; given the
+    ``classes`` of a model trained on text labels, they stay text.
+    """
     table = read_table(path, text_column=text_column, label_column=label_column)
-    return table[text_column].to_numpy(dtype=object), table[label_column].astype(str).to_numpy()
+    labels = table[label_column].astype(str)
+    if classes is None or np.asarray(classes).dtype.kind in "iuf":
+        labels = parse_labels(labels)
+    return table[text_column].to_numpy(dtype=object), labels.to_numpy()
+
+
+#: A label written with leading zeros ("007") is a code, not a quantity.
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
+
+
+def parse_labels(labels):
+    """Return a Series of str labels as int or float when all of them are numbers."""
+    text = labels.str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if (
+        numbers.isna().any()
+        or not np.isfinite(numbers).all()
+        or text.str.match(_LEADING_ZERO).any()
+    ):
+        return labels
+    if (numbers == numbers.round()).all() and (numbers.abs() < 2**53).all():
+        return numbers.astype(np.int64)
+    return numbers.astype(np.float64)
 
 
 def load_model(path, allow_pickle=False):
@@ -59,7 +91,7 @@ def check_known_labels(path, labels, model, label_column):
     classes = getattr(model, "classes_", None)
     if classes is None:
         return
-    known = {str(c) for c in classes}
+    known = set(np.asarray(classes).tolist())
     unknown = np.flatnonzero([label not in known for label in labels])
     if len(unknown):
         first = int(unknown[0])
@@ -71,17 +103,90 @@ def check_known_labels(path, labels, model, label_column):
         )
 
 
-def write_table(table, path):
-    """Write a DataFrame as CSV, TSV or JSON Lines, chosen by the extension of ``path``."""
+#: Table formats ``write_table`` writes, by extension.
+OUTPUT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+
+
+def check_output(path, like=None):
+    """Check, before any work, that a table can be written to ``path`` (``-``: stdout).
+
+    Returns the format's suffix: that of ``path``, or for ``-`` that of ``like`` (the
+    input table), CSV if it has none of the known ones.
+    """
+    if str(path) == "-":
+        suffix = Path(like).suffix.lower() if like is not None else ".csv"
+        return suffix if suffix in OUTPUT_SUFFIXES else ".csv"
     path = Path(path)
     suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(
+            f"{path}: unknown output format {suffix!r} (use .csv, .tsv, .jsonl, or - for stdout)"
+        )
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an output file")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ValueError(f"{path}: {parent} is a file, not a directory")
+    return suffix
+
+
+def write_table(table, path, suffix=None):
+    """Write a DataFrame as CSV, TSV or JSON Lines, chosen by ``suffix`` or ``path``'s extension.
+
+    ``path`` ``-`` writes to standard output. TSV is written without quoting, as
+    :func:`lightxfer.tables.read_table` reads it, so a field holding a tab or a line
+    break is an error naming its row and column.
+    """
+    suffix = suffix or check_output(path)
+    if suffix == ".tsv":
+        _check_tsv_fields(table, path)
+    to_stdout = str(path) == "-"
+    if not to_stdout:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    target = sys.stdout if to_stdout else path
     if suffix == ".csv":
-        table.to_csv(path, index=False)
+        table.to_csv(target, index=False)
     elif suffix == ".tsv":
-        table.to_csv(path, sep="\t", index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        table.to_json(path, orient="records", lines=True, force_ascii=False)
+        table.to_csv(target, sep="\t", index=False, quoting=csv.QUOTE_NONE)
     else:
-        raise ValueError(f"{path}: unknown output format {suffix!r} (use .csv, .tsv or .jsonl)")
-    return path
+        table.to_json(target, orient="records", lines=True, force_ascii=False)
+    return "standard output" if to_stdout else path
+
+
+def _check_tsv_fields(table, path):
+    for column in table.columns:
+        values = table[column]
+        if values.dtype.kind in "biuf":
+            continue
+        bad = values.astype(str).str.contains(r"[\t\r\n]", regex=True).to_numpy().nonzero()[0]
+        if len(bad):
+            raise ValueError(
+                f"{path}: row {bad[0] + 1}, column {column!r} holds a tab or a line break, which "
+                "TSV cannot hold; write .csv or .jsonl instead"
+            )
+
+
+class Stages:
+    """Print one flushed line per stage of a long command, with the seconds since it began.
+
+    Flushed at once, so a run piped into a file or another program shows where it is
+    (Python holds back the output of a pipe until its buffer fills).
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> stage = Stages(file=out)
+    >>> stage("fitting the model")
+    >>> out.getvalue().split("] ")[1]
+    'fitting the model\\n'
+    """
+
+    def __init__(self, file=None):
+        self.file = file
+        self.start = time.perf_counter()
+
+    def __call__(self, message):
+        elapsed = time.perf_counter() - self.start
+        print(f"[{elapsed:6.1f} s] {message}", file=self.file or sys.stdout, flush=True)

@@ -7,10 +7,12 @@ features depend on the fitted state), not once per candidate.
 """
 
 import hashlib
+import marshal
 import os
 import pickle
 import threading
 from collections import OrderedDict
+from functools import partial
 from itertools import repeat
 
 import cloudpickle
@@ -36,6 +38,30 @@ def state_digest(*parts):
     except pickle.PicklingError:
         # A lambda or local function as tokenizer: hash its code by value instead.
         return hashlib.blake2b(cloudpickle.dumps(parts), digest_size=16).hexdigest()
+
+
+def callable_digest(function):
+    """Hash a function by what it does, not only by its name.
+
+    A function redefined under the same name (a notebook cell run again) must not find
+    the features of the old one, which ``pickle`` (by reference) would give it: the key
+    holds its code, defaults, closure and bound object. Globals it reads are not part of
+    the key.
+    """
+    parts = [getattr(function, "__module__", None), getattr(function, "__qualname__", None)]
+    if isinstance(function, partial):
+        parts += [callable_digest(function.func), function.args, function.keywords]
+    elif hasattr(function, "__code__"):
+        closure = [cell.cell_contents for cell in function.__closure__ or ()]
+        parts += [marshal.dumps(function.__code__), function.__defaults__, function.__kwdefaults__]
+        parts += [closure, getattr(function, "__self__", None)]
+    else:  # a builtin, or an object with a __call__ method
+        call = getattr(type(function).__call__, "__code__", None)
+        parts += [function, None if call is None else marshal.dumps(call)]
+    try:
+        return state_digest(*parts)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return f"unpicklable-{id(function)}"  # only the same object is the same function
 
 
 class FeatureCache:

@@ -112,10 +112,32 @@ def tokenize_ids(texts, vocab, *, tokenizer="auto", lowercase=True):
     with _gc_paused():
         if tokenizer in ("auto", "regex"):
             return _split_then_repair(texts, vocab, regex=tokenizer == "regex")
-        split = {"whitespace": str.split, "spacy": spacy_tokenize}
-        words, lengths = _flatten(list(map(split.get(tokenizer, tokenizer), texts)))
+        if tokenizer == "whitespace":
+            token_lists = list(map(str.split, texts))
+        elif tokenizer == "spacy":
+            token_lists = list(map(spacy_tokenize, texts))
+        else:
+            token_lists = list(map(_tokens_of(tokenizer), texts))
+        words, lengths = _flatten(token_lists)
         ids = _lookup(words, vocab)
     return ids, lengths, [words[i] for i in np.flatnonzero(ids < 0)]
+
+
+def _tokens_of(tokenizer):
+    """Wrap a user's tokenizer so it may return any iterable of tokens, as in scikit-learn."""
+
+    def tokens(text):
+        out = tokenizer(text)
+        if isinstance(out, list):
+            return out
+        if isinstance(out, (str, bytes)) or not hasattr(out, "__iter__"):
+            raise TypeError(
+                f"the tokenizer must return an iterable of tokens (e.g. a list of str), "
+                f"got a {type(out).__name__} for the text {text[:40]!r}"
+            )
+        return list(out)
+
+    return tokens
 
 
 def _split_then_repair(texts, vocab, regex=False):

@@ -4,12 +4,14 @@ import copy
 import os
 import warnings
 from functools import partial
+from numbers import Integral, Real
 
 import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors
 from joblib import Memory, Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
@@ -44,7 +46,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         ``"auto"`` splits on whitespace, then splits a piece the vectors do not know
         into words, clitics and punctuation (see
         :func:`lightxfer.shared.tokenize.tokenize_ids`). ``"spacy"`` uses spaCy's
-        rule-based English tokenizer. A callable maps one text to a list of tokens.
+        rule-based English tokenizer. A callable maps one text to an iterable of tokens.
     lowercase : bool or "auto", default="auto"
         Lower-case texts; ``"auto"`` does so when the vectors' words are lower-case.
     sif_alpha : float, default=1e-3
@@ -91,6 +93,19 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
     (2, 100)
     """
 
+    _parameter_constraints: dict = {
+        "vectors": [str, os.PathLike, KeyedVectors],
+        "pooling": [StrOptions(set(POOLINGS)), list, tuple],
+        "tokenizer": [StrOptions(set(TOKENIZERS)), callable],
+        "lowercase": ["boolean", StrOptions({"auto"})],
+        "sif_alpha": [Interval(Real, 0, None, closed="neither")],
+        "store_vectors": ["boolean"],
+        "cache": ["boolean", str, os.PathLike, Memory],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "progress": ["boolean", None],
+    }
+
     def __init__(
         self,
         vectors=loading.DEFAULT_VECTORS,
@@ -128,19 +143,9 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             )
         return poolings
 
-    def _check_params(self):
-        if not (callable(self.tokenizer) or self.tokenizer in TOKENIZERS):
-            raise ValueError(
-                f"tokenizer must be one of {TOKENIZERS} or a callable, got {self.tokenizer!r}"
-            )
-        if self.lowercase not in (True, False, "auto"):
-            raise ValueError(f"lowercase must be True, False or 'auto', got {self.lowercase!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size > 0):
-            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
-        return self._poolings()
-
     # -- fit / transform -------------------------------------------------------------
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Load the vectors and learn the pooling state (IDF, SIF component).
 
@@ -157,12 +162,17 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         self._fit(to_text_list(X))
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and return its features, computing them only once."""
         return self._fit(to_text_list(X), keep_features=True)
 
     def _fit(self, texts, keep_features=False):
-        poolings = self._check_params()
+        # A fit starts from nothing: state of an earlier fit with other parameters
+        # (e.g. idf_ after set_params(pooling="mean")) must not survive it.
+        for name in [name for name in vars(self) if name.endswith("_") and name[0] != "_"]:
+            delattr(self, name)
+        poolings = self._poolings()
         if not texts:
             raise ValueError("cannot fit on an empty list of texts")
         kv = loading.load_vectors(self.vectors)
@@ -248,7 +258,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             A text with no known word, or an empty text, gives a zero row.
         """
         check_is_fitted(self, "fingerprint_")
-        poolings = self._check_params()
+        poolings = self._poolings()
         batches = iter_batches(X, self.batch_size)
         n_jobs = effective_n_jobs(self.n_jobs)
         total = len(X) if hasattr(X, "__len__") else None
@@ -387,7 +397,11 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
     def _remove_sif_component(self, features, poolings):
         if "sif" in poolings and self.sif_component_ is not None:
             block = self._block(features, poolings, "sif")
-            block -= np.outer(block @ self.sif_component_, self.sif_component_)
+            component = self.sif_component_.astype(np.float64)
+            # A row-wise sum, not ``block @ component``: BLAS blocks a matrix product by
+            # the batch's shape, so a text's row would depend on the texts beside it.
+            projection = (block * component).sum(axis=1, dtype=np.float64)
+            block -= (projection[:, None] * component).astype(np.float32)
         return features
 
     def _n_features(self, poolings):
@@ -399,6 +413,8 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         params = self.get_params(deep=False)
         for name in ("vectors", "cache", "n_jobs", "progress", "batch_size"):
             params.pop(name)
+        if callable(params["tokenizer"]):
+            params["tokenizer"] = feature_cache.callable_digest(params["tokenizer"])
         return feature_cache.state_digest(sorted(params.items(), key=str))
 
     def _state_digest(self):

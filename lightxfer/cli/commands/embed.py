@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -109,7 +111,7 @@ def embed_files(
     names = [str(name) for name in vectorizer.get_feature_names_out()]
     blocks = _blocks(vectorizer, chunks, scheduler)
     n_rows = sum(map(len, chunks))
-    with tqdm(total=n_rows, desc="embedding", unit=" texts", disable=progress is False) as bar:
+    with _progress_bar(n_rows, progress) as bar:
         for i, block in blocks:
             parts[i]["file"] = _write_part(output, i, block, fmt, names)
             bar.update(len(block))
@@ -139,6 +141,46 @@ def read_features(output):
         tables = [pq.read_table(output / part["file"]) for part in manifest["parts"]]
         blocks = [np.column_stack([c.to_numpy() for c in t.columns]) for t in tables]
     return np.concatenate(blocks) if blocks else np.zeros((0, manifest["n_features"]), np.float32)
+
+
+def _progress_bar(n_rows, progress):
+    """A tqdm bar on a terminal; elsewhere (a log, a pipe) plain lines without ``\\r``."""
+    if progress is False:
+        return tqdm(disable=True)
+    if progress or sys.stderr.isatty():
+        return tqdm(total=n_rows, desc="embedding", unit=" texts")
+    return ProgressLines(n_rows)
+
+
+class ProgressLines:
+    """Progress as a plain line to stderr at most every ``every`` seconds, and at the end.
+
+    A bar redrawn with carriage returns is noise in a log file, and its first rates,
+    measured over a fraction of a second, say nothing.
+    """
+
+    def __init__(self, total, every=10.0, file=None):
+        self.total, self.every, self.file = total, every, file
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+
+    def update(self, n):
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.done >= self.total:
+            self.last = now
+            rate = f", {self.done / (now - self.start):.0f} texts/s" if now > self.start else ""
+            print(
+                f"embedded {self.done}/{self.total} texts in {now - self.start:.1f} s{rate}",
+                file=self.file or sys.stderr,
+                flush=True,
+            )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 def _expand(pattern):

@@ -26,7 +26,9 @@ def add_arguments(parser):
 
 def run(args):
     model = load_model(args.model, args.allow_pickle)
-    X, y = read_labelled(args.test, args.text_column, args.label_column)
+    X, y = read_labelled(
+        args.test, args.text_column, args.label_column, classes=getattr(model, "classes_", None)
+    )
     check_known_labels(args.test, y, model, args.label_column)
     scores = evaluate(model, X, y)
     print(f"{len(y)} texts from {args.test}")
@@ -39,11 +41,11 @@ def run(args):
 
 def evaluate(model, X, y):
     """Return ``{"accuracy", "macro_f1", "confusion"}`` of ``model`` on ``X, y``."""
-    predicted = model.predict(X).astype(str)
-    labels = [str(c) for c in model.classes_]
-    matrix = confusion_matrix(y, predicted, labels=labels)
+    predicted = model.predict(X)
+    matrix = confusion_matrix(y, predicted, labels=model.classes_)
+    names = [str(c) for c in model.classes_]
     return {
         "accuracy": accuracy_score(y, predicted),
         "macro_f1": f1_score(y, predicted, average="macro", zero_division=0),
-        "confusion": pd.DataFrame(matrix, index=labels, columns=labels),
+        "confusion": pd.DataFrame(matrix, index=names, columns=names),
     }

@@ -1,10 +1,14 @@
 """``lightxfer predict``: label a table of texts with a saved model."""
 
+import sys
+
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from lightxfer.cli.common import (
     add_allow_pickle,
     add_table_columns,
+    check_output,
     load_model,
     read_texts,
     write_table,
@@ -13,31 +17,65 @@ from lightxfer.cli.common import (
 NAME = "predict"
 HELP = (
     "Predict labels and class probabilities for the texts of a CSV/TSV/JSONL table with a "
-    "saved model; writes the input columns plus 'prediction' and 'proba_<class>' columns."
+    "saved model; writes the input columns plus a 'prediction' column and 'proba_<class>' "
+    "columns (named after --prediction-column when it is given). An input that already has "
+    "one of these columns is refused: choose another --prediction-column."
 )
 
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, metavar="MODEL", help="saved model")
     parser.add_argument("--input", required=True, metavar="FILE", help="table of texts")
-    parser.add_argument("--output", required=True, metavar="FILE", help=".csv, .tsv or .jsonl")
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE",
+        help=".csv, .tsv or .jsonl, or - for standard output (in the input's format)",
+    )
+    parser.add_argument(
+        "--prediction-column",
+        default="prediction",
+        metavar="C",
+        help="column of predicted labels (prediction); probabilities go to 'proba_<class>', "
+        "or '<C>_proba_<class>' for another name",
+    )
     add_table_columns(parser, labels=False)
     add_allow_pickle(parser)
 
 
 def run(args):
+    suffix = check_output(args.output, like=args.input)
     model = load_model(args.model, args.allow_pickle)
     table, texts = read_texts(args.input, args.text_column)
-    out = pd.concat([table, predictions(model, texts)], axis=1)
-    print(f"wrote {len(out)} predictions to {write_table(out, args.output)}")
+    out = predictions(model, texts, column=args.prediction_column)
+    clash = [name for name in out.columns if name in table.columns]
+    if clash:
+        raise ValueError(
+            f"{args.input} already has the column(s) {', '.join(map(repr, clash))}; pass "
+            "--prediction-column with another name"
+        )
+    out = pd.concat([table, out], axis=1)
+    target = write_table(out, args.output, suffix)
+    # The predictions may be on stdout: the summary goes to stderr then.
+    print(
+        f"wrote {len(out)} predictions to {target}",
+        file=sys.stderr if target == "standard output" else sys.stdout,
+    )
     return 0
 
 
-def predictions(model, texts):
-    """Return a DataFrame of predicted labels and, if the model has them, probabilities."""
-    out = pd.DataFrame({"prediction": model.predict(texts)})
-    if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(texts)
-        for i, label in enumerate(model.classes_):
-            out[f"proba_{label}"] = proba[:, i].astype(float).round(6)
+def predictions(model, texts, column="prediction"):
+    """Return a DataFrame of predicted labels and, if the model has them, probabilities.
+
+    A pipeline's shared layer transforms the texts once for both.
+    """
+    head = model
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        texts, head = model[:-1].transform(texts), model[-1]
+    out = pd.DataFrame({column: head.predict(texts)})
+    if hasattr(head, "predict_proba"):
+        proba = head.predict_proba(texts)
+        prefix = "proba_" if column == "prediction" else f"{column}_proba_"
+        for i, label in enumerate(head.classes_):
+            out[f"{prefix}{label}"] = proba[:, i].astype(float).round(6)
     return out

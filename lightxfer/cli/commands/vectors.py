@@ -16,7 +16,12 @@ def add_arguments(parser):
         help="dimension, words, fingerprint, source, cache path, and coverage of --texts",
         description="Show what a vector set is and, with --texts, how many tokens it knows.",
     )
-    info.add_argument("source", nargs="?", default=DEFAULT_VECTORS, help="vectors name or path")
+    info.add_argument(
+        "source",
+        nargs="?",
+        default=DEFAULT_VECTORS,
+        help=f"vectors name or path (default: {DEFAULT_VECTORS}, the vectors shipped offline)",
+    )
     info.add_argument("--texts", metavar="FILE", help="CSV/TSV/JSONL table to measure coverage on")
     add_table_columns(info, labels=False)
     convert = actions.add_parser(
