@@ -19,8 +19,8 @@ What :func:`load` does, in order
 
 The binding protocol
 --------------------
-A shared layer (an estimator whose fitted state refers to weights outside the file, such
-as :class:`~lightxfer.EmbeddingVectorizer`'s vectors) implements::
+A shared layer (a scikit-learn estimator whose fitted state refers to weights outside the
+file, such as :class:`~lightxfer.EmbeddingVectorizer`'s vectors) implements::
 
     def __lightxfer_bind__(self, options: BindOptions) -> None
 
@@ -76,7 +76,9 @@ RUNTIME_PARAMS = ("batch_size", "cache", "memory", "n_jobs", "progress")
 #: ``token_pattern`` values a file may hold: scikit-learn's default and lightxfer's n-gram
 #: pattern. A regular expression runs on every text at predict time and a crafted one can
 #: take exponential time, so any other pattern is refused unless named in
-#: ``load(..., token_patterns=[...])`` (or ``trusted=True``).
+#: ``load(..., token_patterns=[...])`` (or ``trusted=True``). lightxfer's own tokenizers
+#: are fixed names (``EmbeddingVectorizer(tokenizer="auto")``) whose patterns live in the
+#: code; a callable tokenizer is a function, which the trusted type list refuses.
 KNOWN_TOKEN_PATTERNS = (None, r"(?u)\b\w\w+\b", r"\S+")
 
 #: A ``.skops`` file may decompress to at most this many times its own size, plus
@@ -433,8 +435,15 @@ def _check_arrays(path, archive, sizes):
             )
 
 
+_NESTING = (dict, list, tuple, sklearn.base.BaseEstimator)
+
+
 def _walk(model):
-    """Yield every object inside ``model`` (containers, estimators, their attributes)."""
+    """Yield every estimator and container inside ``model``, breadth first.
+
+    Scalars and arrays are skipped, so a fitted vocabulary of a million words costs one
+    pass over a dict, not a million visits.
+    """
     seen, queue = set(), deque([model])
     while queue:
         item = queue.popleft()
@@ -443,11 +452,14 @@ def _walk(model):
         seen.add(id(item))
         yield item
         if isinstance(item, dict):
-            queue.extend(item.values())
+            children = item.values()
         elif isinstance(item, (list, tuple)):
-            queue.extend(item)
+            children = item
         elif isinstance(item, sklearn.base.BaseEstimator):
-            queue.extend(vars(item).values())
+            children = vars(item).values()
+        else:
+            continue
+        queue.extend(child for child in children if isinstance(child, _NESTING))
 
 
 def _check_token_patterns(path, objects, allowed):
