@@ -53,9 +53,12 @@ def _plant_pickle(path, marker):
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_process(tmp_path, monkeypatch):
     monkeypatch.setenv("LIGHTXFER_CACHE", str(tmp_path / "cache"))
+    saved = dict(registry._INFO), dict(registry._LOADED)
     _forget_loaded_vectors()
     yield
-    _forget_loaded_vectors()
+    _forget_loaded_vectors()  # then as it was: other tests keep their loaded vectors
+    registry._INFO.update(saved[0])
+    registry._LOADED.update(saved[1])
 
 
 def _forget_loaded_vectors():
