@@ -13,6 +13,14 @@ class VectorsMismatchError(ValueError):
     """Vectors found for a model differ from the ones it was fitted with."""
 
 
+class UnsafeFileError(ValueError):
+    """A file asks for something lightxfer does only when the caller says so.
+
+    Running a pickle, trusting a type, a regular expression or an oversized member: the
+    message names the file and the option that allows it.
+    """
+
+
 class MissingExtraError(ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 

@@ -5,13 +5,54 @@ trusted list. Pickle-based joblib files (``.joblib``, ``.pkl``) stay available f
 who ask, and loading them needs ``allow_pickle=True``. Vectors are stored by reference
 (source and fingerprint), so a file is small; the fingerprints are recorded in the file and
 compared on load, so a model never silently runs on other vectors than it was fitted with.
+
+What :func:`load` does, in order
+--------------------------------
+1. Checks the file before skops reads it: decompressed sizes are bounded
+   (:data:`MAX_EXPANSION`), and every type must be trusted.
+2. Rebuilds the object tree. Nothing in it resolves a reference while being rebuilt:
+   ``__setstate__`` only stores what the file holds.
+3. Checks what would act at predict time: a ``token_pattern`` must be one lightxfer knows
+   (:data:`KNOWN_TOKEN_PATTERNS`) or one the caller names; runtime-only parameters
+   (:data:`RUNTIME_PARAMS`) are reset to their defaults or to the caller's values.
+4. Binds the shared layers (the protocol below), with the caller's options.
+
+The binding protocol
+--------------------
+A shared layer (a scikit-learn estimator whose fitted state refers to weights outside the
+file, such as :class:`~lightxfer.EmbeddingVectorizer`'s vectors) implements::
+
+    def __lightxfer_bind__(self, options: BindOptions) -> None
+
+``load`` calls it once on every object of the rebuilt tree that has it, after steps 1-3.
+The method resolves what the file refers to, using only checked names and paths (never a
+pickle unless ``options.allow_pickle``, never a download, nothing outside the folders it
+names) or the caller's replacement in ``options.sources`` (keyed by the parameter it
+replaces, e.g. ``"vectors"``); it compares fingerprints unless ``options.check`` is false;
+and it raises a one-line error that starts with ``options.where`` (the model file) and
+names the option to pass. A layer may also just validate and keep ``options`` to resolve
+lazily on first use. Two more rules make the protocol hold outside ``load``:
+
+- ``__setstate__`` never resolves (skops calls it while rebuilding an untrusted file); a
+  layer rebuilt without ``load`` (``skops.io.load``) binds itself with ``BindOptions()``
+  on first use.
+- A pickle is trusted by whoever unpickles it (worker processes, ``copy.deepcopy``, a
+  joblib file loaded with ``allow_pickle=True``): ``__reduce_ex__`` may return
+  ``(lightxfer.persistence.unpickle, (cls, state))``, which binds right away with
+  ``allow_pickle=True`` except inside ``load``, which binds afterwards with its options.
 """
 
+import contextvars
 import importlib
 import inspect
+import io
+import json
 import os
 import tempfile
 import warnings
+import zipfile
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -19,14 +60,32 @@ import numpy as np
 import sklearn
 import sklearn.base
 
-from lightxfer.exceptions import (
-    VectorsFileError,
-    VectorsMismatchError,
-    VectorsUnavailableError,
-)
-from lightxfer.vectors import loading, registry
+from lightxfer.exceptions import UnsafeFileError
+from lightxfer.vectors import registry
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+#: Parameters that only say how a model runs here and now (processes, caches, batch
+#: sizes, progress bars): ``load`` never takes them from a file. It resets them to the
+#: estimator's defaults (with a warning naming the stored values it dropped) unless the
+#: caller passes them, e.g. ``load(path, n_jobs=2)``. ``n_jobs`` and ``memory`` are reset
+#: on every estimator; ``batch_size`` only where lightxfer defines it (for scikit-learn's
+#: MLP it is a training setting).
+RUNTIME_PARAMS = ("batch_size", "cache", "memory", "n_jobs", "progress")
+
+#: ``token_pattern`` values a file may hold: scikit-learn's default and lightxfer's n-gram
+#: pattern. A regular expression runs on every text at predict time and a crafted one can
+#: take exponential time, so any other pattern is refused unless named in
+#: ``load(..., token_patterns=[...])`` (or ``trusted=True``). lightxfer's own tokenizers
+#: are fixed names (``EmbeddingVectorizer(tokenizer="auto")``) whose patterns live in the
+#: code; a callable tokenizer is a function, which the trusted type list refuses.
+KNOWN_TOKEN_PATTERNS = (None, r"(?u)\b\w\w+\b", r"\S+")
+
+#: A ``.skops`` file may decompress to at most this many times its own size, plus
+#: ``_EXPANSION_SLACK`` bytes, counting each member as often as the schema reads it.
+#: lightxfer writes members uncompressed (ratio 1); a larger ratio is a zip bomb.
+MAX_EXPANSION = 20
+_EXPANSION_SLACK = 1 << 20
 
 
 def _skops_io():
@@ -42,24 +101,74 @@ def _skops_io():
 #: helpers of the heads lightxfer offers and of common scikit-learn wrappers. Classes
 #: defined in the ``lightxfer`` package are trusted too; functions never are, and nothing
 #: is trusted by module prefix, because a prefix such as ``numpy.`` also covers
-#: functions like ``numpy.testing`` helpers that execute strings.
+#: functions like ``numpy.testing`` helpers that execute strings. Types skops leaves out
+#: on purpose are not here either: trees (``sklearn.tree._tree.Tree``, HistGradientBoosting's
+#: ``TreePredictor``) and neighbour indexes (``KDTree``, ``BallTree``, their
+#: ``EuclideanDistance64``) hold raw indices that scikit-learn follows without bounds
+#: checks, so a crafted file crashes ``predict``. Load such a head you trust with
+#: ``load(path, trusted=untrusted_types(path))`` after reviewing the list.
 TRUSTED_TYPES = (
     "builtins.slice",
     "builtins.type",
     "collections.OrderedDict",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.metrics._scorer._PassthroughScorer",
     "sklearn.model_selection._split.KFold",
     "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-    "sklearn.tree._tree.Tree",
 )
+
+
+@dataclass(frozen=True)
+class BindOptions:
+    """What the caller of :func:`load` allows when a shared layer binds its references.
+
+    Parameters
+    ----------
+    path : pathlib.Path, optional
+        The model file, named first in every error; ``None`` for an in-process pickle.
+    allow_pickle : bool, default=False
+        Whether a reference may be followed into a pickle file.
+    check : bool, default=True
+        Whether fingerprints must match the ones recorded.
+    sources : dict, default={}
+        Replacements the caller passed, by the parameter they replace (``"vectors"``).
+    """
+
+    path: Path | None = None
+    allow_pickle: bool = False
+    check: bool = True
+    sources: dict = field(default_factory=dict)
+
+    @property
+    def where(self):
+        """``"<path>: "``, the prefix of error messages, or ``""`` without a file."""
+        return f"{self.path}: " if self.path is not None else ""
+
+
+_LOADING = contextvars.ContextVar("lightxfer_loading", default=False)
+
+
+def unpickle(cls, state):
+    """Rebuild a shared layer from a pickle and bind it (see the module docstring).
+
+    Parameters
+    ----------
+    cls : type
+    state : dict
+        What ``cls.__getstate__`` returned.
+
+    Returns
+    -------
+    object
+    """
+    obj = cls.__new__(cls)
+    obj.__setstate__(state)
+    if not _LOADING.get():  # inside load(), binding waits for the caller's options
+        obj.__lightxfer_bind__(BindOptions(allow_pickle=True))
+    return obj
 
 
 def save(model, path):
@@ -120,6 +229,8 @@ def untrusted_types(path):
     list of str
         Names to review before passing them to ``load(path, trusted=[...])``.
     """
+    path = Path(path)
+    _check_sizes(path)
     return [name for name in _skops_io().get_untrusted_types(file=path) if not is_trusted(name)]
 
 
@@ -150,23 +261,43 @@ def _is_lightxfer_class(name):
     return inspect.isclass(found) and found.__module__ == module_name
 
 
-def load(path, *, trusted=(), allow_pickle=False, check_vectors=True, vectors=None):
+def load(
+    path,
+    *,
+    trusted=(),
+    allow_pickle=False,
+    check_vectors=True,
+    vectors=None,
+    token_patterns=(),
+    **runtime_params,
+):
     """Load a model written by :func:`save`.
+
+    Nothing the file holds runs code, is downloaded, or reaches a path the caller did not
+    allow: see the module docstring for the steps.
 
     Parameters
     ----------
     path : str or path
     trusted : sequence of str or True, default=()
-        Extra type names to allow in a ``.skops`` file; ``True`` allows any type.
+        Extra type names to allow in a ``.skops`` file (e.g. ``"sklearn.tree._tree.Tree"``
+        for a decision-tree head you trust); ``True`` allows any type and any
+        ``token_pattern``.
     allow_pickle : bool, default=False
-        Allow ``.joblib``/``.pkl`` files, which can run arbitrary code when loaded: only
-        for files from a source you trust.
+        Allow ``.joblib``/``.pkl`` model files and vectors in gensim's pickle format
+        (``KeyedVectors.save``), which can run arbitrary code when loaded: only for files
+        from a source you trust.
     check_vectors : bool, default=True
         Refuse vectors whose fingerprint differs from the one recorded in the file.
     vectors : str, path or KeyedVectors, optional
         Vectors to use instead of the ones the file refers to, e.g. the same file moved
         to another folder or machine. Checked against the recorded fingerprint unless
         ``check_vectors=False``.
+    token_patterns : sequence of str, default=()
+        ``token_pattern`` values to accept beyond :data:`KNOWN_TOKEN_PATTERNS`.
+    **runtime_params
+        Values for the :data:`RUNTIME_PARAMS` of every estimator that has them, e.g.
+        ``n_jobs=2``; the file's own values are never used.
 
     Returns
     -------
@@ -174,79 +305,218 @@ def load(path, *, trusted=(), allow_pickle=False, check_vectors=True, vectors=No
 
     Raises
     ------
+    UnsafeFileError
+        If the file holds an untrusted type or pattern, a pickle without
+        ``allow_pickle=True``, or more data than its size allows.
     VectorsMismatchError
         If the vectors found differ from the ones the model was fitted with.
     """
+    unknown = sorted(set(runtime_params) - set(RUNTIME_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"load() got unexpected keyword arguments {unknown}; runtime parameters it "
+            f"accepts: {', '.join(RUNTIME_PARAMS)}"
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
-    override = None if vectors is None else loading.load_vectors(vectors)
+    token = _LOADING.set(True)
     try:
-        # Fingerprints are compared below, against the file's record, with its name.
-        with registry.resolving(override, check=False):
-            payload = _read_payload(path, trusted, allow_pickle)
-    except (VectorsFileError, VectorsUnavailableError) as exc:
-        raise type(exc)(
-            f"{path}: cannot find the model's vectors ({exc}); pass vectors=... to "
-            "lightxfer.load to point it at them"
-        ) from None
+        payload = _read_payload(path, trusted, allow_pickle)
+    finally:
+        _LOADING.reset(token)
     if not isinstance(payload, dict) or "model" not in payload:
         raise ValueError(f"{path} was not written by lightxfer.save")
-    _warn_versions(path, payload.get("versions", {}))
+    _warn_versions(path, payload.get("versions"))
     model = payload["model"]
-    found = list(_vectorizers(model))
-    if check_vectors:
-        _check_vectors(path, payload.get("vectors"), found)
-    if vectors is not None:
-        for vectorizer in found:
-            if not vectorizer.store_vectors:
-                vectorizer.vectors = vectors  # refits use the vectors the caller named
+    objects = list(_walk(model))
+    if trusted is not True:
+        _check_token_patterns(path, objects, token_patterns)
+    _reset_runtime_params(path, objects, runtime_params)
+    options = BindOptions(
+        path=path,
+        allow_pickle=allow_pickle,
+        check=check_vectors,
+        sources={} if vectors is None else {"vectors": vectors},
+    )
+    for item in objects:
+        if callable(getattr(type(item), "__lightxfer_bind__", None)):
+            item.__lightxfer_bind__(options)
     return model
 
 
 def _read_payload(path, trusted, allow_pickle):
-    if path.suffix in PICKLE_SUFFIXES:
+    if path.suffix in PICKLE_SUFFIXES or _opens_as_pickle(path):
         if not allow_pickle:
-            raise ValueError(
+            raise UnsafeFileError(
                 f"{path} is a pickle file, which can run arbitrary code when loaded; pass "
                 "allow_pickle=True only if you trust its source"
             )
         return joblib.load(path)
+    _check_sizes(path)
     try:
         found = _skops_io().get_untrusted_types(file=path)
     except Exception as exc:  # zipfile/JSON errors: a damaged or foreign file
-        raise ValueError(
-            f"{path}: not a readable .skops model file ({type(exc).__name__}: {exc})"
-        ) from None
+        raise _unreadable(path, exc) from None
     if trusted is not True:
         refused = [name for name in found if not (is_trusted(name) or name in trusted)]
         if refused:
-            raise ValueError(
+            raise UnsafeFileError(
                 f"{path} contains types outside lightxfer's trusted list: "
                 f"{', '.join(refused)}; pass trusted=[...] naming them if you trust the file"
             )
-    return _skops_io().load(path, trusted=found)
+    try:
+        return _skops_io().load(path, trusted=found)
+    except Exception as exc:  # nothing is resolved while rebuilding: the file is at fault
+        raise _unreadable(path, exc) from None
 
 
-def _check_vectors(path, records, found):
-    if records is None:  # written before fingerprints were recorded
-        records = [_vectors_record(vectorizer) for vectorizer in found]
-    for vectorizer, record in zip(found, records):
-        if record["stored"] or record["fingerprint"] is None:
-            continue  # a stored pruned copy travels with the model
-        actual = registry.fingerprint(vectorizer.vectors_)
-        if actual != record["fingerprint"]:
-            raise VectorsMismatchError(
-                f"{path}: the vectors found ({_describe(vectorizer.vectors_)}, fingerprint "
-                f"{actual}) are not the ones the model was fitted with ({record['source']}, "
-                f"fingerprint {record['fingerprint']}); pass vectors=<the original vectors> "
-                "or check_vectors=False to use these anyway"
+def _unreadable(path, exc):
+    return ValueError(f"{path}: not a readable .skops model file ({type(exc).__name__})")
+
+
+def _opens_as_pickle(path):
+    with open(path, "rb") as handle:
+        return handle.read(1) == b"\x80"
+
+
+def _check_sizes(path):
+    """Refuse a zip whose members, as the schema reads them, expand beyond the limit."""
+    limit = MAX_EXPANSION * path.stat().st_size + _EXPANSION_SLACK
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+            total = sum(sizes.values())
+            if total <= limit:
+                schema = json.loads(archive.read("schema.json"))
+                total = sizes["schema.json"] + sum(sizes.get(name, 0) for name in _files(schema))
+                if total <= limit:
+                    _check_arrays(path, archive, sizes)
+    except UnsafeFileError:
+        raise
+    except Exception as exc:  # zip, JSON, npy header: a damaged or foreign file
+        raise _unreadable(path, exc) from None
+    if total > limit:
+        raise UnsafeFileError(
+            f"{path}: decompresses to {total} bytes, more than {MAX_EXPANSION} times its "
+            f"size (lightxfer.persistence.MAX_EXPANSION); refusing a possible zip bomb"
+        )
+
+
+def _files(schema):
+    """Yield every member name the schema reads, once per reading node."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                yield node["file"]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _check_arrays(path, archive, sizes):
+    # numpy allocates the shape an .npy header announces before reading the data: the
+    # header may not announce more than the member holds.
+    for name, size in sizes.items():
+        if not name.endswith(".npy"):
+            continue
+        with archive.open(name) as member:
+            head = io.BytesIO(member.read(1 << 16))
+        major, _ = np.lib.format.read_magic(head)
+        read_header = np.lib.format.read_array_header_1_0
+        if major > 1:
+            read_header = np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(head)
+        if int(np.prod(shape, dtype=object)) * dtype.itemsize > size:
+            raise UnsafeFileError(
+                f"{path}: array {name} announces more data than it holds; damaged or crafted"
             )
 
 
-def _describe(kv):
-    ref = registry.reference(kv)
-    return ref.source or "in-memory vectors"
+_NESTING = (dict, list, tuple, sklearn.base.BaseEstimator)
+
+
+def _walk(model):
+    """Yield every estimator and container inside ``model``, breadth first.
+
+    Scalars and arrays are skipped, so a fitted vocabulary of a million words costs one
+    pass over a dict, not a million visits.
+    """
+    seen, queue = set(), deque([model])
+    while queue:
+        item = queue.popleft()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        elif isinstance(item, sklearn.base.BaseEstimator):
+            children = vars(item).values()
+        else:
+            continue
+        queue.extend(child for child in children if isinstance(child, _NESTING))
+
+
+def _check_token_patterns(path, objects, allowed):
+    for item in objects:
+        pattern = getattr(item, "token_pattern", None) if _is_estimator(item) else None
+        if pattern not in KNOWN_TOKEN_PATTERNS and pattern not in allowed:
+            raise UnsafeFileError(
+                f"{path}: {type(item).__name__}.token_pattern {pattern!r} is not one "
+                "lightxfer knows; a regular expression from a file can take exponential "
+                "time on a short text: pass token_patterns=[...] naming it if you trust it"
+            )
+
+
+def _is_estimator(item):
+    return isinstance(item, sklearn.base.BaseEstimator)
+
+
+def _reset_runtime_params(path, objects, given):
+    dropped = []
+    for item in objects:
+        if not _is_estimator(item):
+            continue
+        params = type(item)._get_param_names()
+        defaults = inspect.signature(type(item)).parameters
+        for name in RUNTIME_PARAMS:
+            if name not in params or not _runtime_only(type(item), name):
+                continue
+            stored = getattr(item, name, None)
+            value = given.get(name, defaults[name].default if name in defaults else None)
+            if name not in given and not _same(stored, value):
+                dropped.append(f"{type(item).__name__}.{name}={repr(stored)[:60]}")
+            setattr(item, name, value)
+    if dropped:
+        warnings.warn(
+            f"{path}: runtime settings are not taken from a model file; reset "
+            f"{', '.join(dropped)} to the defaults (pass e.g. lightxfer.load(path, n_jobs=2) "
+            "to choose them)",
+            stacklevel=3,
+        )
+
+
+def _runtime_only(cls, name):
+    if name in ("n_jobs", "memory"):
+        return True
+    # Elsewhere the class that introduces the parameter decides: scikit-learn's
+    # MLPClassifier(batch_size=...) is a training setting, lightxfer's a working one.
+    for base in reversed(cls.__mro__):
+        if issubclass(base, sklearn.base.BaseEstimator) and name in base._get_param_names():
+            return base.__module__.startswith("lightxfer.")
+    return False
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except Exception:  # e.g. a comparison that numpy refuses to reduce to one bool
+        return False
 
 
 def _vectors_record(vectorizer):
@@ -264,29 +534,18 @@ def _vectorizers(model):
     """Yield every EmbeddingVectorizer inside ``model``, in a stable order."""
     from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
-    seen, stack = set(), [model]
-    while stack:
-        item = stack.pop(0)
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, EmbeddingVectorizer):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, sklearn.base.BaseEstimator):
-            stack.extend(vars(item).values())
+    return (item for item in _walk(model) if isinstance(item, EmbeddingVectorizer))
 
 
 def _warn_versions(path, saved):
     from lightxfer import __version__
 
+    if not isinstance(saved, dict):
+        return
     current = {"lightxfer": __version__, "scikit-learn": sklearn.__version__}
     current["numpy"] = np.__version__
     changed = [
-        f"{name} {saved[name]} -> {version}"
+        f"{name} {str(saved[name])[:40]} -> {version}"
         for name, version in current.items()
         if name in saved and saved[name] != version
     ]

@@ -34,9 +34,9 @@ def _load_error(path):
 @pytest.mark.parametrize(
     "name, keep, match",
     [
-        ("euclidean_vectors.bin", lambda n: n // 2, r"ends inside word \d+ \('\w+'\) of the 2747"),
+        ("euclidean_vectors.bin", lambda n: n // 2, r"ends inside word \d+ of the 2747"),
         ("euclidean_vectors.bin", lambda n: n - 1, r"ends inside word 2747 "),
-        ("euclidean_vectors.bin", lambda n: 12, r"ends inside word 1 \('the'\) of the 2747"),
+        ("euclidean_vectors.bin", lambda n: 12, r"ends inside word 1 of the 2747"),
         ("lee_fasttext.bin", lambda n: n // 2, r"fastText file truncated"),
         ("lee_fasttext.bin", lambda n: n - 10, r"fastText file truncated"),
         ("lee_fasttext.vec", lambda n: n // 2, r"line \d+: expected a word and 10 values"),
@@ -59,8 +59,8 @@ def test_truncated_header_count(tmp_path):
     [
         ("a 1 2\nb 3\nc 4 5\n", r"line 2: expected a word and 2 values, found 1"),
         ("a 1 2\nb 3 4 5\nc 4 5\n", r"line 2: expected a word and 2 values, found 3"),
-        ("a 1 2\nb 3 4\na 5 6\n", r"line 3: duplicate word 'a' \(first on line 1\)"),
-        ("a 1 2\n\nb 3 4\n\nb 5 6\n", r"line 5: duplicate word 'b' \(first on line 3\)"),
+        ("a 1 2\nb 3 4\na 5 6\n", r"line 3: duplicate word \(first on line 1\)"),
+        ("a 1 2\n\nb 3 4\n\nb 5 6\n", r"line 5: duplicate word \(first on line 3\)"),
         ("a 1 2\nb nan 4\n", r"line 2: vector contains NaN or infinity"),
         ("a 1 2\nb 3 -inf\n", r"line 2: vector contains NaN or infinity"),
         ("a 1 2\nb 3 x\n", r"line 2: expected numbers after the word"),
@@ -88,14 +88,14 @@ def test_word2vec_binary_with_nan_names_the_word(tmp_path):
     kv.add_vectors(["good", "bad"], np.array([[1, 2, 3], [4, np.nan, 6]], dtype=np.float32))
     path = tmp_path / "nan.bin"
     kv.save_word2vec_format(str(path), binary=True)
-    assert "word 2 ('bad'): vector contains NaN" in _load_error(path)
+    assert "word 2: vector contains NaN" in _load_error(path)
 
 
 def test_word2vec_binary_duplicate_word(tmp_path):
     path = tmp_path / "dup.bin"
     row = np.ones(2, dtype="<f4").tobytes()
     path.write_bytes(b"2 2\ngood " + row + b"\ngood " + row + b"\n")
-    assert "word 2 of 2: duplicate word 'good'" in _load_error(path)
+    assert "word 2 of 2: duplicate word (first as word 1)" in _load_error(path)
 
 
 def test_streamed_word2vec_binary_matches_gensim(tmp_path):
@@ -113,7 +113,7 @@ def test_streamed_word2vec_binary_matches_gensim(tmp_path):
         (lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000)), "unknown vectors format"),
         (lambda p: p.mkdir(), "is a directory but not a spaCy pipeline"),
         (lambda p: None, "no such vectors file"),
-        (lambda p: p.write_bytes(b"\x80\x04garbage"), "not a readable gensim KeyedVectors"),
+        (lambda p: p.write_bytes(b"\x80\x04garbage"), "is a pickle"),
     ],
     ids=["random-bytes", "directory", "missing", "broken-pickle"],
 )

@@ -128,7 +128,7 @@ def test_moved_vectors_need_the_new_path(tmp_path, vectors_file):
     moved.parent.mkdir()
     shutil.move(vectors_file, moved)
     _forget_loaded_vectors()
-    with pytest.raises(VectorsFileError, match=r"model.skops: cannot find.*pass vectors="):
+    with pytest.raises(VectorsFileError, match=r"model.skops: cannot load.*pass vectors="):
         lightxfer.load(path)
     loaded = lightxfer.load(path, vectors=moved)
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), expected)

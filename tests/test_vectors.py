@@ -99,7 +99,9 @@ def test_gensim_keyedvectors_file(tmp_path, glove):
     kv.add_vectors(glove.index_to_key[:500], np.array(glove.vectors[:500]))
     path = tmp_path / "small.kv"
     kv.save(str(path))
-    loaded = lightxfer.load_vectors(path)
+    with pytest.raises(VectorsFileError, match=r"small.kv is a pickle.*allow_pickle=True"):
+        lightxfer.load_vectors(path)  # a pickle can run code: only on request
+    loaded = lightxfer.load_vectors(path, allow_pickle=True)
     assert loaded.index_to_key == kv.index_to_key
     assert lightxfer.fingerprint(loaded) == lightxfer.fingerprint(kv)
 

@@ -15,6 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
+from lightxfer import persistence
+from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
 from lightxfer.shared import feature_cache
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
 from lightxfer.shared.tokenize import TOKENIZERS, tokenize_ids
@@ -454,7 +456,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                 setattr(new, name, copy.deepcopy(getattr(self, name)))
         return new
 
-    # -- pickling: vectors by reference --------------------------------------------
+    # -- pickling and loading: vectors by reference ----------------------------------
 
     def __getstate__(self):
         state = dict(super().__getstate__())
@@ -473,23 +475,97 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                 state["_vectors_ref"] = loading.spill(kv)
         return state
 
-    def __setstate__(self, state):
-        stored = state.pop("_stored_vectors", None)
-        ref = state.pop("_vectors_ref", None)
-        super().__setstate__(state)
-        if isinstance(self.vectors, VectorsRef):
-            self.vectors = self.vectors.resolve()
-        if stored is not None:
-            from lightxfer.vectors.store import keyed_vectors
+    # skops calls __setstate__ while rebuilding a model file: the inherited one only
+    # stores the state, and the references in it stay data until bound below.
 
-            words, matrix, self._source_ranks = stored
-            self.vectors_ = keyed_vectors(words, matrix)
-            registry.register(
-                self.vectors_, None, None, registry.compute_fingerprint(self.vectors_)
-            )
-            self.idf_ids_ = np.arange(len(words))
+    def __reduce_ex__(self, protocol):
+        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy): it
+        # binds as soon as it is rebuilt. skops never calls this.
+        return persistence.unpickle, (type(self), self.__getstate__())
+
+    def __getattr__(self, name):
+        # Rebuilt but not bound (skops.io.load, not lightxfer.load): bind on first use,
+        # with the defaults, which follow only safe references.
+        if name == "vectors_" and _UNBOUND.intersection(self.__dict__):
+            self.__lightxfer_bind__(persistence.BindOptions())
+            return self.vectors_
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __lightxfer_bind__(self, options):
+        """Bind the vectors the rebuilt model refers to (:mod:`lightxfer.persistence`).
+
+        Parameters
+        ----------
+        options : lightxfer.persistence.BindOptions
+        """
+        stored = self.__dict__.pop("_stored_vectors", None)
+        ref = self.__dict__.pop("_vectors_ref", None)
+        given = options.sources.get("vectors")
+        if stored is not None:
+            self._bind_stored(stored, options)
         elif ref is not None:
-            self.vectors_ = ref.resolve()
+            self.vectors_ = _bind_reference(ref, getattr(self, "fingerprint_", None), options)
+        if isinstance(self.vectors, VectorsRef):
+            found = getattr(self, "vectors_", None)
+            if found is None or registry.fingerprint(found) != self.vectors.fingerprint:
+                found = _bind_reference(self.vectors, self.vectors.fingerprint, options)
+            self.vectors = found
+        if given is not None and not self.store_vectors:
+            self.vectors = given  # refits use the vectors the caller named
+
+    def _bind_stored(self, stored, options):
+        from lightxfer.vectors.store import keyed_vectors
+
+        try:
+            words, matrix, (ranks, n_words) = stored
+            matrix = np.asarray(matrix, dtype=np.float32)
+            if matrix.ndim != 2 or len(words) != len(matrix) or len(ranks) != len(words):
+                raise ValueError("shapes differ")
+            if not all(isinstance(word, str) for word in words):
+                raise TypeError("a word is not a string")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{options.where}the vectors stored with the model are damaged ({exc})"
+            ) from None
+        self._source_ranks = (np.asarray(ranks, dtype=np.int64), int(n_words))
+        self.vectors_ = keyed_vectors(list(words), matrix)
+        registry.register(self.vectors_, None, None, registry.compute_fingerprint(self.vectors_))
+        self.idf_ids_ = np.arange(len(words))
+
+
+_UNBOUND = {"_stored_vectors", "_vectors_ref"}  # state a rebuilt model has until bound
+
+
+def _bind_reference(ref, fitted, options):
+    """Return the vectors of ``ref`` (from a model file), or the caller's, checked."""
+    where = options.where
+    given = options.sources.get("vectors")
+    try:
+        if not isinstance(ref, VectorsRef):
+            raise VectorsFileError(f"the vectors reference is a {type(ref).__name__}")
+        expected = registry.check_fingerprint(ref.fingerprint)
+        if fitted is not None and fitted != expected:
+            raise ValueError("the reference and fingerprint_ disagree")
+        if given is not None:
+            kv = loading.load_vectors(given, allow_pickle=options.allow_pickle)
+        else:
+            kv = loading.resolve_reference(ref, check=False, allow_pickle=options.allow_pickle)
+    except (ValueError, OSError) as exc:  # VectorsFileError, VectorsUnavailableError too
+        kind = VectorsUnavailableError if isinstance(exc, VectorsUnavailableError) else None
+        raise (kind or VectorsFileError)(
+            f"{where}cannot load the model's vectors ({exc}); pass vectors=... to "
+            "lightxfer.load to point it at them"
+        ) from None
+    actual = registry.fingerprint(kv)
+    if options.check and actual != expected:
+        found = registry.reference(kv).source or "in-memory vectors"
+        raise VectorsMismatchError(
+            f"{where}the vectors found ({found}, fingerprint {actual}) are not the ones the "
+            f"model was fitted with ({ref.source or 'in-memory vectors'}, fingerprint "
+            f"{expected}); pass vectors=<the original vectors> or check_vectors=False to "
+            "lightxfer.load to use these anyway"
+        )
+    return kv
 
 
 def _collect(parts, total, n_features, bar):

@@ -2,10 +2,18 @@
 
 Text formats (word2vec text with a header, GloVe without one, optionally compressed) are
 parsed in blocks straight into a file, so a file larger than RAM is never held in memory,
-and every malformed line is reported with its number.
+and every malformed line is reported with its number. Messages name the file and the line
+or word number, never the file's content: a path read by mistake (or named by a crafted
+model file) is not echoed back.
+
+Bounds on what a file can make the parser allocate: a text line holds at most
+``MAX_LINE_BYTES`` bytes and a vector at most ``MAX_DIM`` values, and a parsed block at
+most ``_BLOCK_VALUES`` values (about 10 MB of Python strings); a word2vec binary file is
+read in blocks of at most 4M values, whatever count its header announces.
 """
 
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +25,11 @@ FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _COMPRESSED = {b"\x1f\x8b": ".gz", b"BZ": ".bz2"}
 _BLOCK = 20_000
+#: Longest text line accepted: 128 KiB, ten times a 4096-dimension line written with
+#: full float32 precision. A longer line is refused, not read into memory.
+MAX_LINE_BYTES = 1 << 17
+#: Largest vector dimension accepted, in text and binary files alike.
+MAX_DIM = 1 << 16
 # Values per parsed text block: a parsed value is a Python str of ~60 bytes, so this
 # bounds the parser's working memory to ~10 MB whatever the dimension.
 _BLOCK_VALUES = 100_000
@@ -27,7 +40,9 @@ _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf)$"
 def detect_format(path):
     """Return the format of a vectors file or directory.
 
-    One of ``"spacy"``, ``"fasttext"``, ``"gensim"``, ``"word2vec-binary"``, ``"text"``.
+    One of ``"spacy"``, ``"fasttext"``, ``"pickle"`` (a gensim ``KeyedVectors.save`` file,
+    or anything else that opens like a pickle: loading it can run code), ``"word2vec-binary"``
+    or ``"text"``.
 
     Parameters
     ----------
@@ -46,8 +61,8 @@ def detect_format(path):
         raise VectorsFileError(f"{path} is empty")
     if head.startswith(FASTTEXT_MAGIC) or _legacy_fasttext(head):
         return "fasttext"
-    if head[:1] == b"\x80":
-        return "gensim"
+    if head[:1] == b"\x80":  # the PROTO opcode every pickle of protocol 2 or later opens with
+        return "pickle"
     if head[:2] in _COMPRESSED:
         return "text"
     first, _, rest = head.partition(b"\n")
@@ -72,9 +87,7 @@ def detect_format(path):
             "a gensim KeyedVectors file or a spaCy directory)"
         ) from None
     if len(first.split()) < 2:
-        raise VectorsFileError(
-            f"{path}, line 1: expected a word followed by numbers, found {first[:60]!r}"
-        )
+        raise VectorsFileError(f"{path}, line 1: expected a word followed by numbers")
     return "text"
 
 
@@ -110,9 +123,9 @@ def _parse_block(path, numbered, dim):
         for (line_no, _), row in zip(numbered, values):
             try:
                 np.array(row, dtype=np.float32)
-            except ValueError as exc:
+            except ValueError:
                 raise VectorsFileError(
-                    f"{path}, line {line_no}: expected numbers after the word ({exc})"
+                    f"{path}, line {line_no}: expected numbers after the word"
                 ) from None
         raise
     bad = ~np.isfinite(block).all(axis=1)
@@ -146,8 +159,8 @@ def read_text(path, out_file, progress):
     try:
         # Lines are decoded one by one (not by a text wrapper reading ahead in large
         # chunks) so that a decoding error names its own line.
-        with smart_open.open(path, "rb") as raw_lines, open(out_file, "wb") as out:
-            for line_no, raw in enumerate(raw_lines, start=1):
+        with smart_open.open(path, "rb") as handle, open(out_file, "wb") as out:
+            for line_no, raw in enumerate(_bounded_lines(path, handle), start=1):
                 line = raw.decode("utf-8")
                 if dim is None:
                     header = _HEADER.match(raw)
@@ -155,7 +168,8 @@ def read_text(path, out_file, progress):
                         expected, dim = int(header[1]), int(header[2])
                     else:
                         dim = len(line.rstrip("\n\r ").split(" ")) - 1
-                    block_lines = max(100, _BLOCK_VALUES // max(dim, 1))
+                    _check_dim(path, dim)
+                    block_lines = max(1, _BLOCK_VALUES // max(dim, 1))
                     if header:
                         continue
                 if line.strip():  # blank lines (a trailing one is common) carry no vector
@@ -168,8 +182,10 @@ def read_text(path, out_file, progress):
         raise VectorsFileError(
             f"{path}, line {line_no}: not UTF-8 text ({exc.reason}); re-encode the file as UTF-8"
         ) from None
-    except (EOFError, OSError) as exc:
-        raise VectorsFileError(f"{path}: cannot read ({exc}); is the file complete?") from None
+    except (EOFError, OSError, zlib.error) as exc:
+        raise VectorsFileError(
+            f"{path}: cannot read ({type(exc).__name__}); is the file complete?"
+        ) from None
     if not words:
         raise VectorsFileError(f"{path}: no vectors found")
     if expected is not None and expected != len(words):
@@ -180,6 +196,27 @@ def read_text(path, out_file, progress):
     return words, dim
 
 
+def _bounded_lines(path, handle):
+    """Yield the lines of ``handle``, refusing one longer than ``MAX_LINE_BYTES``."""
+    line_no = 0
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        line_no += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise VectorsFileError(
+                f"{path}, line {line_no}: longer than {MAX_LINE_BYTES} bytes "
+                "(lightxfer.vectors.formats.MAX_LINE_BYTES); not a vectors file?"
+            )
+        yield raw
+
+
+def _check_dim(path, dim):
+    if not 0 < dim <= MAX_DIM:
+        raise VectorsFileError(
+            f"{path}: {dim} dimensions announced; lightxfer reads vectors of 1 to "
+            f"{MAX_DIM} dimensions (lightxfer.vectors.formats.MAX_DIM)"
+        )
+
+
 def _flush(path, block, dim, words, seen, out, progress):
     if not block:
         return
@@ -187,7 +224,7 @@ def _flush(path, block, dim, words, seen, out, progress):
     for (line_no, _), word in zip(block, new_words):
         if word in seen:
             raise VectorsFileError(
-                f"{path}, line {line_no}: duplicate word {word!r} (first on line {seen[word]}); "
+                f"{path}, line {line_no}: duplicate word (first on line {seen[word]}); "
                 "remove one of them"
             )
         seen[word] = line_no
@@ -214,35 +251,37 @@ def read_word2vec_binary(path, out_file, progress):
     dim : int
     """
     with smart_open.open(path, "rb") as handle, open(out_file, "wb") as out:
-        header = _HEADER.match(handle.readline())
+        header = _HEADER.match(handle.readline(MAX_LINE_BYTES))
         if header is None:
             raise VectorsFileError(f"{path}, line 1: expected a header '<count> <dim>'")
         count, dim = int(header[1]), int(header[2])
+        _check_dim(path, dim)
         reader = _ByteReader(handle)
         words, seen = [], {}
-        for start in range(0, count, _BLOCK):
-            rows = min(_BLOCK, count - start)
+        # Rows per block: at most 4M values (16 MB), whatever the dimension.
+        block_rows = max(1, min(_BLOCK, (1 << 22) // dim))
+        for start in range(0, count, block_rows):
+            rows = min(block_rows, count - start)
             block = np.empty((rows, dim), dtype=np.float32)
             for row in range(rows):
                 index = start + row
                 word = _binary_word(path, reader, index, count)
                 if word in seen:
                     raise VectorsFileError(
-                        f"{path}, word {index + 1} of {count}: duplicate word {word!r} "
+                        f"{path}, word {index + 1} of {count}: duplicate word "
                         f"(first as word {seen[word] + 1}); remove one of them"
                     )
                 seen[word] = index
                 raw = reader.read(4 * dim)
                 if len(raw) < 4 * dim:
-                    raise _truncated(path, index, count, word)
+                    raise _truncated(path, index, count)
                 block[row] = np.frombuffer(raw, dtype="<f4")
                 words.append(word)
             bad = ~np.isfinite(block).all(axis=1)
             if bad.any():
                 index = start + int(np.flatnonzero(bad)[0])
                 raise VectorsFileError(
-                    f"{path}, word {index + 1} ({words[index]!r}): vector contains NaN or "
-                    "infinity; fix the file"
+                    f"{path}, word {index + 1}: vector contains NaN or infinity; fix the file"
                 )
             out.write(block.tobytes())
             progress.update(rows)
@@ -263,15 +302,14 @@ def _binary_word(path, reader, index, count):
         return raw.lstrip(b"\n").decode("utf-8")
     except UnicodeDecodeError:
         raise VectorsFileError(
-            f"{path}, word {index + 1} of {count}: not UTF-8 ({raw[:40]!r}); the file is "
-            "damaged or not word2vec binary"
+            f"{path}, word {index + 1} of {count}: not UTF-8; the file is damaged or not "
+            "word2vec binary"
         ) from None
 
 
-def _truncated(path, index, count, word=None):
-    what = f" ({word!r})" if word is not None else ""
+def _truncated(path, index, count):
     return VectorsFileError(
-        f"{path}: the file ends inside word {index + 1}{what} of the {count} its header "
+        f"{path}: the file ends inside word {index + 1} of the {count} its header "
         "announces (truncated or incomplete download?); download it again"
     )
 
@@ -362,7 +400,9 @@ def spacy_vectors(path):
     try:
         vocab = Vocab().from_disk(vocab_dir)
     except (OSError, ValueError) as exc:
-        raise VectorsFileError(f"{path}: cannot read spaCy vectors ({exc})") from None
+        raise VectorsFileError(
+            f"{path}: cannot read spaCy vectors ({type(exc).__name__})"
+        ) from None
     vectors = vocab.vectors
     if not vectors.size:
         raise VectorsFileError(f"{path}: the spaCy pipeline has no vectors")

@@ -10,7 +10,7 @@ from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors
 from tqdm import tqdm
 
-from lightxfer.exceptions import VectorsFileError, VectorsUnavailableError
+from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
 from lightxfer.vectors import formats, registry, store
 
 DEFAULT_VECTORS = "glove-wiki-gigaword-50"
@@ -30,7 +30,7 @@ GENSIM_DATA_NAMES = (
 )
 
 
-def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
+def load_vectors(source=DEFAULT_VECTORS, *, limit=None, allow_pickle=False):
     """Load pretrained word vectors, memory-mapped and shared within the process.
 
     The first load of a slow format converts it into a cache (``$LIGHTXFER_CACHE``, by
@@ -43,14 +43,25 @@ def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
         ``"glove-wiki-gigaword-50"`` (shipped with lightxfer, offline), another gensim-data
         name (downloaded by gensim when online), a path to a word2vec binary or text file,
         a GloVe text file, a fastText ``.bin`` (subword n-grams kept), a file saved by
-        ``KeyedVectors.save``, or a spaCy pipeline directory with vectors.
+        ``KeyedVectors.save`` (see ``allow_pickle``), or a spaCy pipeline directory with
+        vectors.
     limit : int, optional
         Keep only the ``limit`` most frequent (first) words.
+    allow_pickle : bool, default=False
+        Load a gensim ``KeyedVectors.save`` file, or any file that opens like a pickle
+        whatever its name: unpickling can run arbitrary code, so only for a file from a
+        source you trust. Without it such a file raises ``VectorsFileError``.
 
     Returns
     -------
     gensim.models.KeyedVectors
         A ``FastTextKeyedVectors`` for fastText ``.bin`` files.
+
+    Raises
+    ------
+    VectorsFileError
+        If the file cannot be read, for any reason; the message names the file (and the
+        line or word), never its content.
 
     Examples
     --------
@@ -58,22 +69,79 @@ def load_vectors(source=DEFAULT_VECTORS, *, limit=None):
     >>> kv.vectors.shape
     (1000, 50)
     """
-    if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     if isinstance(source, KeyedVectors):
+        _check_limit(limit)
         return _limited(source, limit, registry.reference(source).source)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             f"source must be a name, a path or gensim KeyedVectors, got {type(source).__name__}"
         )
+    return _load(source, limit, allow_pickle=allow_pickle, download=True)
+
+
+def _check_limit(limit):
+    if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+
+
+def _load(source, limit, *, allow_pickle, download):
+    _check_limit(limit)
     key = _canonical(source)
     if key not in GENSIM_DATA_NAMES:
         _forget_if_changed(key)
     found = registry.lookup(key, limit)
     if found is not None:
         return found
-    full = registry.lookup(key, None) or _load_full(key)
+    full = registry.lookup(key, None) or _load_full(key, allow_pickle, download)
     return _limited(full, limit, key)
+
+
+def resolve_reference(ref, *, check=True, allow_pickle=False):
+    """Return the vectors a :class:`VectorsRef` (typically read from a model file) names.
+
+    The reference is data from a file, so it is followed only where it is safe to: its
+    fingerprint must have the form lightxfer writes; vectors already loaded in this process
+    with that fingerprint are used as they are; otherwise the cache entry of the
+    fingerprint, the shipped default, a gensim-data name already downloaded (never a
+    download), or an absolute path to a vectors file that is not a pickle (unless
+    ``allow_pickle``).
+
+    Parameters
+    ----------
+    ref : VectorsRef
+    check : bool, default=True
+        Raise ``VectorsMismatchError`` if the vectors found have another fingerprint.
+    allow_pickle : bool, default=False
+        Follow a path to a pickle (gensim ``KeyedVectors.save``) file too.
+
+    Returns
+    -------
+    gensim.models.KeyedVectors
+    """
+    expected = registry.check_fingerprint(ref.fingerprint)
+    found = registry.find(expected)
+    if found is not None:
+        return found
+    if ref.source is None:
+        return load_by_fingerprint(expected)
+    kv = _load(_referable(ref.source), ref.limit, allow_pickle=allow_pickle, download=False)
+    actual = registry.fingerprint(kv)
+    if check and actual != expected:
+        raise VectorsMismatchError(
+            f"the vectors found ({ref.source}, fingerprint {actual}) are not the ones the "
+            f"model was fitted with (fingerprint {expected}); pass vectors=<the original "
+            "vectors> or check_vectors=False to lightxfer.load to use these anyway"
+        )
+    return kv
+
+
+def _referable(source):
+    if not isinstance(source, str):
+        raise VectorsFileError(f"a vectors reference names a {type(source).__name__}, not a path")
+    if source in GENSIM_DATA_NAMES or Path(source).is_absolute():
+        return source
+    # lightxfer records absolute paths: a relative one would depend on the working folder.
+    raise VectorsFileError(f"{source}: a vectors reference must be an absolute path or a name")
 
 
 _SEEN = {}  # path -> identity (size, mtime) of the file when this process loaded it
@@ -91,7 +159,7 @@ def _forget_if_changed(key):
 
 def load_by_fingerprint(fingerprint):
     """Load vectors that were spilled to the cache under their fingerprint."""
-    entry = store.read_entry(f"fp-{fingerprint}")
+    entry = store.read_entry(f"fp-{registry.check_fingerprint(fingerprint)}")
     if entry is None:
         raise VectorsUnavailableError(
             f"no vectors with fingerprint {fingerprint} in this process or in the cache "
@@ -111,9 +179,9 @@ def spill(kv):
 
 
 def _canonical(source):
+    if source in GENSIM_DATA_NAMES:  # a name, even if a file of that name is in the cwd
+        return source
     if isinstance(source, str) and not formats.is_path(source):
-        if source in GENSIM_DATA_NAMES:
-            return source
         if os.sep in source or Path(source).suffix:
             raise VectorsFileError(f"{source}: no such vectors file or directory")
         raise VectorsFileError(
@@ -123,6 +191,8 @@ def _canonical(source):
     path = Path(source).expanduser().resolve()
     if not path.exists():
         raise VectorsFileError(f"{path}: no such vectors file or directory")
+    if not (path.is_file() or path.is_dir()):  # a device or a pipe could block or never end
+        raise VectorsFileError(f"{path}: not a regular file or a directory")
     return str(path)
 
 
@@ -162,17 +232,22 @@ def cache_path(source=DEFAULT_VECTORS):
 _CACHE_DIRS = {}  # source -> cache entry directory it was loaded from
 
 
-def _load_full(key):
+def _load_full(key, allow_pickle, download):
     if key == DEFAULT_VECTORS:
         kv, meta, entry = _default_glove()
     elif key in GENSIM_DATA_NAMES:
-        path = _canonical(_gensim_data_path(key))
-        kv = load_vectors(path)
+        path = _canonical(_gensim_data_path(key, download))
+        kv = _load(path, None, allow_pickle=allow_pickle, download=download)
         _CACHE_DIRS[key] = _CACHE_DIRS.get(path)
         # Registered under its name too, so a model refers to it by a portable name.
         return registry.register(kv, key, None, registry.reference(kv).fingerprint)
     else:
-        kv, meta, entry = _load_file(Path(key))
+        try:
+            kv, meta, entry = _load_file(Path(key), allow_pickle)
+        except (VectorsFileError, VectorsUnavailableError):
+            raise
+        except Exception as exc:  # zlib, memory, gensim internals: still one line on the file
+            raise VectorsFileError(f"{key}: cannot read vectors ({type(exc).__name__})") from None
     _CACHE_DIRS[key] = entry
     return registry.register(kv, key, None, meta["fingerprint"])
 
@@ -209,10 +284,18 @@ def _default_glove():
     return (*entry, store.entry_dir(key))
 
 
-def _gensim_data_path(name):
+def _gensim_data_path(name, download):
     import gensim.downloader
 
     folder = Path(gensim.downloader.BASE_DIR) / name
+    local = folder / f"{name}.gz"  # every gensim-data vectors model is one "<name>.gz"
+    if local.is_file():
+        return local  # gensim.downloader.load would first fetch its catalogue online
+    if not download:
+        raise VectorsUnavailableError(
+            f"{name!r} is not downloaded, and a model file never makes lightxfer download: "
+            f"run `python -m gensim.downloader --download {name}`, or pass vectors=..."
+        )
     if not folder.is_dir() and not _online():
         raise VectorsUnavailableError(
             f"{name!r} is not downloaded and this machine is offline: on a connected machine run "
@@ -230,14 +313,19 @@ def _online(host="raw.githubusercontent.com", timeout=3.0):
     return True
 
 
-def _load_file(path):
+def _load_file(path, allow_pickle):
     kind = formats.detect_format(path)
-    if kind == "gensim":
+    if kind == "pickle":
+        if not allow_pickle:
+            raise VectorsFileError(
+                f"{path} is a pickle (a gensim KeyedVectors.save file?), which can run code "
+                "when loaded; pass allow_pickle=True only if you trust its source"
+            )
         try:
             kv = KeyedVectors.load(str(path), mmap="r")
         except Exception as exc:
             raise VectorsFileError(
-                f"{path}: not a readable gensim KeyedVectors file ({exc})"
+                f"{path}: not a readable gensim KeyedVectors file ({type(exc).__name__})"
             ) from None
         if not isinstance(kv, KeyedVectors):
             raise VectorsFileError(f"{path} holds a {type(kv).__name__}, not KeyedVectors")
@@ -302,7 +390,7 @@ def _read_with_gensim(kind, path):
         raise
     except Exception as exc:  # gensim raises anything from EOFError to AssertionError
         raise VectorsFileError(
-            f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc}); "
+            f"{path}: cannot read as {kind} ({type(exc).__name__}); "
             "the file may be truncated or in another format"
         ) from None
 
@@ -310,5 +398,5 @@ def _read_with_gensim(kind, path):
 def _check_finite(path, kv):
     bad = ~np.isfinite(kv.vectors).all(axis=1)
     if bad.any():
-        word = kv.index_to_key[int(np.flatnonzero(bad)[0])]
-        raise VectorsFileError(f"{path}: the vector of {word!r} contains NaN or infinity")
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise VectorsFileError(f"{path}: vector {row} contains NaN or infinity")

@@ -4,46 +4,38 @@ Estimators never pickle vectors: they pickle a :class:`VectorsRef` (source, limi
 fingerprint) and resolve it here, so every worker process memory-maps the same cached file.
 """
 
-import contextvars
 import hashlib
+import re
 import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors
 
-from lightxfer.exceptions import VectorsMismatchError
-
 _LOCK = threading.RLock()
 _LOADED = {}  # (source, limit) -> KeyedVectors
 _INFO = weakref.WeakKeyDictionary()  # KeyedVectors -> VectorsRef
 _BLOCK_ROWS = 1 << 16
-# (vectors to use instead of any reference's own, whether to check fingerprints)
-_RESOLVING = contextvars.ContextVar("resolving", default=(None, True))
+_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
 
 
-@contextmanager
-def resolving(vectors=None, *, check=True):
-    """Make :meth:`VectorsRef.resolve` use ``vectors`` and/or skip checks in this block.
+def check_fingerprint(value):
+    """Return ``value`` if it is a fingerprint as :func:`compute_fingerprint` writes it.
 
-    ``lightxfer.load`` uses it to re-point a model at moved vectors and to compare
-    fingerprints itself, against the record in the model file.
+    A model file records fingerprints, and the cache finds spilled vectors by them: a
+    value of any other form (a path, ``../..``) is refused before any use.
 
-    Parameters
-    ----------
-    vectors : KeyedVectors, optional
-        Returned by every ``resolve`` in the block instead of the referenced vectors.
-    check : bool, default=True
-        ``False`` turns off the fingerprint check of every ``resolve`` in the block.
+    Raises
+    ------
+    ValueError
+        If ``value`` is not 32 lower-case hexadecimal digits.
     """
-    token = _RESOLVING.set((vectors, check))
-    try:
-        yield
-    finally:
-        _RESOLVING.reset(token)
+    if not (isinstance(value, str) and _FINGERPRINT.fullmatch(value)):
+        shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
+        raise ValueError(f"{shown!r} is not a vectors fingerprint (32 hexadecimal digits)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,37 +57,25 @@ class VectorsRef:
     limit: int | None
     fingerprint: str
 
-    def resolve(self, *, check=True):
+    def resolve(self, *, check=True, allow_pickle=False):
         """Return the vectors this handle names, loading them once per process.
+
+        Only what a model file may name is followed: vectors already loaded in this
+        process, the cache entry of a valid fingerprint, the shipped default, a
+        gensim-data name already downloaded (never a download), or an absolute path to
+        a vectors file whose format is not a pickle (unless ``allow_pickle``).
 
         Parameters
         ----------
         check : bool, default=True
             Raise :class:`~lightxfer.exceptions.VectorsMismatchError` when the vectors
             found have another fingerprint.
+        allow_pickle : bool, default=False
+            Also load a gensim ``KeyedVectors.save`` file, which can run code.
         """
-        override, allowed = _RESOLVING.get()
-        check = check and allowed
-        with _LOCK:
-            for kv, ref in list(_INFO.items()):
-                if override is None and ref.fingerprint == self.fingerprint:
-                    return kv
-        from lightxfer.vectors.loading import load_by_fingerprint, load_vectors
+        from lightxfer.vectors.loading import resolve_reference
 
-        if override is not None:
-            kv = override
-        elif self.source is None:
-            return load_by_fingerprint(self.fingerprint)
-        else:
-            kv = load_vectors(self.source, limit=self.limit)
-        found = fingerprint(kv)
-        if check and found != self.fingerprint:
-            raise VectorsMismatchError(
-                f"the vectors at {self.source!r} (fingerprint {found}) are not the ones this "
-                f"model was fitted with (fingerprint {self.fingerprint}); point it at the "
-                "original vectors, or pass check_vectors=False to lightxfer.load to use these"
-            )
-        return kv
+        return resolve_reference(self, check=check, allow_pickle=allow_pickle)
 
 
 def compute_fingerprint(kv):
@@ -121,6 +101,15 @@ def compute_fingerprint(kv):
         for start in range(0, len(array), _BLOCK_ROWS):
             digest.update(np.ascontiguousarray(array[start : start + _BLOCK_ROWS]).data)
     return digest.hexdigest()
+
+
+def find(fingerprint):
+    """Return vectors already loaded in this process with ``fingerprint``, or ``None``."""
+    with _LOCK:
+        for kv, ref in list(_INFO.items()):
+            if ref.fingerprint == fingerprint:
+                return kv
+    return None
 
 
 def register(kv, source, limit, fingerprint):

@@ -3,10 +3,15 @@
 An entry is a directory written under a temporary name and renamed into place, so a crash
 while converting never leaves a half-written entry; an entry whose files do not match its
 metadata is treated as missing and rebuilt.
+
+Entry names come from lightxfer (a file's name and identity, or a fingerprint a model file
+records), so each is checked before use: one path component, and its real path directly
+inside the cache. Nothing here reads, writes or deletes anywhere else.
 """
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -18,6 +23,8 @@ from gensim.models import KeyedVectors
 _META = "meta.json"
 _WORDS = "words.json"
 _MATRIX = "vectors.f32"
+# Any single file name but "." and "..", and no separator or NUL on any platform.
+_ENTRY_NAME = re.compile(r"[^/\\\x00]+")
 
 
 def cache_root():
@@ -27,8 +34,21 @@ def cache_root():
 
 
 def entry_dir(key):
-    """Return the directory of cache entry ``key``."""
-    return cache_root() / "vectors" / key
+    """Return the directory of cache entry ``key``, refusing a name that leaves the cache.
+
+    Raises
+    ------
+    ValueError
+        If ``key`` is not one file name or its real path is not inside the cache.
+    """
+    parent = cache_root() / "vectors"
+    if not _ENTRY_NAME.fullmatch(key) or key in (".", ".."):
+        raise ValueError(f"{key!r} is not a vectors cache entry name")
+    path = parent / key
+    # A symbolic link (the entry or the cache folder's own) must not lead elsewhere.
+    if path.resolve().parent != parent.resolve():
+        raise ValueError(f"{path} leads outside the vectors cache {parent}")
+    return path
 
 
 def keyed_vectors(words, matrix):
@@ -49,7 +69,8 @@ def read_entry(key):
     try:
         meta = json.loads((path / _META).read_text())
         if meta.get("kind") == "gensim":
-            kv = KeyedVectors.load(str(path / meta["file"]), mmap="r")
+            # Written by lightxfer itself (a converted fastText model), inside the cache.
+            kv = KeyedVectors.load(str(entry_dir(key) / _one_name(meta["file"])), mmap="r")
             return kv, meta
         words = json.loads((path / _WORDS).read_text(encoding="utf-8"))
         matrix_path = path / _MATRIX
@@ -61,9 +82,11 @@ def read_entry(key):
         matrix = np.memmap(matrix_path, dtype=np.float32, mode="r", shape=(rows, dim))
         if matrix.shape != (rows, dim) or len(words) != rows:
             raise ValueError(f"shape {matrix.shape} and {len(words)} words, meta says {rows}x{dim}")
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-        warnings.warn(f"rebuilding corrupt vectors cache entry {path}: {exc}", stacklevel=3)
-        shutil.rmtree(path, ignore_errors=True)
+    except Exception as exc:  # anything from a damaged entry: rebuild it, never crash
+        warnings.warn(
+            f"rebuilding corrupt vectors cache entry {path} ({type(exc).__name__})", stacklevel=3
+        )
+        shutil.rmtree(entry_dir(key), ignore_errors=True)
         return None
     return keyed_vectors(words, matrix), meta
 
@@ -100,6 +123,12 @@ def write_entry(key, meta, fill):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _one_name(name):
+    if not isinstance(name, str) or not _ENTRY_NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"{name!r} is not a file name inside the entry")
+    return name
 
 
 def write_words(directory, words):
