@@ -440,10 +440,10 @@ def check_plot_path(path):
     from matplotlib.backend_bases import FigureCanvasBase
 
     path = Path(path)
+    check_output_path(path)
     formats = FigureCanvasBase.get_supported_filetypes()
     if path.suffix.lower().lstrip(".") not in formats:
         raise ValueError(f"{path}: unknown plot format {path.suffix!r} (use .png, .pdf or .svg)")
-    check_output_path(path)
 
 
 def check_output_path(path):

@@ -17,8 +17,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import lightxfer
-from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.cli.commands.transfer import cli_spelling
+from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.transferring import (
     FineTunedMLPClassifier,
     SourceMismatchError,
