@@ -373,12 +373,13 @@ def _pm(mean, std):
     return f"{mean * 100:.1f} ± {0 if pd.isna(std) else std * 100:.1f}"
 
 
-#: Line style and marker of each method, so that no line hides another.
+#: Line style, marker and colour of each method: no line hides another, and a method
+#: looks the same in every panel.
 STYLES = {
-    TRANSFER: {"marker": "o", "linestyle": "-", "linewidth": 2.5},
-    EMBEDDING: {"marker": "s", "linestyle": "--"},
-    RECOMMENDED: {"marker": "^", "linestyle": "-."},
-    TFIDF: {"marker": "v", "linestyle": ":"},
+    TRANSFER: {"marker": "o", "linestyle": "-", "linewidth": 2.5, "color": "C0"},
+    EMBEDDING: {"marker": "s", "linestyle": "--", "color": "C1"},
+    RECOMMENDED: {"marker": "^", "linestyle": "-.", "color": "C2"},
+    TFIDF: {"marker": "v", "linestyle": ":", "color": "C3"},
 }
 
 
@@ -417,8 +418,8 @@ def plot_transfer(table, path, *, title=None, ax=None):
         rows = table[table["method"] == method].set_index("per_class").loc[sizes]
         x = np.arange(len(sizes)) + 0.04 * (i - (len(methods) - 1) / 2)
         mean, std = rows["accuracy_mean"] * 100, rows["accuracy_std"].fillna(0) * 100
-        ax.plot(x, mean, label=method, **STYLES.get(method, {"marker": "o"}))
-        ax.fill_between(x, mean - std, mean + std, alpha=0.15)
+        (line,) = ax.plot(x, mean, label=method, **STYLES.get(method, {"marker": "o"}))
+        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
     n_train = table.groupby("per_class", sort=False)["n_train"].first()
     ax.set_xticks(range(len(sizes)), [f"{s}\n({n_train[s]} texts)" for s in sizes])
     ax.set_xlabel("training examples per class")
