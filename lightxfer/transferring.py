@@ -4,7 +4,8 @@ import contextlib
 import copy
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -218,8 +219,11 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
         Shared layers (any fitted transformers) followed by a classifier, e.g.
         ``make_classifier()`` fitted on the source task.
     head : {"logreg", "mlp"} or classifier, default="logreg"
-        The new task-specific layer (see :func:`lightxfer.make_head`). Ignored with
-        ``fine_tune=True``, where the head is the source MLP's architecture.
+        The new task-specific layer (see :func:`lightxfer.make_head`). On the shared
+        prefix of a source whose head is a ``LogisticRegression``, ``"logreg"`` is an
+        unfitted copy of that head (same solver and C, for which the prefix's features
+        were scaled). Ignored with ``fine_tune=True``, where the head is the source
+        MLP's architecture.
     freeze : {"auto", "hidden", "embedding"}, default="auto"
         ``"embedding"`` reuses the shared prefix; ``"hidden"`` also reuses the source
         MLP's hidden layers as a fixed feature extractor (the source must end in an
@@ -271,7 +275,9 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
             [("embedding", embedding), ("head", fine_tuned_head(classifier, **head_params))]
         )
     if freeze == "embedding":
-        return Pipeline([("embedding", embedding), ("head", make_head(head, **head_params))])
+        return Pipeline(
+            [("embedding", embedding), ("head", new_head(head, classifier, head_params))]
+        )
     return Pipeline(
         [
             ("embedding", embedding),
@@ -357,6 +363,18 @@ def reused_layers(model):
     if isinstance(head, FineTunedMLPClassifier):
         return f"{shared}, and the source MLP's hidden layers as the start of fine-tuning"
     return shared
+
+
+def new_head(head, classifier, head_params):
+    """The head on a frozen prefix: ``"logreg"`` on a logistic source copies its settings.
+
+    The prefix's features were fitted for the source's head (the recommended model's
+    scale encodes its C, and its solver suits its many sparse columns), so an unfitted
+    copy of a logistic source head, with ``head_params`` on top, fits them as intended.
+    """
+    if isinstance(head, str) and head == "logreg" and isinstance(classifier, LogisticRegression):
+        return clone(classifier).set_params(**head_params)
+    return make_head(head, **head_params)
 
 
 def freeze_prefix(prefix):

@@ -185,6 +185,10 @@ def test_recommended_source_shares_its_fitted_prefix_and_refits_the_head(recomme
     model = transfer(recommended)  # the default, freeze="auto": no hidden layers to reuse
     assert [name for name, _ in model.steps] == ["embedding", "head"]
     assert reused_layers(model) == "the frozen shared layers (HybridVectorizer)"
+    # A fresh copy of the source's head: the prefix's scale was tuned for its C and solver.
+    assert model.named_steps["head"].get_params() == recommended[-1].get_params()
+    assert not hasattr(model.named_steps["head"], "coef_")
+    assert transfer(recommended, C=3).named_steps["head"].C == 3
     model.fit(X, y)
     frozen = model.named_steps["embedding"].estimator
     assert frozen is not hybrid
