@@ -1,21 +1,48 @@
-"""``evaluate_transfer``: does a source model help a small target task? Learning curves say."""
+"""``evaluate_transfer``: did transfer beat training from scratch on the target task?
+
+For each training size and seed, the transferred model, the frozen shared layer alone
+and two models trained from scratch (the recommended ``make_classifier()`` and TF-IDF +
+logistic regression) fit the same sample of target texts and are scored on the same
+held-out texts. Each comparison is a paired difference of accuracies; its uncertainty
+adds the spread over seeds (other training samples) to that of a finite test set.
+"""
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from lightxfer.classifier import make_tfidf_baseline
+from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.shared.validation import to_text_list
-from lightxfer.transferring import transfer
+from lightxfer.transferring import reused_layers, split_source, transfer
 
-TRANSFER, EMBEDDING, TFIDF = "transfer", "frozen embedding", "TF-IDF from scratch"
+TRANSFER = "transfer"
+EMBEDDING = "frozen shared layer"
+RECOMMENDED = "recommended from scratch"
+TFIDF = "TF-IDF from scratch"
+#: The models trained on the target texts alone; the better one is the verdict's yardstick.
+SCRATCH = (RECOMMENDED, TFIDF)
 METRICS = {
     "accuracy": accuracy_score,
     "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
 }
+#: Fewest test texts for a verdict: below, one text moves accuracy by more than two
+#: points, and the verdict says "too little data to tell".
+MIN_TEST_SIZE = 50
+#: Smallest accuracy difference (one point) that counts as one model beating another.
+MIN_GAIN = 0.01
+BETTER, WORSE, UNCLEAR, TOO_LITTLE = (
+    "transfer better",
+    "transfer worse",
+    "no clear difference",
+    "too little data to tell",
+)
 
 
 def evaluate_transfer(
@@ -28,20 +55,22 @@ def evaluate_transfer(
     X_test=None,
     y_test=None,
     head="logreg",
-    freeze="hidden",
+    freeze="auto",
     fine_tune=False,
     test_size=0.3,
     plot=None,
+    title=None,
     progress=None,
     **head_params,
 ):
-    """Compare transfer with two baselines on a target task, over training sizes and seeds.
+    """Compare transfer with training from scratch on a target task, over sizes and seeds.
 
-    For each training size (examples per class) and seed, the same random training
-    sample fits (a) the transferred model, ``transfer(source_model, head=head,
-    freeze=freeze, fine_tune=fine_tune)``; (b) the same head on the source's frozen
-    embedding layer alone; (c) TF-IDF + logistic regression from scratch. All are
-    scored on the same test set.
+    For each training size (examples per class) and seed, one random training sample
+    fits (a) the transferred model, ``transfer(source_model, head=head, freeze=freeze,
+    fine_tune=fine_tune)``; (b) the same head on the source's frozen shared layer alone,
+    unless that is the same pipeline as (a); (c) the recommended ``make_classifier()``
+    and (d) TF-IDF + logistic regression, both from scratch. All are scored on the same
+    test set.
 
     Parameters
     ----------
@@ -53,7 +82,8 @@ def evaluate_transfer(
         from the rest.
     train_sizes : sequence of int or "all", default=(8, 32, 128, "all")
         Examples per class (a class with fewer uses all it has); ``"all"`` uses the
-        whole training pool.
+        whole training pool. Sizes that give the same training texts for every seed are
+        merged into one row, labelled e.g. ``"128/all"``.
     n_seeds : int, default=5
         Random training samples per size.
     X_test, y_test : sequence, optional
@@ -63,22 +93,34 @@ def evaluate_transfer(
     test_size : float, default=0.3
         Held-out share when ``X_test`` is not given.
     plot : str or path, optional
-        Also write the learning curves to this PNG (see :func:`plot_transfer`).
+        Also write the learning curves here (PNG, PDF, SVG...); checked before any fit.
+    title : str, optional
+        Title of the plot; default names the source model and the target.
     progress : bool, optional
         Show a progress bar (default: on a terminal).
 
     Returns
     -------
     pandas.DataFrame
-        One row per method and size: ``method``, ``per_class``, ``n_train``, the mean
-        and std over seeds of ``accuracy`` and ``macro_f1``, and for the transferred
-        model ``gain`` (accuracy minus the frozen embedding's, paired by seed, mean) and
-        ``verdict`` ("helps", "hurts: negative transfer" or "no clear difference": a
-        gain within two standard errors of zero or under one point).
-        ``table.attrs["scores"]`` holds every seed's scores (a list of records:
-        ``pandas.DataFrame(table.attrs["scores"])``) and
-        ``table.attrs["summary"]`` one plain sentence per size.
+        One row per size and method: ``per_class``, ``method``, ``n_train`` and
+        ``n_test`` (texts actually used), ``n_seeds``, the mean and std over seeds of
+        ``accuracy`` and ``macro_f1``. Each other method's row also holds
+        ``transfer_gain`` (transfer's accuracy minus this method's, paired by seed,
+        mean), ``transfer_gain_std`` (its std over seeds), ``transfer_gain_se`` (its
+        standard error: seeds and test texts), ``verdict`` ("transfer better",
+        "transfer worse", "no clear difference" when the gain is within two standard
+        errors or under a point, or "too little data to tell" below ``MIN_TEST_SIZE``
+        test texts) and ``best_scratch`` (the better from-scratch model at this size,
+        the verdict's yardstick). ``table.attrs`` holds ``"verdict"`` (one line: does
+        transfer beat training from scratch, at which sizes), ``"summary"`` (that line,
+        then one sentence per size), ``"reused"`` (which source layers were reused),
+        ``"title"`` and ``"scores"`` (every seed's scores, as records).
     """
+    if plot is not None:
+        check_plot_path(plot)
+    transferred = transfer(
+        source_model, head=head, freeze=freeze, fine_tune=fine_tune, **head_params
+    )
     X, y = np.asarray(to_text_list(X), dtype=object), np.asarray(y)
     if X_test is None:
         X, X_test, y, y_test = train_test_split(
@@ -86,31 +128,60 @@ def evaluate_transfer(
         )
     else:
         X_test, y_test = np.asarray(to_text_list(X_test), dtype=object), np.asarray(y_test)
-    models = {
-        TRANSFER: transfer(
-            source_model, head=head, freeze=freeze, fine_tune=fine_tune, **head_params
-        ),
-        EMBEDDING: transfer(source_model, head=head, freeze="embedding", **head_params),
-        TFIDF: make_tfidf_baseline(),
-    }
-    sizes = list(dict.fromkeys(train_sizes))
+    models = {TRANSFER: transferred}
+    shared_alone = transfer(source_model, head=head, freeze="embedding", **head_params)
+    if len(shared_alone.steps) != len(transferred.steps) or fine_tune:
+        models[EMBEDDING] = shared_alone  # else the same pipeline: nothing to compare
+    models |= {RECOMMENDED: make_classifier(), TFIDF: make_tfidf_baseline()}
+    groups = training_samples(y, train_sizes, n_seeds)
+    steps = [
+        (label, seed, train) for label, samples in groups for seed, train in enumerate(samples)
+    ]
     rows = []
-    steps = [(size, seed) for size in sizes for seed in range(n_seeds)]
-    for size, seed in tqdm(steps, desc="transfer", unit=" fits", disable=_hide(progress)):
-        train = sample_per_class(y, size, seed)
+    for label, seed, train in tqdm(
+        steps, desc="transfer", unit=" samples", disable=_hide(progress)
+    ):
+        correct = {}
         for method, model in models.items():
-            model = _seeded(clone(model), seed).fit(X[train], y[train])
-            predicted = model.predict(X_test)
-            scores = {name: metric(y_test, predicted) for name, metric in METRICS.items()}
+            predicted = _seeded(clone(model), seed).fit(X[train], y[train]).predict(X_test)
+            correct[method] = predicted == y_test
             rows.append(
-                {"method": method, "per_class": str(size), "seed": seed, "n_train": len(train)}
-                | scores
+                {
+                    "method": method,
+                    "per_class": label,
+                    "seed": seed,
+                    "n_train": len(train),
+                    "n_test": len(y_test),
+                    "sampled": len(train) < len(y),
+                    "paired_se": _paired_se(correct[TRANSFER], correct[method]),
+                }
+                | {name: metric(y_test, predicted) for name, metric in METRICS.items()}
             )
-    scores = pd.DataFrame(rows)
-    table = summarize(scores, sizes, list(models))
+    table = summarize(pd.DataFrame(rows))
+    table.attrs["reused"] = reused_layers(transferred)
+    table.attrs["title"] = title or default_title(source_model, len(y) + len(y_test))
     if plot is not None:
         plot_transfer(table, plot)
     return table
+
+
+def training_samples(y, train_sizes, n_seeds):
+    """``[(label, [indices per seed]), ...]``, merging sizes that pick the same texts.
+
+    Examples
+    --------
+    >>> y = ["a", "b"] * 4
+    >>> [(label, len(samples[0])) for label, samples in training_samples(y, [2, 4, "all"], 3)]
+    [('2', 4), ('4/all', 8)]
+    """
+    groups = []
+    for size in dict.fromkeys(train_sizes):
+        samples = [sample_per_class(y, size, seed) for seed in range(n_seeds)]
+        if groups and all(np.array_equal(a, b) for a, b in zip(groups[-1][1], samples)):
+            groups[-1] = (f"{groups[-1][0]}/{size}", samples)
+        else:
+            groups.append((str(size), samples))
+    return groups
 
 
 def sample_per_class(y, size, seed):
@@ -133,66 +204,141 @@ def sample_per_class(y, size, seed):
     return np.sort(np.concatenate(picked))
 
 
-def summarize(scores, sizes, methods):
-    """Aggregate per-seed ``scores`` into the table :func:`evaluate_transfer` returns."""
-    order = {str(size): i for i, size in enumerate(sizes)}
-    grouped = scores.groupby(["method", "per_class"], sort=False)
+def _paired_se(a, b):
+    """Standard error, over test texts, of the accuracy of ``a`` minus that of ``b``."""
+    diff = a.astype(float) - b.astype(float)
+    return float(diff.std() / np.sqrt(len(diff))) if len(diff) else np.inf
+
+
+def summarize(scores):
+    """Aggregate per-seed ``scores`` into the table :func:`evaluate_transfer` returns.
+
+    ``scores`` has one row per method, size and seed, with the columns of
+    ``table.attrs["scores"]``: ``method``, ``per_class``, ``seed``, ``n_train``,
+    ``n_test``, ``sampled`` (the training set is a sample of the pool),
+    ``paired_se`` (see :func:`_paired_se`), ``accuracy`` and ``macro_f1``.
+    """
+    grouped = scores.groupby(["per_class", "method"], sort=False)
     table = grouped.agg(
         n_train=("n_train", "mean"),
+        n_test=("n_test", "first"),
+        n_seeds=("seed", "nunique"),
         accuracy_mean=("accuracy", "mean"),
         accuracy_std=("accuracy", "std"),
         macro_f1_mean=("macro_f1", "mean"),
         macro_f1_std=("macro_f1", "std"),
-        n_seeds=("seed", "nunique"),
     ).reset_index()
     table["n_train"] = table["n_train"].round().astype(int)
-    table[["gain", "verdict"]] = table.apply(
-        lambda row: _verdict(scores, row), axis=1, result_type="expand"
-    )
-    table = table.sort_values(
-        ["per_class", "method"],
-        key=lambda col: col.map(order) if col.name == "per_class" else col.map(methods.index),
-    ).reset_index(drop=True)
+    compared = table.apply(lambda row: _compare(scores, row), axis=1, result_type="expand")
+    table[["transfer_gain", "transfer_gain_std", "transfer_gain_se", "verdict"]] = compared
+    is_scratch = table["method"].isin(SCRATCH)
+    best = table[is_scratch].groupby("per_class", sort=False)["accuracy_mean"].idxmax()
+    table["best_scratch"] = table.index.isin(best.to_numpy())
     # Plain records, not a DataFrame: pandas compares attrs when concatenating tables.
     table.attrs["scores"] = scores.to_dict(orient="records")
-    table.attrs["summary"] = [
-        _sentence(row) for row in table.itertuples() if row.method == TRANSFER
+    table.attrs["verdict"] = headline(table)
+    table.attrs["summary"] = [table.attrs["verdict"]] + [
+        _size_sentence(rows) for _, rows in table.groupby("per_class", sort=False)
     ]
     return table
 
 
-#: Smallest accuracy gain (one point) that counts as transfer helping or hurting.
-MIN_GAIN = 0.01
+def _compare(scores, row):
+    """``(gain, its std over seeds, its standard error, verdict)`` of transfer vs ``row``."""
+    if row.method == TRANSFER:
+        return np.nan, np.nan, np.nan, ""
+    at_size = scores[scores["per_class"] == row.per_class]
+    accuracy = at_size.pivot(index="seed", columns="method", values="accuracy")
+    diff = (accuracy[TRANSFER] - accuracy[row.method]).to_numpy()
+    mine = at_size[at_size["method"] == row.method]
+    gain, spread = float(diff.mean()), float(diff.std(ddof=1)) if len(diff) > 1 else np.nan
+    if len(diff) > 1:
+        seeds_se = spread / np.sqrt(len(diff))
+    else:  # one sample of many possible ones says nothing about the others
+        seeds_se = np.inf if mine["sampled"].any() else 0.0
+    # The seeds share one test set: its noise does not average out over them, and seeds
+    # that agree exactly (all on the same full data) add no evidence beyond it.
+    se = float(np.hypot(seeds_se, mine["paired_se"].mean()))
+    if row.n_test < MIN_TEST_SIZE:
+        return gain, spread, se, TOO_LITTLE
+    if abs(gain) <= max(2 * se, MIN_GAIN):
+        return gain, spread, se, UNCLEAR
+    return gain, spread, se, BETTER if gain > 0 else WORSE
 
 
-def _verdict(scores, row):
-    if row.method != TRANSFER:
-        return np.nan, ""
-    at_size = scores[scores["per_class"] == row.per_class].pivot(
-        index="seed", columns="method", values="accuracy"
-    )
-    diff = (at_size[TRANSFER] - at_size[EMBEDDING]).to_numpy()
-    gain = float(diff.mean())
-    # Paired by seed (same training sample): a gain within two standard errors of zero,
-    # or measured on a single seed, is not evidence either way; nor is one under a point,
-    # which seeds that all train on the same full data (zero spread) would otherwise call.
-    error = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
-    if abs(gain) <= max(2 * error, MIN_GAIN):
-        return gain, "no clear difference"
-    return gain, "helps" if gain > 0 else "hurts: negative transfer"
-
-
-def _sentence(row):
-    size = "all examples" if row.per_class == "all" else f"{row.per_class} examples per class"
-    points = f"{abs(row.gain) * 100:.1f} points of accuracy"
-    if row.verdict == "helps":
-        return f"{size}: transfer helps, +{points} over the frozen embedding alone."
-    if row.verdict.startswith("hurts"):
+def headline(table):
+    """One plain line: at which sizes transfer beats training from scratch, or not."""
+    best = table[table["best_scratch"]]
+    verdicts = dict(zip(best["per_class"], best["verdict"]))
+    if not verdicts:
+        return ""
+    if set(verdicts.values()) == {TOO_LITTLE}:
+        n_test = int(best["n_test"].iloc[0])
         return (
-            f"{size}: transfer HURTS (negative transfer), -{points} against the frozen "
-            "embedding alone."
+            f"Too little data to tell whether transfer beats training from scratch: "
+            f"{n_test} test texts, at least {MIN_TEST_SIZE} needed."
         )
-    return f"{size}: no clear difference from the frozen embedding alone ({row.gain * 100:+.1f})."
+    sizes = {v: [s for s, verdict in verdicts.items() if verdict == v] for v in verdicts.values()}
+    labels = list(verdicts)
+    if BETTER not in sizes and WORSE not in sizes:
+        return "No clear difference between transfer and training from scratch at any size."
+    parts = []
+    if BETTER in sizes:
+        better = sizes[BETTER]
+        part = f"transfer beats training from scratch at {_sizes(better)}"
+        if better == labels[: len(better)] and len(better) < len(labels):
+            part += ", not beyond"
+        parts.append(part)
+    if WORSE in sizes:
+        parts.append(f"training from scratch beats transfer at {_sizes(sizes[WORSE])}")
+    if UNCLEAR in sizes:
+        parts.append(f"no clear difference at {_sizes(sizes[UNCLEAR])}")
+    line = "; ".join(parts)
+    return line[0].upper() + line[1:] + "."
+
+
+def _sizes(labels):
+    """``["8", "32", "all"]`` -> ``"8 and 32 per class and all training texts"``."""
+    numbers = [label for label in labels if label.isdigit()]
+    words = [f"{_join(numbers)} per class"] if numbers else []
+    words += [_size(label) for label in labels if not label.isdigit()]
+    return _join(words)
+
+
+def _size(label):
+    if label == "all":
+        return "all training texts"
+    if label.endswith("/all"):
+        return f"{label.removesuffix('/all')} per class (= all training texts)"
+    return f"{label} per class"
+
+
+def _join(words):
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _size_sentence(rows):
+    """One size: transfer vs the best from-scratch model, and vs the frozen shared layer."""
+    first = rows.iloc[0]
+    mine = rows[rows["method"] == TRANSFER].iloc[0]
+    text = (
+        f"{_size(first.per_class)}, {first.n_train} training and {first.n_test} test texts: "
+        f"transfer {mine.accuracy_mean * 100:.1f}%"
+    )
+    for _, row in rows[rows["best_scratch"] | (rows["method"] == EMBEDDING)].iterrows():
+        text += f"; {row.method} {row.accuracy_mean * 100:.1f}%, {_points(row)}: {row.verdict}"
+    return text + "."
+
+
+def _points(row):
+    return f"{row.transfer_gain * 100:+.1f} ± {row.transfer_gain_se * 100:.1f} points"
+
+
+def default_title(source_model, n_target):
+    """``"transfer: EmbeddingVectorizer + MLPClassifier source -> target (N texts)"``."""
+    prefix, classifier = split_source(source_model)
+    names = [type(step).__name__ for _, step in prefix.steps] + [type(classifier).__name__]
+    return f"transfer: {' + '.join(names)} source → target ({n_target} texts)"
 
 
 def format_table(table):
@@ -208,13 +354,16 @@ def format_table(table):
     str
     """
     lines = [
-        "| per class | method | accuracy | macro-F1 | gain vs frozen embedding | verdict |",
-        "|---|---|---|---|---|---|",
+        "| per class | train | test | method | accuracy | macro-F1 | transfer gain "
+        "± SE | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
-        gain = "" if pd.isna(row.gain) else f"{row.gain * 100:+.1f}"
+        gain = "" if pd.isna(row.transfer_gain) else _points(row).removesuffix(" points")
+        method = f"**{row.method}**" if row.best_scratch else row.method
         lines.append(
-            f"| {row.per_class} | {row.method} | {_pm(row.accuracy_mean, row.accuracy_std)} | "
+            f"| {row.per_class} | {row.n_train} | {row.n_test} | {method} | "
+            f"{_pm(row.accuracy_mean, row.accuracy_std)} | "
             f"{_pm(row.macro_f1_mean, row.macro_f1_std)} | {gain} | {row.verdict} |"
         )
     return "\n".join(lines)
@@ -224,16 +373,30 @@ def _pm(mean, std):
     return f"{mean * 100:.1f} ± {0 if pd.isna(std) else std * 100:.1f}"
 
 
+#: Line style, marker and colour of each method: no line hides another, and a method
+#: looks the same in every panel.
+STYLES = {
+    TRANSFER: {"marker": "o", "linestyle": "-", "linewidth": 2.5, "color": "C0"},
+    EMBEDDING: {"marker": "s", "linestyle": "--", "color": "C1"},
+    RECOMMENDED: {"marker": "^", "linestyle": "-.", "color": "C2"},
+    TFIDF: {"marker": "v", "linestyle": ":", "color": "C3"},
+}
+
+
 def plot_transfer(table, path, *, title=None, ax=None):
     """Draw accuracy against training size for each method (mean ± std band).
+
+    Methods are drawn with their own marker and line style, shifted slightly apart
+    along the x axis, so that methods with equal scores stay visible.
 
     Parameters
     ----------
     table : pandas.DataFrame
         From :func:`evaluate_transfer`.
     path : str or path, optional
-        Write a PNG here.
+        Write the figure here (format from the extension; folders are created).
     title : str, optional
+        Default: ``table.attrs["title"]``, which names the source and the target.
     ax : matplotlib Axes, optional
         Draw into it (e.g. one panel of a figure) instead of a new figure.
 
@@ -244,33 +407,67 @@ def plot_transfer(table, path, *, title=None, ax=None):
     # A bare Figure, not pyplot: no display needed, and a notebook's backend is left alone.
     from matplotlib.figure import Figure
 
+    if path is not None:
+        check_plot_path(path)
     own = ax is None
     if own:
         ax = Figure(figsize=(6, 4)).subplots()
     sizes = list(dict.fromkeys(table["per_class"]))
-    for method, rows in table.groupby("method", sort=False):
-        rows = rows.set_index("per_class").loc[[s for s in sizes if s in set(rows.per_class)]]
-        x = [sizes.index(s) for s in rows.index]
+    methods = list(dict.fromkeys(table["method"]))
+    for i, method in enumerate(methods):
+        rows = table[table["method"] == method].set_index("per_class").loc[sizes]
+        x = np.arange(len(sizes)) + 0.04 * (i - (len(methods) - 1) / 2)
         mean, std = rows["accuracy_mean"] * 100, rows["accuracy_std"].fillna(0) * 100
-        ax.plot(x, mean, marker="o", label=method)
-        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
-    ax.set_xticks(range(len(sizes)), sizes)
+        (line,) = ax.plot(x, mean, label=method, **STYLES.get(method, {"marker": "o"}))
+        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
+    n_train = table.groupby("per_class", sort=False)["n_train"].first()
+    ax.set_xticks(range(len(sizes)), [f"{s}\n({n_train[s]} texts)" for s in sizes])
     ax.set_xlabel("training examples per class")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend()
+    title = title or table.attrs.get("title")
     if title:
         ax.set_title(title)
     if own and path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         ax.figure.tight_layout()
         ax.figure.savefig(path, dpi=120)
     return ax
 
 
+def check_plot_path(path):
+    """Raise a one-line error unless a figure can be written to ``path``."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(path)
+    check_output_path(path)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(f"{path}: unknown plot format {path.suffix!r} (use .png, .pdf or .svg)")
+
+
+def check_output_path(path):
+    """Raise a one-line error unless a file can be created (with its folders) at ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a file")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: no permission to write in {folder}")
+
+
 def _seeded(model, seed):
-    # Heads with randomness (an MLP) get the seed too, so seeds vary the whole run.
-    params = {k: seed for k in model.get_params() if k.endswith("random_state")}
-    return model.set_params(**params)
+    # Steps with randomness (an MLP, a search's folds) get the seed too, so seeds vary the
+    # whole run; a frozen step is left alone (its parameters cannot be set).
+    params = model.get_params()
+    frozen = tuple(f"{k}__" for k, v in params.items() if isinstance(v, FrozenEstimator))
+    seeded = {k: seed for k in params if k.endswith("random_state") and not k.startswith(frozen)}
+    return model.set_params(**seeded)
 
 
 def _hide(progress):

@@ -4,7 +4,8 @@ import contextlib
 import copy
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -12,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers, freeze
 
-FREEZE = ("embedding", "hidden")
+FREEZE = ("auto", "hidden", "embedding")
 
 
 class FineTunedMLPClassifier(MLPClassifier):
@@ -196,65 +197,86 @@ def split_source(source_model):
     return prefix, classifier
 
 
-def transfer(source_model, *, head="logreg", freeze="hidden", fine_tune=False, **head_params):
+def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **head_params):
     """Build an unfitted target-task pipeline on the frozen layers of a fitted source.
+
+    What is shared and what is refit:
+
+    - the **shared prefix** (every step before the source's classifier, e.g. the frozen
+      vectors with their fitted pooling state, or the recommended model's
+      ``HybridVectorizer``) is always reused as it was fitted on the source, frozen;
+    - with ``freeze="hidden"`` the source MLP's **hidden layers** are reused too, frozen;
+    - the **head** is always new and fitted on the target, so the target's labels may
+      differ from the source's.
+
+    For the recommended model (``make_classifier()``) the frozen prefix keeps the vectors,
+    their scale, and the n-gram vocabulary, IDF weights and block weights learned on the
+    plentiful source texts; only the softmax head is refit on the target.
 
     Parameters
     ----------
-    source_model : fitted Pipeline
-        Shared layers (an ``EmbeddingVectorizer``, possibly with more steps) followed by
-        a classifier, e.g. ``make_classifier(head="mlp")`` fitted on the source task.
+    source_model : fitted Pipeline or search (``GridSearchCV``) over one
+        Shared layers (any fitted transformers) followed by a classifier, e.g.
+        ``make_classifier()`` fitted on the source task.
     head : {"logreg", "mlp"} or classifier, default="logreg"
-        The new task-specific layer (see :func:`lightxfer.make_head`). Ignored with
-        ``fine_tune=True``, where the head is the source MLP's architecture.
-    freeze : {"hidden", "embedding"}, default="hidden"
-        ``"embedding"`` reuses the steps before the source's classifier (word vectors
-        with their fitted pooling state: IDF, SIF component); ``"hidden"`` also reuses
-        the source MLP's hidden layers as a fixed feature extractor.
+        The new task-specific layer (see :func:`lightxfer.make_head`). On the shared
+        prefix of a source whose head is a ``LogisticRegression``, ``"logreg"`` is an
+        unfitted copy of that head (same solver and C, for which the prefix's features
+        were scaled). Ignored with ``fine_tune=True``, where the head is the source
+        MLP's architecture.
+    freeze : {"auto", "hidden", "embedding"}, default="auto"
+        ``"embedding"`` reuses the shared prefix; ``"hidden"`` also reuses the source
+        MLP's hidden layers as a fixed feature extractor (the source must end in an
+        ``MLPClassifier``); ``"auto"`` is ``"hidden"`` when the source ends in an
+        ``MLPClassifier`` and ``"embedding"`` otherwise. :func:`reused_layers` says which.
     fine_tune : bool, default=False
         Instead of freezing the hidden layers, start a new MLP from the source's hidden
         weights (output layer replaced to fit the target's labels) and keep training all
-        of them with early stopping. The embedding layer stays frozen.
+        of them with early stopping. The shared prefix stays frozen. Needs a source
+        ending in an ``MLPClassifier``.
     **head_params
         Passed to the new head (or to the fine-tuned MLP).
 
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Steps ``"embedding"`` (frozen), ``"hidden"`` (frozen, with ``freeze="hidden"``)
-        and ``"head"`` (unfitted). Fitting it on target data fits only the head. The
-        target's labels may differ from the source's.
+        Steps ``"embedding"`` (the frozen prefix), ``"hidden"`` (frozen, when the hidden
+        layers are reused) and ``"head"`` (unfitted). Fitting it on target data fits only
+        the head (and, with ``fine_tune=True``, the hidden layers of the new MLP).
+
+    Raises
+    ------
+    SourceMismatchError
+        ``freeze="hidden"`` or ``fine_tune=True`` on a source without hidden layers.
 
     Examples
     --------
     >>> from lightxfer import make_classifier
+    >>> texts = ["a good film", "a bad film", "great fun", "dull and bad"] * 5
+    >>> labels = ["pos", "neg", "pos", "neg"] * 5
     >>> source = make_classifier(head="mlp", hidden_layer_sizes=(16,), max_iter=20)
-    >>> source = source.fit(["a good film", "a bad film", "great fun", "dull and bad"] * 5,
-    ...                     ["pos", "neg", "pos", "neg"] * 5)
-    >>> target = transfer(source, C=10)
+    >>> target = transfer(source.fit(texts, labels), C=10)
     >>> [name for name, _ in target.steps]
     ['embedding', 'hidden', 'head']
     >>> target.fit(["rain today", "sunny skies", "more rain", "sun again"],
     ...            ["wet", "dry", "wet", "dry"]).classes_.tolist()
     ['dry', 'wet']
+    >>> recommended = transfer(make_classifier().fit(texts, labels))
+    >>> reused_layers(recommended)
+    'the frozen shared layers (HybridVectorizer)'
     """
-    if freeze not in FREEZE:
-        raise ValueError(f"freeze must be one of {FREEZE}, got {freeze!r}")
     prefix, classifier = split_source(source_model)
+    freeze = resolve_freeze(classifier, freeze, fine_tune)
     # A private copy of the shared layers: refitting the source later must not change
     # a transferred model. Vectors are copied by reference, so this is cheap.
     embedding = freeze_prefix(prefix)
-    if not (fine_tune or freeze == "hidden"):
-        return Pipeline([("embedding", embedding), ("head", make_head(head, **head_params))])
-    if not isinstance(classifier, MLPClassifier):
-        option = "fine_tune=True" if fine_tune else "freeze='hidden'"
-        raise ValueError(
-            f"{option} needs a source ending in an MLPClassifier (hidden layers to reuse), "
-            f"but it ends in {type(classifier).__name__}: use freeze='embedding'"
-        )
     if fine_tune:
         return Pipeline(
             [("embedding", embedding), ("head", fine_tuned_head(classifier, **head_params))]
+        )
+    if freeze == "embedding":
+        return Pipeline(
+            [("embedding", embedding), ("head", new_head(head, classifier, head_params))]
         )
     return Pipeline(
         [
@@ -263,6 +285,96 @@ def transfer(source_model, *, head="logreg", freeze="hidden", fine_tune=False, *
             ("head", make_head(head, **head_params)),
         ]
     )
+
+
+class SourceMismatchError(ValueError):
+    """A transfer option needs hidden layers that the source model does not have.
+
+    ``describe(spell)`` words the message for another interface, e.g. command-line flags.
+    """
+
+    def __init__(self, option, found):
+        self.option, self.found = option, found
+        super().__init__(self.describe(python_spelling))
+
+    def describe(self, spell):
+        """The message, with options written by ``spell(name, value)``."""
+        option = spell(*self.option)
+        if self.option[0] == "fine_tune":
+            fix = f"leave out {option}"
+        else:
+            fix = f"use {spell('freeze', 'auto')} (the default) or {spell('freeze', 'embedding')}"
+        return (
+            f"{option} needs a source ending in an MLPClassifier (hidden layers to reuse), "
+            f"but it ends in {self.found}: {fix}"
+        )
+
+
+def python_spelling(name, value):
+    """``name=value`` as a Python keyword argument."""
+    return f"{name}={value!r}"
+
+
+def resolve_freeze(classifier, freeze="auto", fine_tune=False):
+    """Return ``"hidden"`` or ``"embedding"``: what ``freeze`` means for this source head.
+
+    Parameters
+    ----------
+    classifier : fitted classifier
+        The last step of the source model.
+    freeze : {"auto", "hidden", "embedding"}
+    fine_tune : bool
+
+    Returns
+    -------
+    str
+    """
+    if freeze not in FREEZE:
+        raise ValueError(f"freeze must be one of {FREEZE}, got {freeze!r}")
+    has_hidden = isinstance(classifier, MLPClassifier)
+    if not has_hidden and (fine_tune or freeze == "hidden"):
+        option = ("fine_tune", True) if fine_tune else ("freeze", "hidden")
+        raise SourceMismatchError(option, type(classifier).__name__)
+    if freeze == "auto":
+        return "hidden" if has_hidden else "embedding"
+    return freeze
+
+
+def reused_layers(model):
+    """Say in words which source layers a transferred pipeline reuses.
+
+    Parameters
+    ----------
+    model : Pipeline
+        From :func:`transfer` (fitted or not).
+
+    Returns
+    -------
+    str
+    """
+    prefix = model.named_steps["embedding"]
+    prefix = getattr(prefix, "estimator", prefix)
+    names = [type(step).__name__ for _, step in getattr(prefix, "steps", [("", prefix)])]
+    shared = f"the frozen shared layers ({' + '.join(names)})"
+    if "hidden" in model.named_steps:
+        sizes = [np.shape(c)[1] for c in model.named_steps["hidden"].coefs]
+        return f"{shared} and the source MLP's hidden layers {tuple(sizes)}, frozen"
+    head = model.named_steps["head"]
+    if isinstance(head, FineTunedMLPClassifier):
+        return f"{shared}, and the source MLP's hidden layers as the start of fine-tuning"
+    return shared
+
+
+def new_head(head, classifier, head_params):
+    """The head on a frozen prefix: ``"logreg"`` on a logistic source copies its settings.
+
+    The prefix's features were fitted for the source's head (the recommended model's
+    scale encodes its C, and its solver suits its many sparse columns), so an unfitted
+    copy of a logistic source head, with ``head_params`` on top, fits them as intended.
+    """
+    if isinstance(head, str) and head == "logreg" and isinstance(classifier, LogisticRegression):
+        return clone(classifier).set_params(**head_params)
+    return make_head(head, **head_params)
 
 
 def freeze_prefix(prefix):

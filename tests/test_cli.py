@@ -117,16 +117,18 @@ def test_evaluate_prints_scores_and_confusion_matrix(files, capsys):
 
 
 def test_transfer_prints_table_and_verdicts(files, tmp_path, capsys):
-    plot, saved = tmp_path / "curves.png", tmp_path / "target.skops"
+    plot, saved = tmp_path / "plots" / "curves.png", tmp_path / "target.skops"
     code, out, _ = run(
         capsys, "transfer", "--source", files["model"], "--train", files["target"],
         "--sizes", "4,16", "--seeds", "2", "--plot", plot, "--out", saved,
     )  # fmt: skip
     assert code == 0
-    for method in ("transfer", "frozen embedding", "TF-IDF from scratch"):
-        assert f"| 4 | {method} |" in out and f"| 16 | {method} |" in out
-    assert "4 examples per class:" in out and "16 examples per class:" in out
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "reused from" in out and "hidden layers (256,)" in out
+    for method in ("transfer", "frozen shared layer", "recommended from scratch", "TF-IDF"):
+        assert f"| 4 | 8 | 60 | {method}" in out.replace("**", "")
+        assert f"| 16 | 32 | 60 | {method}" in out.replace("**", "")
+    assert "4 per class, 8 training and 60 test texts:" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # into a folder not there before
     target = lightxfer.load(saved)
     assert [name for name, _ in target.steps] == ["embedding", "hidden", "head"]
 
@@ -137,7 +139,51 @@ def test_transfer_with_test_file_and_embedding_freeze(files, capsys):
         "--test", files["test"], "--sizes", "8", "--seeds", "1", "--freeze", "embedding",
     )  # fmt: skip
     assert code == 0
-    assert "| 8 | transfer |" in out and "no clear difference" in out  # same model twice
+    assert "| 8 | 16 | 60 | transfer |" in out
+    assert "| frozen shared layer |" not in out  # the same pipeline as transfer: not compared
+
+
+@pytest.fixture(scope="module")
+def recommended_model(files):
+    """``lightxfer train`` with every default: the recommended model."""
+    path = files["model"].with_name("recommended.skops")
+    assert main(["train", "--train", str(files["train"]), "--out", str(path)]) == 0
+    return path
+
+
+def test_transfer_with_defaults_from_train_with_defaults(files, recommended_model, capsys):
+    target = files["model"].with_name("mpqa_small.csv")
+    read_shared("mpqa", 120).to_csv(target, index=False)
+    code, out, err = run(capsys, "transfer", "--source", recommended_model, "--train", target)
+    assert code == 0, err
+    assert "reused from" in out and "the frozen shared layers (HybridVectorizer)" in out
+    # Pool of 84: 128 per class is every training text, so "128" and "all" are one row.
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| ")]
+    assert [row[0].strip("| ") for row in rows[2::3]] == ["8", "32", "128/all"]
+    assert {row[3].strip("*") for row in rows[1:]} == {
+        "transfer", "recommended from scratch", "TF-IDF from scratch"
+    }  # fmt: skip
+    assert all(row[2] == "36" for row in rows[1:])  # 30% of 120 held out
+    verdict = out.split("\n\n")[-1].splitlines()[0]
+    assert "training from scratch" in verdict.lower() or "too little" in verdict.lower()
+
+
+def test_transfer_errors_speak_in_flags_and_come_before_any_work(
+    files, recommended_model, tmp_path, capsys
+):
+    code, _, err = run(capsys, "transfer", "--source", recommended_model, "--train",
+                       files["target"], "--freeze", "hidden")  # fmt: skip
+    assert_one_line_error(code, err, "--freeze hidden needs", "--freeze embedding")
+    assert "freeze=" not in err
+    blocker = tmp_path / "plots"
+    blocker.write_text("")
+    code, out, err = run(capsys, "transfer", "--source", files["model"], "--train",
+                         files["target"], "--plot", blocker / "x.png")  # fmt: skip
+    assert_one_line_error(code, err, "plots is a file, not a folder")
+    assert out == ""
+    code, out, err = run(capsys, "transfer", "--source", files["model"], "--train",
+                         files["target"], "--out", tmp_path)  # fmt: skip
+    assert_one_line_error(code, err, "is a folder, not a file")
 
 
 def test_vectors_info_and_convert(files, glove, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""``evaluate_transfer``: learning-curve tables on samples of the shared data."""
+"""``evaluate_transfer``: learning-curve tables and verdicts on samples of the shared data."""
 
 import numpy as np
 import pandas as pd
@@ -7,17 +7,24 @@ from conftest import read_shared, texts_and_labels
 
 import lightxfer
 from lightxfer.evaluation import (
+    BETTER,
     EMBEDDING,
+    MIN_TEST_SIZE,
+    RECOMMENDED,
     TFIDF,
+    TOO_LITTLE,
     TRANSFER,
+    UNCLEAR,
+    WORSE,
     evaluate_transfer,
     format_table,
     plot_transfer,
     sample_per_class,
     summarize,
+    training_samples,
 )
 
-METHODS = [TRANSFER, EMBEDDING, TFIDF]
+METHODS = [TRANSFER, EMBEDDING, RECOMMENDED, TFIDF]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +41,10 @@ def subj():
 
 @pytest.fixture(scope="module")
 def table(source, subj, tmp_path_factory):
-    path = tmp_path_factory.mktemp("plots") / "curves.png"
-    result = evaluate_transfer(source, *subj, train_sizes=(4, 16, "all"), n_seeds=3, plot=path)
+    path = tmp_path_factory.mktemp("plots") / "new folder" / "curves.png"
+    result = evaluate_transfer(
+        source, *subj, train_sizes=(4, 16, "all"), n_seeds=3, plot=path, title="SST-2 → SUBJ"
+    )
     result.attrs["plot"] = path
     return result
 
@@ -45,33 +54,105 @@ def test_table_is_tidy(table):
         [size, method] for size in ("4", "16", "all") for method in METHODS
     ]
     assert (table["n_seeds"] == 3).all()
-    assert table.loc[table["per_class"] == "4", "n_train"].tolist() == [8, 8, 8]
+    assert table.loc[table["per_class"] == "4", "n_train"].tolist() == [8] * 4
     assert (table.loc[table["per_class"] == "all", "n_train"] == 210).all()  # 70% of 300
+    assert (table["n_test"] == 90).all()
     for metric in ("accuracy", "macro_f1"):
         assert table[f"{metric}_mean"].between(0, 1).all()
         assert (table[f"{metric}_std"] >= 0).all()
     # With every training example the methods must beat chance on subjectivity.
     assert (table.loc[table["per_class"] == "all", "accuracy_mean"] > 0.6).all()
+    assert "hidden layers (32,)" in table.attrs["reused"]
 
 
-def test_gain_is_paired_difference_of_seed_scores(table):
+def test_gains_are_paired_differences_against_every_other_model(table):
     scores = pd.DataFrame(table.attrs["scores"])
-    assert len(scores) == 3 * 3 * 3
+    assert len(scores) == 3 * 3 * 4
     at_16 = scores[scores["per_class"] == "16"].pivot(
         index="seed", columns="method", values="accuracy"
     )
-    row = table[(table["per_class"] == "16") & (table["method"] == TRANSFER)].iloc[0]
-    assert row["gain"] == pytest.approx((at_16[TRANSFER] - at_16[EMBEDDING]).mean())
-    assert row["verdict"] in ("helps", "hurts: negative transfer", "no clear difference")
-    assert table.loc[table["method"] != TRANSFER, "gain"].isna().all()
-    assert len(table.attrs["summary"]) == 3
+    for method in (EMBEDDING, RECOMMENDED, TFIDF):
+        row = table[(table["per_class"] == "16") & (table["method"] == method)].iloc[0]
+        diff = at_16[TRANSFER] - at_16[method]
+        assert row["transfer_gain"] == pytest.approx(diff.mean())
+        assert row["transfer_gain_std"] == pytest.approx(diff.std())
+        assert row["transfer_gain_se"] >= diff.std() / np.sqrt(3)
+        assert row["verdict"] in (BETTER, WORSE, UNCLEAR)
+    assert table.loc[table["method"] == TRANSFER, "transfer_gain"].isna().all()
 
 
-def test_plot_is_written(table):
+def test_verdict_is_against_the_best_model_from_scratch(table):
+    for _, rows in table.groupby("per_class"):
+        scratch = rows[rows["method"].isin([RECOMMENDED, TFIDF])]
+        assert scratch["best_scratch"].sum() == 1
+        best = scratch.loc[scratch["accuracy_mean"].idxmax()]
+        assert best["best_scratch"]
+        assert not rows.loc[~rows["method"].isin([RECOMMENDED, TFIDF]), "best_scratch"].any()
+    summary = table.attrs["summary"]
+    assert summary[0] == table.attrs["verdict"]
+    assert "training from scratch" in summary[0].lower()
+    assert len(summary) == 1 + 3
+    assert "4 per class, 8 training and 90 test texts: transfer" in summary[1]
+
+
+def test_plot_is_written_with_a_title_and_every_line_visible(table):
     assert table.attrs["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    ax = plot_transfer(table, None, title="SUBJ")
-    assert [line.get_label() for line in ax.get_lines()] == METHODS
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "16", "all"]
+    ax = plot_transfer(table, None)
+    assert ax.get_title() == "SST-2 → SUBJ"
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == METHODS
+    assert len({(line.get_marker(), line.get_linestyle()) for line in lines}) == 4
+    assert len({tuple(line.get_xdata()) for line in lines}) == 4  # shifted apart
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "4\n(8 texts)",
+        "16\n(32 texts)",
+        "all\n(210 texts)",
+    ]
+
+
+def test_default_title_names_source_and_target(source, subj):
+    X, y = subj
+    result = evaluate_transfer(source, X[:120], y[:120], train_sizes=["all"], n_seeds=1)
+    assert result.attrs["title"] == (
+        "transfer: EmbeddingVectorizer + MLPClassifier source → target (120 texts)"
+    )
+
+
+def test_identical_pipelines_are_not_compared(source, subj):
+    result = evaluate_transfer(
+        source, *subj, train_sizes=[8], n_seeds=2, freeze="embedding", progress=False
+    )
+    assert result["method"].tolist() == [TRANSFER, RECOMMENDED, TFIDF]
+    assert result.attrs["reused"] == "the frozen shared layers (EmbeddingVectorizer)"
+
+
+def test_tiny_target_merges_sizes_and_says_too_little_data(source):
+    tiny = read_shared("mpqa", 8)
+    result = evaluate_transfer(source, tiny["text"], tiny["label"], n_seeds=2)
+    assert set(result["per_class"]) == {"8/32/128/all"}  # all four sizes: the same texts
+    assert (result["n_train"] == 5).all() and (result["n_test"] == 3).all()
+    assert set(result.loc[result["method"] != TRANSFER, "verdict"]) == {TOO_LITTLE}
+    assert result.attrs["verdict"].startswith("Too little data to tell")
+    assert f"at least {MIN_TEST_SIZE}" in result.attrs["verdict"]
+
+
+def test_training_samples_merge_only_identical_sets():
+    y = np.array(["a"] * 10 + ["b"] * 3)
+    groups = training_samples(y, [2, 3, 10, 20, "all"], n_seeds=2)
+    assert [label for label, _ in groups] == ["2", "3", "10/20/all"]
+    assert [len(samples[0]) for _, samples in groups] == [4, 6, 13]
+
+
+def test_bad_plot_path_fails_before_any_work(source, subj, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    X, y = subj
+    with pytest.raises(NotADirectoryError, match="a file is a file, not a folder"):
+        evaluate_transfer(source, X, y[:5], plot=blocker / "curves.png")  # y too short
+    with pytest.raises(ValueError, match="unknown plot format '.xlsx'"):
+        evaluate_transfer(source, X, y[:5], plot=tmp_path / "curves.xlsx")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        evaluate_transfer(source, X, y[:5], plot=tmp_path)
 
 
 def test_given_test_set_and_different_label_set(source):
@@ -90,38 +171,88 @@ def test_given_test_set_and_different_label_set(source):
     # Six question types; the rare ABBR class gives all it has.
     expected = train["label"].value_counts().clip(upper=8).sum()
     assert train["label"].nunique() == 6 and expected < 48
-    assert result["n_train"].tolist() == [expected] * 3
+    assert result["n_train"].tolist() == [expected] * 4
+    assert (result["n_test"] == 120).all()
     assert (result["accuracy_mean"] > 1 / 6).all()
 
 
-def hand_made_scores(transfer_minus_embedding):
+def hand_made_scores(transfer_gains, n_test=200, paired_se=0.005, sizes=("8",)):
+    """Scores of each method per seed; ``transfer_gains[size][method]`` lists per-seed gains.
+
+    Transfer scores 0.7 on every seed; each other method 0.7 minus its gain on that seed.
+    """
     rows = []
-    for seed, diff in enumerate(transfer_minus_embedding):
-        for method, accuracy in ((TRANSFER, 0.7 + diff), (EMBEDDING, 0.7), (TFIDF, 0.6)):
-            rows.append(
-                {"method": method, "per_class": "8", "seed": seed, "n_train": 16}
-                | {"accuracy": accuracy, "macro_f1": accuracy}
-            )
+    for size in sizes:
+        for method, gains in transfer_gains[size].items():
+            for seed, gain in enumerate(gains):
+                accuracy = 0.7 - gain
+                rows.append(
+                    {"method": method, "per_class": size, "seed": seed, "n_train": 16}
+                    | {"n_test": n_test, "sampled": size != "all"}
+                    | {"paired_se": 0.0 if method == TRANSFER else paired_se}
+                    | {"accuracy": accuracy, "macro_f1": accuracy}
+                )
     return pd.DataFrame(rows)
 
 
+def gains(embedding, recommended, tfidf):
+    return {TRANSFER: [0.0] * len(embedding), EMBEDDING: embedding, RECOMMENDED: recommended,
+            TFIDF: tfidf}  # fmt: skip
+
+
+def test_transfer_that_beats_the_frozen_layer_but_not_scratch_is_called_worse():
+    # The issue's case: +1.8 over the frozen layer, yet TF-IDF from scratch is ahead.
+    scores = hand_made_scores({"128": gains([0.02, 0.015, 0.02], [0.0] * 3, [-0.04] * 3)},
+                              sizes=("128",))  # fmt: skip
+    table = summarize(scores)
+    row = table[table["best_scratch"]].iloc[0]
+    assert row["method"] == TFIDF and row["verdict"] == WORSE
+    assert table.loc[table["method"] == EMBEDDING, "verdict"].item() == BETTER
+    assert table.attrs["verdict"] == "Training from scratch beats transfer at 128 per class."
+    assert f"| {WORSE} |" in format_table(table)
+    assert "| 128 | 16 | 200 | **TF-IDF from scratch** |" in format_table(table)
+
+
+def test_headline_names_the_sizes_where_transfer_wins():
+    by_size = {
+        "8": gains([0.05] * 3, [0.05, 0.06, 0.04], [0.2] * 3),
+        "32": gains([0.03] * 3, [0.03, 0.04, 0.03], [0.1] * 3),
+        "128": gains([0.0] * 3, [0.01, -0.01, 0.0], [0.05] * 3),
+        "all": gains([0.0] * 3, [-0.03] * 3, [0.0] * 3),
+    }
+    table = summarize(hand_made_scores(by_size, sizes=list(by_size)))
+    assert table.attrs["verdict"] == (
+        "Transfer beats training from scratch at 8 and 32 per class, not beyond; "
+        "training from scratch beats transfer at all training texts; "
+        "no clear difference at 128 per class."
+    )
+
+
 @pytest.mark.parametrize(
-    ("diffs", "verdict", "phrase"),
+    ("diffs", "paired_se", "verdict"),
     [
-        ([-0.05, -0.04, -0.06], "hurts: negative transfer", "transfer HURTS (negative transfer)"),
-        ([0.05, 0.04, 0.06], "helps", "transfer helps, +5.0 points"),
-        ([0.05, -0.05, 0.01], "no clear difference", "no clear difference"),
-        ([0.05], "no clear difference", "no clear difference"),
-        # Seeds that all train on the same full data agree exactly: under a point is noise.
-        ([0.003, 0.003, 0.003], "no clear difference", "no clear difference"),
-        ([0.02, 0.02, 0.02], "helps", "transfer helps, +2.0 points"),
+        ([0.05, 0.04, 0.06], 0.005, BETTER),
+        ([-0.05, -0.04, -0.06], 0.005, WORSE),
+        ([0.05, -0.05, 0.01], 0.005, UNCLEAR),  # within two standard errors over seeds
+        ([0.05], 0.005, UNCLEAR),  # one sample of many: no spread to judge by
+        ([0.003] * 3, 0.0, UNCLEAR),  # under a point
+        # Zero spread over seeds adds no evidence: the test set's noise still counts.
+        ([0.04] * 3, 0.025, UNCLEAR),
+        ([0.04] * 3, 0.01, BETTER),
     ],
 )
-def test_verdict_says_plainly_when_transfer_hurts(diffs, verdict, phrase):
-    table = summarize(hand_made_scores(diffs), [8], METHODS)
-    assert table.loc[table["method"] == TRANSFER, "verdict"].item() == verdict
-    assert phrase in table.attrs["summary"][0]
-    assert f"| {verdict} |" in format_table(table)
+def test_verdict_needs_evidence_from_seeds_and_test_set(diffs, paired_se, verdict):
+    n = len(diffs)
+    scores = hand_made_scores({"8": gains(diffs, diffs, [0.3] * n)}, paired_se=paired_se)
+    table = summarize(scores)
+    assert table.loc[table["method"] == RECOMMENDED, "verdict"].item() == verdict
+
+
+def test_too_few_test_texts_give_no_verdict():
+    scores = hand_made_scores({"8": gains([0.3] * 3, [0.3] * 3, [0.3] * 3)}, n_test=30)
+    table = summarize(scores)
+    assert set(table.loc[table["method"] != TRANSFER, "verdict"]) == {TOO_LITTLE}
+    assert table.attrs["verdict"].startswith("Too little data to tell")
 
 
 def test_sample_per_class():

@@ -22,7 +22,7 @@ def test_promised_signatures():
     transfer = inspect.signature(lightxfer.transfer).parameters
     assert [transfer[n].default for n in ("head", "freeze", "fine_tune")] == [
         "logreg",
-        "hidden",
+        "auto",
         False,
     ]
     evaluate = inspect.signature(lightxfer.evaluate_transfer).parameters

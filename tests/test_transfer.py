@@ -17,8 +17,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import lightxfer
+from lightxfer.cli.commands.transfer import cli_spelling
 from lightxfer.frozen import FrozenHiddenLayers
-from lightxfer.transferring import FineTunedMLPClassifier, split_source, transfer
+from lightxfer.transferring import (
+    FineTunedMLPClassifier,
+    SourceMismatchError,
+    reused_layers,
+    split_source,
+    transfer,
+)
 
 POOLING = ["tfidf", "sif"]  # both carry fitted pooling state that must stay frozen
 
@@ -152,21 +159,72 @@ def test_source_from_grid_search_is_unwrapped(sst2):
     assert isinstance(classifier, LogisticRegression)
 
 
-def test_bad_sources(sst2):
+@pytest.fixture(scope="module")
+def recommended(sst2):
+    """The recommended model (frozen vectors + source n-grams, logistic head), fitted."""
     X, y, _, _ = sst2
-    linear = lightxfer.make_classifier().fit(X, y)
-    with pytest.raises(ValueError, match="freeze='embedding'"):
-        transfer(linear)
-    assert [name for name, _ in transfer(linear, freeze="embedding").steps] == [
-        "embedding",
-        "head",
-    ]
+    return lightxfer.make_classifier().fit(X, y)
+
+
+def test_auto_reuses_hidden_layers_of_an_mlp_source(source, mpqa):
+    model = transfer(source)
+    assert [name for name, _ in model.steps] == ["embedding", "hidden", "head"]
+    assert "hidden layers (32,)" in reused_layers(model)
+    plain = transfer(source, freeze="embedding")
+    assert reused_layers(plain) == "the frozen shared layers (EmbeddingVectorizer)"
+
+
+def test_recommended_source_shares_its_fitted_prefix_and_refits_the_head(recommended, trec):
+    X, y = trec
+    hybrid = recommended.named_steps["embedding"]
+    state = {
+        "words": dict(hybrid.ngram_vectorizers_["words"].vocabulary_),
+        "idf": hybrid.ngram_vectorizers_["words"].idf_.copy(),
+        "weights": (hybrid.ngram_weight_, hybrid.scale_, hybrid.embedding_norm_),
+    }
+    model = transfer(recommended)  # the default, freeze="auto": no hidden layers to reuse
+    assert [name for name, _ in model.steps] == ["embedding", "head"]
+    assert reused_layers(model) == "the frozen shared layers (HybridVectorizer)"
+    # A fresh copy of the source's head: the prefix's scale was tuned for its C and solver.
+    assert model.named_steps["head"].get_params() == recommended[-1].get_params()
+    assert not hasattr(model.named_steps["head"], "coef_")
+    assert transfer(recommended, C=3).named_steps["head"].C == 3
+    model.fit(X, y)
+    frozen = model.named_steps["embedding"].estimator
+    assert frozen is not hybrid
+    # Shared: the vectors, their scale, the n-gram vocabulary and IDF of the source texts.
+    assert frozen.ngram_vectorizers_["words"].vocabulary_ == state["words"]
+    np.testing.assert_array_equal(frozen.ngram_vectorizers_["words"].idf_, state["idf"])
+    assert (frozen.ngram_weight_, frozen.scale_, frozen.embedding_norm_) == state["weights"]
+    diff = model[:-1].transform(X[:20]) - recommended[:-1].transform(X[:20])
+    assert abs(diff).max() == 0
+    # Refit: the head, on the target's six question types.
+    assert set(model.classes_) == set(y) and len(set(y)) == 6
+    assert recommended.classes_.tolist() == ["negative", "positive"]
+    assert model.score(X, y) > 0.5
+    assert hybrid.ngram_vectorizers_["words"].vocabulary_ == state["words"]
+
+
+def test_hidden_layers_need_an_mlp_source_and_the_error_says_so(recommended):
+    with pytest.raises(SourceMismatchError, match="freeze='hidden' needs .* LogisticRegression"):
+        transfer(recommended, freeze="hidden")
+    with pytest.raises(ValueError, match="leave out fine_tune=True"):
+        transfer(recommended, fine_tune=True)
+    try:
+        transfer(recommended, freeze="hidden")
+    except SourceMismatchError as error:
+        message = error.describe(cli_spelling)
+    assert "--freeze hidden needs" in message and "--freeze embedding" in message
+    assert "=" not in message and "'" not in message
+
+
+def test_bad_sources(recommended):
     with pytest.raises(ValueError, match="freeze must be one of"):
-        transfer(linear, freeze="everything")
+        transfer(recommended, freeze="everything")
     with pytest.raises(NotFittedError):
         transfer(lightxfer.make_classifier(head="mlp"))
     with pytest.raises(TypeError, match="Pipeline"):
-        transfer(linear[-1])
+        transfer(recommended[-1])
 
 
 def test_clone_grid_search_pickle_and_save(source, mpqa, tmp_path):

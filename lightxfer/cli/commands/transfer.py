@@ -1,16 +1,19 @@
-"""``lightxfer transfer``: does a saved source model help a target task? Print the table."""
+"""``lightxfer transfer``: does a saved source model beat training from scratch? Print the table."""
+
+from pathlib import Path
 
 from lightxfer.classifier import HEADS
 from lightxfer.cli.common import add_allow_pickle, add_table_columns, load_model, read_labelled
-from lightxfer.evaluation import evaluate_transfer, format_table
+from lightxfer.evaluation import check_output_path, check_plot_path, evaluate_transfer, format_table
 from lightxfer.persistence import save
-from lightxfer.transferring import FREEZE, transfer
+from lightxfer.transferring import FREEZE, SourceMismatchError, split_source, transfer
 
 NAME = "transfer"
 HELP = (
     "Reuse a saved source model's frozen layers on a target table: compare the transferred "
-    "model with the frozen embedding alone and TF-IDF from scratch over training sizes and "
-    "seeds, and say whether transfer helps or hurts."
+    "model with training from scratch (the recommended model and TF-IDF) and with the frozen "
+    "shared layer alone, over training sizes and seeds, and say plainly whether transfer "
+    "beat training from scratch."
 )
 
 
@@ -26,11 +29,19 @@ def add_arguments(parser):
     )
     parser.add_argument("--seeds", type=int, default=5, help="random samples per size (5)")
     parser.add_argument("--head", choices=sorted(HEADS), default="logreg", help="new head (logreg)")
-    parser.add_argument("--freeze", choices=FREEZE, default="hidden", help="layers reused (hidden)")
+    parser.add_argument(
+        "--freeze",
+        choices=FREEZE,
+        default="auto",
+        help="source layers reused: the shared layers (embedding), also an MLP source's hidden "
+        "layers (hidden), or hidden when the source has them (auto, the default)",
+    )
     parser.add_argument(
         "--fine-tune", action="store_true", help="keep training the source MLP's hidden layers"
     )
-    parser.add_argument("--plot", metavar="PNG", help="also write the learning curves here")
+    parser.add_argument(
+        "--plot", metavar="PNG", help="also write the learning curves here (.png, .pdf, .svg)"
+    )
     parser.add_argument(
         "--out", metavar="MODEL", help="also fit the transferred model on all of --train, save it"
     )
@@ -38,31 +49,51 @@ def add_arguments(parser):
 
 
 def run(args):
+    sizes = parse_sizes(args.sizes)
+    if args.plot:
+        check_plot_path(args.plot)
+    if args.out:
+        check_output_path(args.out)
     source = load_model(args.source, args.allow_pickle)
+    options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
+    try:
+        transferred = transfer(source, **options)
+    except SourceMismatchError as error:
+        raise ValueError(error.describe(cli_spelling)) from None
     X, y = read_labelled(args.train, args.text_column, args.label_column)
     X_test = y_test = None
     if args.test:
         X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
-    options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
+    names = [type(step).__name__ for _, step in split_source(source)[0].steps]
+    title = f"{Path(args.source).name} ({' + '.join(names)}) → {Path(args.train).name}"
     table = evaluate_transfer(
         source,
         X,
         y,
-        train_sizes=parse_sizes(args.sizes),
+        train_sizes=sizes,
         n_seeds=args.seeds,
         X_test=X_test,
         y_test=y_test,
         plot=args.plot,
+        title=title,
         **options,
     )
+    print(f"reused from {args.source}: {table.attrs['reused']}; new head: {args.head}")
+    print()
     print(format_table(table))
     print()
     print("\n".join(table.attrs["summary"]))
     if args.plot:
         print(f"learning curves written to {args.plot}")
     if args.out:
-        print(f"saved transferred model to {save(transfer(source, **options).fit(X, y), args.out)}")
+        print(f"saved transferred model to {save(transferred.fit(X, y), args.out)}")
     return 0
+
+
+def cli_spelling(name, value):
+    """A :func:`lightxfer.transfer` option as its command-line flag."""
+    flag = f"--{name.replace('_', '-')}"
+    return flag if value is True else f"{flag} {value}"
 
 
 def parse_sizes(text):
