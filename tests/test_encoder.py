@@ -1,5 +1,6 @@
 """SentenceEncoder on the real offline all-MiniLM-L6-v2: one model per session, no network."""
 
+import inspect
 import json
 import os
 import pickle
@@ -68,6 +69,15 @@ def encode_calls(minilm, monkeypatch):
 
     monkeypatch.setattr(minilm.model, "encode", counting)
     return calls
+
+
+def test_promised_signature_and_export():
+    assert "SentenceEncoder" in lightxfer.__all__
+    params = inspect.signature(SentenceEncoder).parameters
+    assert list(params) == [
+        "model", "batch_size", "n_jobs", "normalize", "max_seq_length", "cache", "progress"
+    ]  # fmt: skip
+    assert params["model"].default == "all-MiniLM-L6-v2"
 
 
 def test_embeddings_are_float32_unit_rows(encoder):
