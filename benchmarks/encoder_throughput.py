@@ -122,9 +122,11 @@ def markdown(results, command):
         [
             "## Sentence encoder: `SentenceEncoder` (all-MiniLM-L6-v2, CPU)",
             "",
-            f"{n:,} SST-2 sentences, batch size {results['batch_size']}, "
-            f"{results['torch_threads']} torch threads, one process run (fastest of "
-            f"{results['repeat']} runs each, taking turns); reproduce with:",
+            f"{n:,} SST-2 sentences, batch size {results['batch_size']}, torch threads: "
+            f"{results['torch_threads']}, one process run (fastest of {results['repeat']} "
+            "runs each, taking turns) on 2 cores shared with other jobs (load average "
+            f"{results['load_average'][0]:.1f} at the start, {results['load_average'][1]:.1f} "
+            "at the end); reproduce with:",
             "",
             f"    {command}",
             "",
@@ -171,6 +173,7 @@ def main(argv=None):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     texts, y = load_sst2(args.data_dir, args.n)
+    load_at_start = os.getloadavg()[0]
     seconds, difference = throughput(texts, args.batch_size, args.repeat)
     grid, scores = grid_search(texts, y, args.repeat)
     results = {
@@ -188,12 +191,13 @@ def main(argv=None):
         "cold_over_precompute_and_search": grid["cold cache"]
         / (grid["precompute"] + grid["precomputed"]),
         "warm_load": warm_load(),
+        "load_average": [load_at_start, os.getloadavg()[0]],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
-    command = "python benchmarks/encoder_throughput.py" + (
-        f" --n {args.n}" if args.n != 2000 else ""
-    )
+    command = "python benchmarks/encoder_throughput.py"
+    command += f" --n {args.n}" if args.n != 2000 else ""
+    command += f" --threads {args.threads}" if args.threads is not None else ""
     section = markdown(results, command)
     write_section(args.out.parent / "performance.md", "encoder", section + "\n")
     print(section)
