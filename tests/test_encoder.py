@@ -29,7 +29,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 TEXTS = ["A good film .", "a BAD, boring film!", "", "   ", "qwzxv plokij", "the the the"]
 NO_NETWORK = """
 import socket
+attempts = []
 def refuse(*args, **kwargs):
+    attempts.append(args)
     raise OSError("network access attempted")
 socket.socket.connect = socket.create_connection = refuse
 """
@@ -216,8 +218,10 @@ def test_saved_model_stores_a_reference_and_loads_offline_in_a_new_process(sampl
         f"texts = json.loads(pathlib.Path({str(tmp_path / 'texts.json')!r}).read_text())\n"
         f"expected = np.load({str(tmp_path / 'expected.npy')!r})\n"
         "np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-6)\n"
+        "assert not attempts, attempts\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("HF_HUB_OFFLINE", None)  # the default model needs no such setting
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
