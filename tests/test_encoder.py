@@ -118,6 +118,13 @@ def test_cache_false_encodes_every_time(sample, encode_calls):
     assert [len(call) for call in encode_calls] == [5, 5]
 
 
+def test_progress_bar_only_when_asked_or_long(encoder, capsys):
+    encoder.transform(TEXTS)
+    assert "encoding" not in capsys.readouterr().err  # short input: no bar by default
+    clone(encoder).set_params(progress=True).fit(TEXTS).transform(TEXTS)
+    assert f"{len(TEXTS)}/{len(TEXTS)}" in capsys.readouterr().err
+
+
 def test_long_texts_are_truncated_at_the_token_limit(encoder):
     head = " ".join(["the film is long and slow"] * 60)  # 360 word pieces
     texts = [head + " but wonderful", head + " and dreadful"]
