@@ -170,12 +170,18 @@ def test_bad_parameters_and_empty_fit_are_rejected():
         SentenceEncoder("./no/such/model").fit(TEXTS)
 
 
-def test_a_hub_name_offline_says_what_to_do(monkeypatch):
+def test_a_hub_name_offline_says_what_to_do(encoder, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(
         EncoderUnavailableError, match="not on this machine.*lightxfer\\[encoder\\]"
     ):
         SentenceEncoder("someone/not-a-cached-model").fit(TEXTS)
+    # A fitted model (e.g. read from a file) never downloads, whatever the environment.
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    renamed = clone(encoder).set_params(model="someone/not-a-cached-model")
+    renamed.fingerprint_, renamed.embedding_dim_ = encoder.fingerprint_, encoder.embedding_dim_
+    with pytest.raises(EncoderUnavailableError, match="a fitted model never downloads"):
+        renamed.transform(TEXTS)
 
 
 def test_sklearn_api_names_tags_and_pandas_output(encoder, sample):
