@@ -70,8 +70,8 @@ def make_classifier(
         instead of word vectors: the pipeline's first step is a
         :class:`lightxfer.SentenceEncoder`.
     n_jobs : int, optional
-        Processes for embedding (threads for an encoder) (and, in the recommended model, for its search);
-        does not select the plain pipeline.
+        Processes for embedding (torch threads for an encoder; in the recommended model,
+        also processes for its search); does not select the plain pipeline.
     **head_params
         Passed to the head, e.g. ``C=10`` or ``hidden_layer_sizes=(128,)``.
 
