@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lightxfer.cli.common import add_table_columns, parse_pooling
+from lightxfer.cli.common import add_allow_pickle, add_table_columns, parse_pooling, preload_vectors
 from lightxfer.exceptions import require
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.tables import read_table
@@ -43,6 +43,7 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="npy", help="chunk format (npy)")
     add_table_columns(parser, labels=False)
     parser.add_argument("--vectors", default=DEFAULT_VECTORS, help="vectors name or path")
+    add_allow_pickle(parser, "--vectors saved by gensim's KeyedVectors.save")
     parser.add_argument(
         "--pooling",
         default="mean",
@@ -58,6 +59,7 @@ def add_arguments(parser):
 
 def run(args):
     pooling = parse_pooling(args.pooling)
+    preload_vectors(args.vectors, args.allow_pickle)
     manifest = embed_files(
         args.input,
         args.output,
