@@ -228,9 +228,9 @@ def test_generator_is_consumed_one_batch_at_a_time(texts, monkeypatch):
     seen = []
     embed = EmbeddingVectorizer._transform_batch
 
-    def spy(self, batch, poolings):
+    def spy(self, batch):
         seen.append(len(drawn))
-        return embed(self, batch, poolings)
+        return embed(self, batch)
 
     monkeypatch.setattr(EmbeddingVectorizer, "_transform_batch", spy)
     vectorizer.transform(counting())

@@ -1,9 +1,11 @@
-"""A bounded, least-recently-used cache of features computed by the frozen layer.
+"""The caches of the frozen shared layer, and the digests that key them.
 
-The shared layer is frozen, so its output for the same texts, vectors and pooling state
-never changes: a grid search over heads embeds each text once (mean, sum, max, min
-pooling, cached per text in a :class:`RowTable`) or each fold once (tfidf and sif, whose
-features depend on the fitted state), not once per candidate.
+The shared layer is frozen, so its output for the same texts, weights and fitted state
+never changes: a grid search over heads embeds each text once (features that do not
+depend on ``fit``, cached per text in a :class:`RowTable` by :func:`cached_rows`) or
+each fold once (features that do, by :func:`fit_once` and :func:`cached_batch`), not
+once per candidate. Everything lives in the process-wide, bounded
+:data:`FEATURE_CACHE`, or on disk in a ``joblib.Memory``.
 """
 
 import hashlib
@@ -18,6 +20,7 @@ from itertools import repeat
 import cloudpickle
 import joblib
 import numpy as np
+from joblib import Memory
 
 
 def texts_digest(texts):
@@ -62,6 +65,125 @@ def callable_digest(function):
         return state_digest(*parts)
     except (pickle.PicklingError, TypeError, AttributeError):
         return f"unpicklable-{id(function)}"  # only the same object is the same function
+
+
+def params_digest(estimator, ignore):
+    """Hash the parameters of ``estimator`` but those in ``ignore``; a callable by its code."""
+    params = {
+        name: callable_digest(value) if callable(value) else value
+        for name, value in estimator.get_params(deep=False).items()
+        if name not in ignore
+    }
+    return state_digest(sorted(params.items(), key=str))
+
+
+def fitted_state(estimator, ignore=()):
+    """Return the attributes of ``estimator`` whose names end with ``_``, but ``ignore``."""
+    return {
+        name: value
+        for name, value in vars(estimator).items()
+        if name.endswith("_") and name not in ignore
+    }
+
+
+def fit_once(key, estimator, learn, ignore=()):
+    """Run ``learn`` once per ``key``: a later fit under ``key`` restores what it did.
+
+    Parameters
+    ----------
+    key : hashable or None
+        What the fit depends on (parameters, weights, training texts); ``None``: no cache.
+    estimator : estimator
+        Its fitted state (attributes ending with ``_``, but ``ignore``) is what ``learn``
+        sets and a cache hit restores.
+    learn : callable
+        Sets the fitted state and returns the training features, or ``None`` when it
+        did not compute them (then nothing is cached).
+    ignore : tuple of str
+        Fitted attributes never cached (the loaded weights).
+
+    Returns
+    -------
+    ndarray or None
+    """
+    cached = None if key is None else FEATURE_CACHE.get(key)
+    if cached is not None:
+        features = cached.pop("features")
+        estimator.__dict__.update(cached)
+    else:
+        features = learn()
+        if key is not None and features is not None:
+            FEATURE_CACHE.put(key, {**fitted_state(estimator, ignore), "features": features})
+    return features
+
+
+def cached_rows(key, texts, compute, n_features):
+    """Return the rows and counts of ``texts``, computing only those not cached under ``key``.
+
+    Parameters
+    ----------
+    key : hashable
+        The configuration whose :class:`RowTable` holds the rows.
+    texts : list of str
+    compute : callable
+        Maps a list of distinct new texts to ``(rows, counts)``: features and
+        ``(known, all)`` token counts.
+    n_features : int
+
+    Returns
+    -------
+    rows : ndarray of shape (len(texts), n_features)
+    counts : ndarray of shape (len(texts), 2)
+    """
+    table = FEATURE_CACHE.get(key)
+    if table is None:
+        table = RowTable(n_features)
+    where = table.find(texts)
+    if (where < 0).any():
+        FEATURE_CACHE.note_miss()
+        new = list(dict.fromkeys(texts[i] for i in np.flatnonzero(where < 0)))
+        table.add(new, *compute(new))
+        FEATURE_CACHE.put(key, table)
+        where = table.find(texts)
+    return table.rows[where], table.counts[where]
+
+
+def cached_batch(cache, texts, compute, state):
+    """Return the features of one batch of ``texts`` through the cache ``cache`` names.
+
+    Parameters
+    ----------
+    cache : bool, str, path or joblib.Memory
+        ``False``: no cache; ``True``: :data:`FEATURE_CACHE`; otherwise a disk cache.
+    texts : list of str
+    compute : callable
+        Maps ``texts`` to their features.
+    state : callable
+        Returns a digest of everything the features depend on but the texts (called only
+        when caching).
+
+    Returns
+    -------
+    ndarray
+    """
+    if cache is False:
+        return compute(texts)
+    key = ("transform", state(), texts_digest(texts))
+    if not isinstance(cache, bool):
+        # joblib lays a Path location out differently from a str one: use str always.
+        memory = cache if isinstance(cache, Memory) else Memory(os.fspath(cache), verbose=0)
+        return memory.cache(_compute_by_key, ignore=["compute", "texts"])(compute, texts, key)
+    features = FEATURE_CACHE.get(key)
+    if features is None:
+        features = compute(texts)
+        FEATURE_CACHE.put(key, features)
+    return features
+
+
+def _compute_by_key(compute, texts, key):
+    # joblib finds a result by the arguments it hashes: only ``key``, which digests the
+    # texts and the estimator's state, so neither is pickled to be hashed.
+    return compute(texts)
 
 
 class FeatureCache:
@@ -178,6 +300,6 @@ def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-#: The process-wide cache EmbeddingVectorizer uses when ``cache=True``; its size is
+#: The process-wide cache the shared layers use when ``cache=True``; its size is
 #: ``$LIGHTXFER_FEATURE_CACHE_MB`` megabytes (default 1024).
 FEATURE_CACHE = FeatureCache(int(os.environ.get("LIGHTXFER_FEATURE_CACHE_MB", "1024")) << 20)

@@ -1,6 +1,5 @@
 """``EmbeddingVectorizer``: raw texts in, pooled pretrained word vectors out."""
 
-import copy
 import os
 import warnings
 from functools import partial
@@ -10,17 +9,16 @@ import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors
 from joblib import Memory, Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from tqdm import tqdm
 
 from lightxfer import persistence
 from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
 from lightxfer.shared import feature_cache
+from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
 from lightxfer.shared.tokenize import TOKENIZERS, tokenize_ids
-from lightxfer.shared.validation import iter_batches, to_text_list
+from lightxfer.shared.validation import iter_batches
 from lightxfer.vectors import loading, registry
 from lightxfer.vectors.registry import VectorsRef
 
@@ -28,7 +26,7 @@ LOW_COVERAGE = 0.5
 STATELESS_POOLINGS = {"mean", "sum", "max", "min"}
 
 
-class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
+class EmbeddingVectorizer(SharedLayer):
     """Turn raw texts into fixed-size features by pooling frozen word vectors.
 
     The vectors are the shared layer: loaded once per process, memory-mapped, never
@@ -75,6 +73,8 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         The loaded vectors.
     fingerprint_ : str
         Content hash of ``vectors_``.
+    poolings_ : list of str
+        The poolings, in the order of their blocks of features.
     coverage_ : float
         Share of the tokens seen in ``fit`` that the vectors know.
     idf_ids_ : ndarray of int64
@@ -82,6 +82,12 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         ``store_vectors`` only).
     idf_ : ndarray of float32
         Their inverse document frequency, ``log((1 + n) / (1 + df)) + 1``.
+    n_texts_fit_ : int
+        Number of training texts, the ``n`` of ``idf_``; a word unseen in ``fit`` gets
+        ``log(1 + n) + 1`` (``tfidf`` pooling and ``store_vectors`` only).
+    source_ranks_ : tuple of (ndarray of int64, int)
+        Only in a model loaded with ``store_vectors=True``: each stored word's
+        frequency rank in the original vectors and their number of words, for SIF weights.
     sif_component_ : ndarray of float32 or None
         Unit vector removed from SIF features.
     lowercase_ : bool
@@ -133,7 +139,9 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.progress = progress
 
-    # -- parameters ---------------------------------------------------------------
+    weights_parameter = "vectors"
+    #: Parameters that change how features are computed, never what they are.
+    _runtime_parameters = ("vectors", "cache", "n_jobs", "progress", "batch_size")
 
     def _poolings(self):
         poolings = [self.pooling] if isinstance(self.pooling, str) else list(self.pooling)
@@ -161,76 +169,66 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        self._fit(to_text_list(X))
+        self._fit(X)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and return its features, computing them only once."""
-        return self._fit(to_text_list(X), keep_features=True)
+        return self._fit(X, keep_features=True)
 
-    def _fit(self, texts, keep_features=False):
-        # A fit starts from nothing: state of an earlier fit with other parameters
-        # (e.g. idf_ after set_params(pooling="mean")) must not survive it.
-        for name in [name for name in vars(self) if name.endswith("_") and name[0] != "_"]:
-            delattr(self, name)
-        poolings = self._poolings()
-        if not texts:
-            raise ValueError("cannot fit on an empty list of texts")
+    def _fit(self, X, keep_features=False):
+        texts = self._texts_to_fit(X)
+        self._reset()
+        self.poolings_ = self._poolings()
         kv = loading.load_vectors(self.vectors)
-        ref = registry.reference(kv)
+        self.vectors_, self.fingerprint_ = kv, registry.reference(kv).fingerprint
         key = None
-        if self.cache is not False and not self._stateless(poolings):
-            key = ("fit", self._params_digest(), ref.fingerprint, feature_cache.texts_digest(texts))
-            cached = feature_cache.FEATURE_CACHE.get(key)
-            if cached is not None:
-                features = cached.pop("features")
-                self.__dict__.update(cached, vectors_=kv)
-                return features
-        self.vectors_, self.fingerprint_ = kv, ref.fingerprint
+        if self.cache is not False and not self._stateless():
+            texts_key = feature_cache.texts_digest(texts)
+            key = ("fit", self._params_digest(), self.fingerprint_, texts_key)
+        learn = partial(self._learn, texts, keep_features)
+        return feature_cache.fit_once(key, self, learn, ignore=("vectors_",))
+
+    def _learn(self, texts, keep_features):
+        """Learn the fitted state from ``texts``; return their features if computed."""
+        kv = self.vectors_
         self.lowercase_ = (
             registry.is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
         )
         self.sif_component_ = None
-        if self._row_key(poolings) is not None:
+        if self._row_key() is not None:
             # Nothing to learn but coverage: reuse rows and token counts of known texts.
-            features, counts = self._rows(texts, poolings)
+            features, counts = self._rows(texts)
             known, total = counts.sum(axis=0)
-            self.coverage_ = float(known / total) if total else 0.0
-            if total == 0 or self.coverage_ < LOW_COVERAGE:
-                unknown = tokenize_ids(
-                    texts, kv.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
-                )[2]
-                warnings.warn(self._coverage_advice(total, unknown), stacklevel=3)
+            self._check_coverage(known, total, lambda: self._tokenize(texts)[2])
             return features if keep_features else None
-        ids, lengths, unknown = tokenize_ids(
-            texts, kv.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
-        )
-        self._learn_state(ids, lengths, unknown, poolings)
+        ids, lengths, unknown = self._tokenize(texts)
+        self._check_coverage((ids >= 0).sum(), len(ids), lambda: unknown)
+        if "tfidf" in self.poolings_ or self.store_vectors:
+            self._learn_idf(ids, lengths)
         features = None
-        if keep_features or "sif" in poolings:
+        if keep_features or "sif" in self.poolings_:
             features = self._embed_tokens(ids, lengths, unknown)
-        if "sif" in poolings:
-            self.sif_component_ = _first_component(self._block(features, poolings, "sif"))
-            features = self._remove_sif_component(features, poolings)
-        if key is not None and features is not None:
-            state = {name: value for name, value in vars(self).items() if name.endswith("_")}
-            state.pop("vectors_")
-            feature_cache.FEATURE_CACHE.put(key, {**state, "features": features})
+        if "sif" in self.poolings_:
+            self.sif_component_ = _first_component(self._block(features, "sif"))
+            features = self._remove_sif_component(features)
         return features
 
-    def _learn_state(self, ids, lengths, unknown, poolings):
-        n_tokens = len(ids)
-        self.coverage_ = float((ids >= 0).mean()) if n_tokens else 0.0
+    def _learn_idf(self, ids, lengths):
+        text_of_token = np.repeat(np.arange(len(lengths)), lengths)
+        known = ids >= 0
+        pairs = np.unique(np.stack([text_of_token[known], ids[known]]), axis=1)
+        self.idf_ids_, df = np.unique(pairs[1], return_counts=True)
+        self.idf_ = (np.log((1 + len(lengths)) / (1 + df)) + 1).astype(np.float32)
+        self.n_texts_fit_ = len(lengths)
+
+    def _check_coverage(self, n_known, n_tokens, unknown_words):
+        """Set ``coverage_``; warn, naming a likely cause, when it is low."""
+        self.coverage_ = float(n_known / n_tokens) if n_tokens else 0.0
         if n_tokens == 0 or self.coverage_ < LOW_COVERAGE:
-            warnings.warn(self._coverage_advice(n_tokens, unknown), stacklevel=4)
-        if "tfidf" in poolings or self.store_vectors:
-            text_of_token = np.repeat(np.arange(len(lengths)), lengths)
-            known = ids >= 0
-            pairs = np.unique(np.stack([text_of_token[known], ids[known]]), axis=1)
-            self.idf_ids_, df = np.unique(pairs[1], return_counts=True)
-            self.idf_ = (np.log((1 + len(lengths)) / (1 + df)) + 1).astype(np.float32)
-            self.n_texts_fit_ = len(lengths)
+            # stacklevel: the caller of fit (through fit_once, _fit and _fit_context).
+            warnings.warn(self._coverage_advice(n_tokens, unknown_words()), stacklevel=6)
 
     def _coverage_advice(self, n_tokens, unknown):
         if n_tokens == 0:
@@ -259,83 +257,55 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         ndarray of shape (n_texts, n_features), float32
             A text with no known word, or an empty text, gives a zero row.
         """
-        check_is_fitted(self, "fingerprint_")
-        poolings = self._poolings()
-        batches = iter_batches(X, self.batch_size)
+        self._check_fitted()
+        batches = (texts for _, texts in iter_batches(X, self.batch_size))
         n_jobs = effective_n_jobs(self.n_jobs)
         total = len(X) if hasattr(X, "__len__") else None
-        if self.progress is not None:
-            hide = not self.progress
-        else:
-            hide = None if total is None or total > 2 * self.batch_size else True
-        with tqdm(total=total, desc="embedding", unit=" texts", disable=hide) as bar:
+        large = total is None or total > 2 * self.batch_size
+        with self._progress_bar(total, large, "embedding") as bar:
             if n_jobs == 1:
-                parts = (self._transform_batch(texts, poolings) for _, texts in batches)
+                parts = map(self._transform_batch, batches)
             else:
                 parts = Parallel(n_jobs=n_jobs, return_as="generator")(
-                    delayed(_transform_batch)(self, texts, poolings) for _, texts in batches
+                    delayed(self._transform_batch)(texts) for texts in batches
                 )
-            return _collect(parts, total, self._n_features(poolings), bar)
+            return _collect(parts, total, self._n_features(), bar)
 
-    def _transform_batch(self, texts, poolings):
-        if self._row_key(poolings) is not None:
-            return self._rows(texts, poolings)[0]
-        if self.cache is False:
-            return self._embed(texts, poolings)
-        key = ("transform", self._state_digest(), feature_cache.texts_digest(texts))
-        if not isinstance(self.cache, bool):
-            # joblib lays a Path location out differently from a str one: use str always.
-            memory = (
-                self.cache
-                if isinstance(self.cache, Memory)
-                else Memory(os.fspath(self.cache), verbose=0)
-            )
-            return memory.cache(_embed_cached, ignore=["vectorizer", "texts", "poolings"])(
-                self, texts, poolings, key
-            )
-        features = feature_cache.FEATURE_CACHE.get(key)
-        if features is None:
-            features = self._embed(texts, poolings)
-            feature_cache.FEATURE_CACHE.put(key, features)
-        return features
+    def _transform_batch(self, texts):
+        if self._row_key() is not None:
+            return self._rows(texts)[0]
+        return feature_cache.cached_batch(self.cache, texts, self._embed, self._state_digest)
 
-    def _stateless(self, poolings):
+    def _stateless(self):
         # These poolings embed a text the same way whatever the training texts.
-        return set(poolings) <= STATELESS_POOLINGS and not self.store_vectors
+        return set(self.poolings_) <= STATELESS_POOLINGS and not self.store_vectors
 
-    def _row_key(self, poolings):
+    def _row_key(self):
         """Key of this configuration's per-text :class:`RowTable`, or ``None`` if unused."""
-        if self.cache is not True or not self._stateless(poolings):
+        if self.cache is not True or not self._stateless():
             return None
         return ("rows", self._params_digest(), self.fingerprint_)
 
-    def _rows(self, texts, poolings):
+    def _rows(self, texts):
         """Features and (known, all) token counts of ``texts``, embedding only new texts."""
-        key = self._row_key(poolings)
-        table = feature_cache.FEATURE_CACHE.get(key)
-        if table is None:
-            table = feature_cache.RowTable(self._n_features(poolings))
-        where = table.find(texts)
-        if (where < 0).any():
-            feature_cache.FEATURE_CACHE.note_miss()
-            new = list(dict.fromkeys(texts[i] for i in np.flatnonzero(where < 0)))
-            ids, lengths, unknown = tokenize_ids(
-                new, self.vectors_.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
-            )
-            text_of_token = np.repeat(np.arange(len(new)), lengths)
-            known = np.bincount(text_of_token[ids >= 0], minlength=len(new))
-            features = self._embed_tokens(ids, lengths, unknown)
-            table.add(new, features, np.stack([known, lengths], axis=1))
-            feature_cache.FEATURE_CACHE.put(key, table)
-            where = table.find(texts)
-        return table.rows[where], table.counts[where]
+        return feature_cache.cached_rows(
+            self._row_key(), texts, self._embed_with_counts, self._n_features()
+        )
 
-    def _embed(self, texts, poolings):
-        ids, lengths, unknown = tokenize_ids(
+    def _tokenize(self, texts):
+        return tokenize_ids(
             texts, self.vectors_.key_to_index, tokenizer=self.tokenizer, lowercase=self.lowercase_
         )
-        features = self._embed_tokens(ids, lengths, unknown)
-        return self._remove_sif_component(features, poolings)
+
+    def _embed(self, texts):
+        features = self._embed_tokens(*self._tokenize(texts))
+        return self._remove_sif_component(features)
+
+    def _embed_with_counts(self, texts):
+        ids, lengths, unknown = self._tokenize(texts)
+        text_of_token = np.repeat(np.arange(len(texts)), lengths)
+        known = np.bincount(text_of_token[ids >= 0], minlength=len(texts))
+        return self._embed_tokens(ids, lengths, unknown), np.stack([known, lengths], axis=1)
 
     def _embed_tokens(self, ids, lengths, unknown):
         kv = self.vectors_
@@ -353,23 +323,14 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                 text_of_token = np.repeat(np.arange(len(lengths)), lengths)
                 lengths = np.bincount(text_of_token[known], minlength=len(lengths))
                 ids = ids[known]
-
-        def rows(unique):
-            inside = unique < n_known
-            if extra is None:
-                return kv.vectors[unique]
-            out = np.empty((len(unique), kv.vector_size), dtype=np.float32)
-            out[inside] = kv.vectors[unique[inside]]
-            out[~inside] = extra[unique[~inside] - n_known]
-            return out
-
         # The product reads rows in place only from a row-major matrix; a column-major
         # one (vectors built in memory from a transposed array) would be copied per batch.
         in_place = extra is None and kv.vectors.flags.c_contiguous
+        rows = partial(_rows_of, kv, extra)
         batch = TokenBatch(ids, lengths, rows, matrix=kv.vectors if in_place else None)
         blocks = [
             batch.pool(p, idf=partial(self._idf_of, n_known=n_known), sif=self._sif_weights)
-            for p in self._poolings()
+            for p in self.poolings_
         ]
         return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
 
@@ -384,21 +345,21 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
 
     def _sif_weights(self, unique):
         # p(w) from Zipf's law on the frequency rank: vector files list words by frequency.
-        ranks, n_words = getattr(self, "_source_ranks", (None, len(self.vectors_.index_to_key)))
+        ranks, n_words = getattr(self, "source_ranks_", (None, len(self.vectors_.index_to_key)))
         if ranks is not None:  # a pruned stored copy: rank words as in the original vectors
             unique = ranks[unique]
         harmonic = np.log(n_words) + 0.5772
         rank = np.minimum(unique, n_words - 1) + 1.0
         return self.sif_alpha / (self.sif_alpha + 1.0 / (rank * harmonic))
 
-    def _block(self, features, poolings, name):
+    def _block(self, features, name):
         dim = self.vectors_.vector_size
-        start = poolings.index(name) * dim
+        start = self.poolings_.index(name) * dim
         return features[:, start : start + dim]
 
-    def _remove_sif_component(self, features, poolings):
-        if "sif" in poolings and self.sif_component_ is not None:
-            block = self._block(features, poolings, "sif")
+    def _remove_sif_component(self, features):
+        if "sif" in self.poolings_ and self.sif_component_ is not None:
+            block = self._block(features, "sif")
             component = self.sif_component_.astype(np.float64)
             # A row-wise sum, not ``block @ component``: BLAS blocks a matrix product by
             # the batch's shape, so a text's row would depend on the texts beside it.
@@ -406,55 +367,23 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             block -= (projection[:, None] * component).astype(np.float32)
         return features
 
-    def _n_features(self, poolings):
-        return len(poolings) * self.vectors_.vector_size
+    def _n_features(self):
+        return len(self.poolings_) * self.vectors_.vector_size
 
     # -- cache keys -------------------------------------------------------------------
 
     def _params_digest(self):
-        params = self.get_params(deep=False)
-        for name in ("vectors", "cache", "n_jobs", "progress", "batch_size"):
-            params.pop(name)
-        if callable(params["tokenizer"]):
-            params["tokenizer"] = feature_cache.callable_digest(params["tokenizer"])
-        return feature_cache.state_digest(sorted(params.items(), key=str))
+        return feature_cache.params_digest(self, ignore=self._runtime_parameters)
 
     def _state_digest(self):
-        state = [
-            (name, value)
-            for name, value in sorted(vars(self).items())
-            if name.endswith("_") and name != "vectors_"
-        ]
+        state = sorted(feature_cache.fitted_state(self, ignore=("vectors_",)).items())
         return feature_cache.state_digest(self._params_digest(), state)
 
     # -- scikit-learn API ------------------------------------------------------------
 
-    def get_feature_names_out(self, input_features=None):
-        """Return ``pooling_i`` names, e.g. ``mean_0 ... mean_49 max_0 ...``."""
-        check_is_fitted(self, "fingerprint_")
-        dim = self.vectors_.vector_size
-        return np.array([f"{p}_{i}" for p in self._poolings() for i in range(dim)], dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
-
-    def __sklearn_clone__(self):
-        # Clone every parameter but the vectors: GridSearchCV clones per candidate and
-        # fold, and a deep copy of a vector matrix would cost seconds and gigabytes.
-        params = self.get_params(deep=False)
-        new = type(self)(
-            **{
-                name: value if name == "vectors" else clone(value, safe=False)
-                for name, value in params.items()
-            }
-        )
-        for name in ("_metadata_request", "_sklearn_output_config"):
-            if hasattr(self, name):
-                setattr(new, name, copy.deepcopy(getattr(self, name)))
-        return new
+    def _feature_blocks(self):
+        """``pooling_i`` names, e.g. ``mean_0 ... mean_49 max_0 ...``."""
+        return [(pooling, self.vectors_.vector_size) for pooling in self.poolings_]
 
     # -- pickling and loading: vectors by reference ----------------------------------
 
@@ -465,7 +394,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
         kv = state.pop("vectors_", None)
         if kv is not None:
             if self.store_vectors:
-                ranks, n_words = getattr(self, "_source_ranks", (self.idf_ids_, len(kv)))
+                ranks, n_words = getattr(self, "source_ranks_", (self.idf_ids_, len(kv)))
                 state["_stored_vectors"] = (
                     [kv.index_to_key[i] for i in self.idf_ids_],
                     np.asarray(kv.vectors[self.idf_ids_]),
@@ -475,8 +404,18 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
                 state["_vectors_ref"] = loading.spill(kv)
         return state
 
-    # skops calls __setstate__ while rebuilding a model file: the inherited one only
-    # stores the state, and the references in it stay data until bound below.
+    def __setstate__(self, state):
+        # skops calls this while rebuilding a model file: it only stores the state, and
+        # the references in it stay data until bound below. Files written before
+        # poolings_ existed, or by a version that pickled the ranks as _source_ranks
+        # (a model loaded with stored vectors, then saved again), still load.
+        state = dict(state)
+        if "_source_ranks" in state:
+            state["source_ranks_"] = state.pop("_source_ranks")
+        if "fingerprint_" in state and "poolings_" not in state:
+            pooling = state.get("pooling")
+            state["poolings_"] = [pooling] if isinstance(pooling, str) else list(pooling)
+        super().__setstate__(state)
 
     def __reduce_ex__(self, protocol):
         # A pickle is trusted by whoever unpickles it (worker processes, deepcopy): it
@@ -527,7 +466,7 @@ class EmbeddingVectorizer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"{options.where}the vectors stored with the model are damaged ({exc})"
             ) from None
-        self._source_ranks = (np.asarray(ranks, dtype=np.int64), int(n_words))
+        self.source_ranks_ = (np.asarray(ranks, dtype=np.int64), int(n_words))
         self.vectors_ = keyed_vectors(list(words), matrix)
         registry.register(self.vectors_, None, None, registry.compute_fingerprint(self.vectors_))
         self.idf_ids_ = np.arange(len(words))
@@ -588,12 +527,16 @@ def _collect(parts, total, n_features, bar):
     return np.concatenate(out) if len(out) > 1 else out[0]
 
 
-def _transform_batch(vectorizer, texts, poolings):
-    return vectorizer._transform_batch(texts, poolings)
-
-
-def _embed_cached(vectorizer, texts, poolings, key):
-    return vectorizer._embed(texts, poolings)
+def _rows_of(kv, extra, unique):
+    """Vectors of the rows ``unique`` of ``kv``, then of the fastText ``extra`` rows."""
+    if extra is None:
+        return kv.vectors[unique]
+    n_known = len(kv.index_to_key)
+    inside = unique < n_known
+    out = np.empty((len(unique), kv.vector_size), dtype=np.float32)
+    out[inside] = kv.vectors[unique[inside]]
+    out[~inside] = extra[unique[~inside] - n_known]
+    return out
 
 
 def _first_component(features):
