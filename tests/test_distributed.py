@@ -66,9 +66,9 @@ def _local(vectorizer, partitions):
 
 def _registry_state(fingerprint):
     """Runs on a worker: how it holds the vectors with this fingerprint."""
-    from lightxfer.vectors import registry
+    from lightxfer.vectors import loaded
 
-    found = [kv for kv, ref in list(registry._INFO.items()) if ref.fingerprint == fingerprint]
+    found = [kv for kv, ref in list(loaded._INFO.items()) if ref.fingerprint == fingerprint]
     return {
         "copies": len(found),
         "memory_mapped": all(isinstance(kv.vectors, np.memmap) for kv in found),

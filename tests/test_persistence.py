@@ -21,8 +21,8 @@ LABELS = [1, 0, 1, 0] * 5
 
 def _forget_loaded_vectors():
     # As in a new process: vectors loaded earlier in this one are shared by path.
-    lightxfer.vectors.registry._INFO.clear()
-    lightxfer.vectors.registry._LOADED.clear()
+    lightxfer.vectors.loaded._INFO.clear()
+    lightxfer.vectors.loaded._LOADED.clear()
 
 
 @pytest.fixture
@@ -162,3 +162,18 @@ def test_damaged_model_file(tmp_path, content):
 def test_missing_model_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         lightxfer.load(tmp_path / "nope.skops")
+
+
+def test_state_pickled_before_poolings_and_source_ranks_were_named_still_binds(sst2):
+    # Files written before poolings_ existed, and loaded-then-resaved models whose
+    # stored-vector ranks were pickled as _source_ranks, must keep their features.
+    texts = sst2[0][:80]
+    vectorizer = lightxfer.EmbeddingVectorizer(pooling=["sif", "mean"], store_vectors=True)
+    vectorizer.fit(texts)
+    stored = lightxfer.persistence.unpickle(type(vectorizer), vectorizer.__getstate__())
+    old = stored.__getstate__()
+    del old["poolings_"]
+    old["_source_ranks"] = old.pop("source_ranks_")
+    rebuilt = lightxfer.persistence.unpickle(type(vectorizer), old)
+    assert rebuilt.poolings_ == ["sif", "mean"] and not hasattr(rebuilt, "_source_ranks")
+    np.testing.assert_array_equal(rebuilt.transform(texts), vectorizer.transform(texts))

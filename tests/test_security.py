@@ -26,7 +26,7 @@ from sklearn.tree import DecisionTreeClassifier
 import lightxfer
 from lightxfer.exceptions import UnsafeFileError, VectorsFileError, VectorsUnavailableError
 from lightxfer.persistence import untrusted_types
-from lightxfer.vectors import loading, registry
+from lightxfer.vectors import loaded, loading
 
 pytestmark = pytest.mark.filterwarnings("ignore:only .* of the tokens")
 
@@ -53,18 +53,18 @@ def _plant_pickle(path, marker):
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_process(tmp_path, monkeypatch):
     monkeypatch.setenv("LIGHTXFER_CACHE", str(tmp_path / "cache"))
-    saved = dict(registry._INFO), dict(registry._LOADED)
+    saved = dict(loaded._INFO), dict(loaded._LOADED)
     _forget_loaded_vectors()
     yield
     _forget_loaded_vectors()  # then as it was: other tests keep their loaded vectors
-    registry._INFO.update(saved[0])
-    registry._LOADED.update(saved[1])
+    loaded._INFO.update(saved[0])
+    loaded._LOADED.update(saved[1])
 
 
 def _forget_loaded_vectors():
     # As in a new process: nothing loaded, so every reference has to be followed.
-    registry._INFO.clear()
-    registry._LOADED.clear()
+    loaded._INFO.clear()
+    loaded._LOADED.clear()
 
 
 @pytest.fixture

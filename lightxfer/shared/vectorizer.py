@@ -12,14 +12,13 @@ from joblib import Memory, Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from lightxfer import persistence
 from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
-from lightxfer.shared import feature_cache
+from lightxfer.shared import binding, feature_cache
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
 from lightxfer.shared.tokenize import TOKENIZERS, tokenize_ids
 from lightxfer.shared.validation import iter_batches
-from lightxfer.vectors import loading, registry
+from lightxfer.vectors import loaded, loading, registry
 from lightxfer.vectors.registry import VectorsRef
 
 LOW_COVERAGE = 0.5
@@ -194,7 +193,7 @@ class EmbeddingVectorizer(SharedLayer):
         """Learn the fitted state from ``texts``; return their features if computed."""
         kv = self.vectors_
         self.lowercase_ = (
-            registry.is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
+            loaded.is_lowercase(kv) if self.lowercase == "auto" else bool(self.lowercase)
         )
         self.sif_component_ = None
         if self._row_key() is not None:
@@ -390,7 +389,7 @@ class EmbeddingVectorizer(SharedLayer):
     def __getstate__(self):
         state = dict(super().__getstate__())
         if isinstance(self.vectors, KeyedVectors):
-            state["vectors"] = loading.spill(self.vectors)
+            state["vectors"] = registry.spill(self.vectors)
         kv = state.pop("vectors_", None)
         if kv is not None:
             if self.store_vectors:
@@ -401,7 +400,7 @@ class EmbeddingVectorizer(SharedLayer):
                     (ranks, n_words),
                 )
             else:
-                state["_vectors_ref"] = loading.spill(kv)
+                state["_vectors_ref"] = registry.spill(kv)
         return state
 
     def __setstate__(self, state):
@@ -420,22 +419,22 @@ class EmbeddingVectorizer(SharedLayer):
     def __reduce_ex__(self, protocol):
         # A pickle is trusted by whoever unpickles it (worker processes, deepcopy): it
         # binds as soon as it is rebuilt. skops never calls this.
-        return persistence.unpickle, (type(self), self.__getstate__())
+        return binding.unpickle, (type(self), self.__getstate__())
 
     def __getattr__(self, name):
         # Rebuilt but not bound (skops.io.load, not lightxfer.load): bind on first use,
         # with the defaults, which follow only safe references.
         if name == "vectors_" and _UNBOUND.intersection(self.__dict__):
-            self.__lightxfer_bind__(persistence.BindOptions())
+            self.__lightxfer_bind__(binding.BindOptions())
             return self.vectors_
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __lightxfer_bind__(self, options):
-        """Bind the vectors the rebuilt model refers to (:mod:`lightxfer.persistence`).
+        """Bind the vectors the rebuilt model refers to (:mod:`lightxfer.shared.binding`).
 
         Parameters
         ----------
-        options : lightxfer.persistence.BindOptions
+        options : lightxfer.shared.binding.BindOptions
         """
         stored = self.__dict__.pop("_stored_vectors", None)
         ref = self.__dict__.pop("_vectors_ref", None)
@@ -468,7 +467,7 @@ class EmbeddingVectorizer(SharedLayer):
             ) from None
         self.source_ranks_ = (np.asarray(ranks, dtype=np.int64), int(n_words))
         self.vectors_ = keyed_vectors(list(words), matrix)
-        registry.register(self.vectors_, None, None, registry.compute_fingerprint(self.vectors_))
+        loaded.register(self.vectors_, None, None, loaded.compute_fingerprint(self.vectors_))
         self.idf_ids_ = np.arange(len(words))
 
 
@@ -482,7 +481,7 @@ def _bind_reference(ref, fitted, options):
     try:
         if not isinstance(ref, VectorsRef):
             raise VectorsFileError(f"the vectors reference is a {type(ref).__name__}")
-        expected = registry.check_fingerprint(ref.fingerprint)
+        expected = loaded.check_fingerprint(ref.fingerprint)
         if fitted is not None and fitted != expected:
             raise ValueError("the reference and fingerprint_ disagree")
         if given is not None:

@@ -11,7 +11,7 @@ from gensim.models.fasttext import FastTextKeyedVectors
 from tqdm import tqdm
 
 from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
-from lightxfer.vectors import formats, registry, store
+from lightxfer.vectors import formats, loaded, store
 
 DEFAULT_VECTORS = "glove-wiki-gigaword-50"
 GENSIM_DATA_NAMES = (
@@ -71,7 +71,7 @@ def load_vectors(source=DEFAULT_VECTORS, *, limit=None, allow_pickle=False):
     """
     if isinstance(source, KeyedVectors):
         _check_limit(limit)
-        return _limited(source, limit, registry.reference(source).source)
+        return _limited(source, limit, loaded.origin(source).source)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             f"source must be a name, a path or gensim KeyedVectors, got {type(source).__name__}"
@@ -89,10 +89,10 @@ def _load(source, limit, *, allow_pickle, download):
     key = _canonical(source)
     if key not in GENSIM_DATA_NAMES:
         _forget_if_changed(key)
-    found = registry.lookup(key, limit)
+    found = loaded.lookup(key, limit)
     if found is not None:
         return found
-    full = registry.lookup(key, None) or _load_full(key, allow_pickle, download)
+    full = loaded.lookup(key, None) or _load_full(key, allow_pickle, download)
     return _limited(full, limit, key)
 
 
@@ -118,14 +118,14 @@ def resolve_reference(ref, *, check=True, allow_pickle=False):
     -------
     gensim.models.KeyedVectors
     """
-    expected = registry.check_fingerprint(ref.fingerprint)
-    found = registry.find(expected)
+    expected = loaded.check_fingerprint(ref.fingerprint)
+    found = loaded.find(expected)
     if found is not None:
         return found
     if ref.source is None:
         return load_by_fingerprint(expected)
     kv = _load(_referable(ref.source), ref.limit, allow_pickle=allow_pickle, download=False)
-    actual = registry.fingerprint(kv)
+    actual = loaded.origin(kv).fingerprint
     if check and actual != expected:
         raise VectorsMismatchError(
             f"the vectors found ({ref.source}, fingerprint {actual}) are not the ones the "
@@ -144,38 +144,33 @@ def _referable(source):
     raise VectorsFileError(f"{source}: a vectors reference must be an absolute path or a name")
 
 
-_SEEN = {}  # path -> identity (size, mtime) of the file when this process loaded it
-
-
 def _forget_if_changed(key):
     try:
         identity = _file_key(Path(key))
     except OSError:
         return  # not a vectors file or directory: loading it says why
-    if _SEEN.setdefault(key, identity) != identity:
-        registry.forget(key)  # the file changed since this process loaded it
-        _SEEN[key] = identity
+    if loaded.file_changed(key, identity):
+        loaded.forget(key)
 
 
 def load_by_fingerprint(fingerprint):
     """Load vectors that were spilled to the cache under their fingerprint."""
-    entry = store.read_entry(f"fp-{registry.check_fingerprint(fingerprint)}")
+    entry = store.read_entry(f"fp-{loaded.check_fingerprint(fingerprint)}")
     if entry is None:
         raise VectorsUnavailableError(
             f"no vectors with fingerprint {fingerprint} in this process or in the cache "
             f"{store.cache_root()}; the model was fitted on in-memory vectors: load it with "
             "lightxfer.load(path, vectors=...) or save it with store_vectors=True"
         )
-    return registry.register(entry[0], None, None, fingerprint)
+    return loaded.register(entry[0], None, None, fingerprint)
 
 
-def spill(kv):
-    """Write in-memory vectors to the cache under their fingerprint (once)."""
-    ref = registry.reference(kv)
-    key = f"fp-{ref.fingerprint}"
-    if ref.source is None and store.read_entry(key) is None:
-        store.write_entry(key, {"kind": "raw", "fingerprint": ref.fingerprint}, _raw_filler(kv))
-    return ref
+def write_to_cache(kv):
+    """Write vectors built in memory to the cache under their fingerprint (once)."""
+    origin = loaded.origin(kv)
+    key = f"fp-{origin.fingerprint}"
+    if origin.source is None and store.read_entry(key) is None:
+        store.write_entry(key, {"kind": "raw", "fingerprint": origin.fingerprint}, _raw_filler(kv))
 
 
 def _canonical(source):
@@ -211,7 +206,7 @@ def _limited(kv, limit, source):
         small = store.keyed_vectors(kv.index_to_key[:limit], kv.vectors[:limit])
     if source is None:
         return small
-    return registry.register(small, source, limit, registry.compute_fingerprint(small))
+    return loaded.register(small, source, limit, loaded.compute_fingerprint(small))
 
 
 def cache_path(source=DEFAULT_VECTORS):
@@ -226,10 +221,7 @@ def cache_path(source=DEFAULT_VECTORS):
     pathlib.Path or None
         ``None`` for gensim ``KeyedVectors`` files, which are memory-mapped in place.
     """
-    return _CACHE_DIRS.get(registry.reference(load_vectors(source)).source)
-
-
-_CACHE_DIRS = {}  # source -> cache entry directory it was loaded from
+    return loaded.cache_dir(loaded.origin(load_vectors(source)).source)
 
 
 def _load_full(key, allow_pickle, download):
@@ -238,9 +230,9 @@ def _load_full(key, allow_pickle, download):
     elif key in GENSIM_DATA_NAMES:
         path = _canonical(_gensim_data_path(key, download))
         kv = _load(path, None, allow_pickle=allow_pickle, download=download)
-        _CACHE_DIRS[key] = _CACHE_DIRS.get(path)
+        loaded.set_cache_dir(key, loaded.cache_dir(path))
         # Registered under its name too, so a model refers to it by a portable name.
-        return registry.register(kv, key, None, registry.reference(kv).fingerprint)
+        return loaded.register(kv, key, None, loaded.origin(kv).fingerprint)
     else:
         try:
             kv, meta, entry = _load_file(Path(key), allow_pickle)
@@ -248,8 +240,8 @@ def _load_full(key, allow_pickle, download):
             raise
         except Exception as exc:  # zlib, memory, gensim internals: still one line on the file
             raise VectorsFileError(f"{key}: cannot read vectors ({type(exc).__name__})") from None
-    _CACHE_DIRS[key] = entry
-    return registry.register(kv, key, None, meta["fingerprint"])
+    loaded.set_cache_dir(key, entry)
+    return loaded.register(kv, key, None, meta["fingerprint"])
 
 
 def _file_key(path):
@@ -278,7 +270,7 @@ def _default_glove():
         words = pq.read_table(npy.parent / "glove_6B_index.parquet").column(0).to_pylist()
         kv = store.keyed_vectors(words, np.load(npy, mmap_mode="r"))
         meta = {"kind": "raw", "source": DEFAULT_VECTORS}
-        meta["fingerprint"] = registry.compute_fingerprint(kv)
+        meta["fingerprint"] = loaded.compute_fingerprint(kv)
         store.write_entry(key, meta, _raw_filler(kv))
         entry = store.read_entry(key)
     return (*entry, store.entry_dir(key))
@@ -329,7 +321,7 @@ def _load_file(path, allow_pickle):
             ) from None
         if not isinstance(kv, KeyedVectors):
             raise VectorsFileError(f"{path} holds a {type(kv).__name__}, not KeyedVectors")
-        return kv, {"fingerprint": registry.compute_fingerprint(kv)}, None
+        return kv, {"fingerprint": loaded.compute_fingerprint(kv)}, None
     key = _file_key(path)
     entry = store.read_entry(key)
     if entry is None:
@@ -351,7 +343,7 @@ def _filler(kind, path):
             store.write_words(tmp, words)
             meta["shape"] = [len(words), dim]
             matrix = np.memmap(store.matrix_path(tmp), np.float32, "r", shape=(len(words), dim))
-            meta["fingerprint"] = registry.compute_fingerprint(store.keyed_vectors(words, matrix))
+            meta["fingerprint"] = loaded.compute_fingerprint(store.keyed_vectors(words, matrix))
             return
         if kind == "spacy":
             words, matrix = formats.spacy_vectors(path)
@@ -359,7 +351,7 @@ def _filler(kind, path):
         else:
             kv = _read_with_gensim(kind, path)
         _check_finite(path, kv)
-        meta["fingerprint"] = registry.compute_fingerprint(kv)
+        meta["fingerprint"] = loaded.compute_fingerprint(kv)
         if isinstance(kv, FastTextKeyedVectors):
             meta["kind"], meta["file"] = "gensim", "vectors.kv"
             kv.save(str(tmp / "vectors.kv"))

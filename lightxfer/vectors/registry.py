@@ -1,41 +1,14 @@
-"""One loaded copy of each vector set per process, identified by a content fingerprint.
+"""``VectorsRef``: the cheap, picklable handle by which estimators and model files name vectors.
 
 Estimators never pickle vectors: they pickle a :class:`VectorsRef` (source, limit and
-fingerprint) and resolve it here, so every worker process memory-maps the same cached file.
+fingerprint) and resolve it through :mod:`lightxfer.vectors.loading`, so every worker
+process memory-maps the same cached file. What is loaded lives in
+:mod:`lightxfer.vectors.loaded`.
 """
 
-import hashlib
-import re
-import threading
-import weakref
 from dataclasses import dataclass
 
-import numpy as np
-from gensim.models import KeyedVectors
-from gensim.models.fasttext import FastTextKeyedVectors
-
-_LOCK = threading.RLock()
-_LOADED = {}  # (source, limit) -> KeyedVectors
-_INFO = weakref.WeakKeyDictionary()  # KeyedVectors -> VectorsRef
-_BLOCK_ROWS = 1 << 16
-_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
-
-
-def check_fingerprint(value):
-    """Return ``value`` if it is a fingerprint as :func:`compute_fingerprint` writes it.
-
-    A model file records fingerprints, and the cache finds spilled vectors by them: a
-    value of any other form (a path, ``../..``) is refused before any use.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not 32 lower-case hexadecimal digits.
-    """
-    if not (isinstance(value, str) and _FINGERPRINT.fullmatch(value)):
-        shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
-        raise ValueError(f"{shown!r} is not a vectors fingerprint (32 hexadecimal digits)")
-    return value
+from lightxfer.vectors import loaded, loading
 
 
 @dataclass(frozen=True)
@@ -73,78 +46,22 @@ class VectorsRef:
         allow_pickle : bool, default=False
             Also load a gensim ``KeyedVectors.save`` file, which can run code.
         """
-        from lightxfer.vectors.loading import resolve_reference
-
-        return resolve_reference(self, check=check, allow_pickle=allow_pickle)
-
-
-def compute_fingerprint(kv):
-    """Hash the words and vectors of ``kv`` (and a fastText model's subword table).
-
-    Parameters
-    ----------
-    kv : gensim.models.KeyedVectors
-
-    Returns
-    -------
-    str
-        32 hexadecimal digits.
-    """
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update("\n".join(map(str, kv.index_to_key)).encode("utf-8", "surrogatepass"))
-    arrays = [kv.vectors]
-    if isinstance(kv, FastTextKeyedVectors):
-        digest.update(f"fasttext {kv.min_n} {kv.max_n} {kv.bucket}".encode())
-        arrays.append(kv.vectors_ngrams)
-    for array in arrays:
-        digest.update(f"{array.shape} {array.dtype}".encode())
-        for start in range(0, len(array), _BLOCK_ROWS):
-            digest.update(np.ascontiguousarray(array[start : start + _BLOCK_ROWS]).data)
-    return digest.hexdigest()
-
-
-def find(fingerprint):
-    """Return vectors already loaded in this process with ``fingerprint``, or ``None``."""
-    with _LOCK:
-        for kv, ref in list(_INFO.items()):
-            if ref.fingerprint == fingerprint:
-                return kv
-    return None
-
-
-def register(kv, source, limit, fingerprint):
-    """Record where ``kv`` came from so later loads and references share it."""
-    with _LOCK:
-        if source is not None:
-            _LOADED[(source, limit)] = kv
-        _INFO[kv] = VectorsRef(source, limit, fingerprint)
-    return kv
-
-
-def forget(source):
-    """Drop every loaded vector set of ``source``, so the next load reads it again."""
-    with _LOCK:
-        for key in [key for key in _LOADED if key[0] == source]:
-            kv = _LOADED.pop(key)
-            _INFO.pop(kv, None)
-
-
-def lookup(source, limit):
-    """Return the already loaded vectors for ``(source, limit)``, or ``None``."""
-    with _LOCK:
-        return _LOADED.get((source, limit))
+        return loading.resolve_reference(self, check=check, allow_pickle=allow_pickle)
 
 
 def reference(kv):
     """Return the :class:`VectorsRef` of ``kv``, fingerprinting it on first use."""
-    if not isinstance(kv, KeyedVectors):
-        raise TypeError(f"expected gensim KeyedVectors, got {type(kv).__name__}")
-    with _LOCK:
-        ref = _INFO.get(kv)
-    if ref is None:
-        ref = VectorsRef(None, None, compute_fingerprint(kv))
-        register(kv, None, None, ref.fingerprint)
-    return ref
+    return VectorsRef(*loaded.origin(kv))
+
+
+def spill(kv):
+    """Return the reference of ``kv``, first writing in-memory vectors to the cache.
+
+    Another process resolves the reference of vectors built in memory through the cache
+    entry of their fingerprint, written here once.
+    """
+    loading.write_to_cache(kv)
+    return reference(kv)
 
 
 def fingerprint(kv):
@@ -167,15 +84,4 @@ def fingerprint(kv):
     >>> len(fingerprint(kv))
     32
     """
-    return reference(kv).fingerprint
-
-
-_LOWERCASE = {}  # fingerprint -> whether the vocabulary is lower-case
-
-
-def is_lowercase(kv, sample=20_000):
-    """Tell whether the (most frequent) words of ``kv`` are all lower-case; memoised."""
-    key = reference(kv).fingerprint
-    if key not in _LOWERCASE:
-        _LOWERCASE[key] = not any(word != word.lower() for word in kv.index_to_key[:sample])
-    return _LOWERCASE[key]
+    return loaded.origin(kv).fingerprint

@@ -2,7 +2,7 @@
 
 from lightxfer.cli.common import add_allow_pickle, add_table_columns, read_texts
 from lightxfer.shared.tokenize import tokenize_ids
-from lightxfer.vectors import registry
+from lightxfer.vectors import loaded, registry
 from lightxfer.vectors.loading import DEFAULT_VECTORS, cache_path, load_vectors
 
 NAME = "vectors"
@@ -62,6 +62,6 @@ def describe(source, kv):
 
 def coverage(kv, texts):
     """Share of the tokens of ``texts`` (tokenised as EmbeddingVectorizer does) that ``kv`` knows."""
-    lowercase = registry.is_lowercase(kv)
+    lowercase = loaded.is_lowercase(kv)
     ids, _, _ = tokenize_ids(list(texts), kv.key_to_index, tokenizer="auto", lowercase=lowercase)
     return float((ids >= 0).mean()) if len(ids) else 0.0
