@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.exceptions import require
 from lightxfer.shared.encoder import SentenceEncoder
+from lightxfer.shared.validation import text_column
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
 __all__ = ["iter_blocks", "task_payload", "transform"]
@@ -207,12 +208,7 @@ def _partitions(texts):
     if isinstance(texts, bag.Bag):
         return list(texts.to_delayed(optimize_graph=True))
     if dd is not None and isinstance(texts, dd.DataFrame):
-        if len(texts.columns) != 1:
-            raise ValueError(
-                f"expected one column of texts, got a DataFrame with {len(texts.columns)} "
-                "columns; select the text column, e.g. df['text']"
-            )
-        texts = texts[texts.columns[0]]
+        texts = text_column(texts)
     if dd is not None and isinstance(texts, dd.Series):
         return list(texts.to_delayed(optimize_graph=True))
     raise TypeError(

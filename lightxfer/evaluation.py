@@ -16,9 +16,9 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
-from tqdm import tqdm
 
 from lightxfer.classifier import make_classifier, make_tfidf_baseline
+from lightxfer.progress import progress_bar
 from lightxfer.shared.validation import to_text_list
 from lightxfer.transferring import reused_layers, split_source, transfer
 
@@ -138,9 +138,8 @@ def evaluate_transfer(
         (label, seed, train) for label, samples in groups for seed, train in enumerate(samples)
     ]
     rows = []
-    for label, seed, train in tqdm(
-        steps, desc="transfer", unit=" samples", disable=_hide(progress)
-    ):
+    bar = progress_bar(progress, iterable=steps, desc="transfer", unit=" samples")
+    for label, seed, train in bar:
         correct = {}
         for method, model in models.items():
             predicted = _seeded(clone(model), seed).fit(X[train], y[train]).predict(X_test)
@@ -468,7 +467,3 @@ def _seeded(model, seed):
     frozen = tuple(f"{k}__" for k, v in params.items() if isinstance(v, FrozenEstimator))
     seeded = {k: seed for k in params if k.endswith("random_state") and not k.startswith(frozen)}
     return model.set_params(**seeded)
-
-
-def _hide(progress):
-    return None if progress is None else not progress

@@ -41,6 +41,19 @@ def read_table(path, *, text_column="text", label_column=None):
     TableError
         Naming the file, and the row (1-based line in the file) and column where known.
     """
+    return read_table_rows(path, text_column=text_column, label_column=label_column)[0]
+
+
+def read_table_rows(path, *, text_column="text", label_column=None):
+    """Read a table as :func:`read_table` does, and say where each row is in the file.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+    where : callable
+        Maps a row position to its place in the file, as errors name it: ``"line 7"``,
+        or ``"data row 5"`` in a CSV file where a quoted field spans lines.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in READERS:
@@ -78,7 +91,7 @@ def read_table(path, *, text_column="text", label_column=None):
     if table.empty:
         raise TableError(f"{path}: the table has a header but no rows")
     table[text_column] = table[text_column].astype(str)
-    return table
+    return table, lines
 
 
 def _check_tsv_rows(path, text):

@@ -97,6 +97,20 @@ def test_a_model_trained_on_floats_evaluates_integer_labels(numeric, capsys):
     assert f"accuracy: {expected:.1%}" in out
 
 
+@pytest.mark.parametrize(
+    ("second", "place"),
+    [("a fine film", "line 4"), ('"a quoted text\nover two lines"', "data row 3")],
+)
+def test_an_unknown_label_names_where_its_row_is(numeric, tmp_path, capsys, second, place):
+    # Past a quoted field that spans lines, a row's line is not its position + 2.
+    paths, _ = numeric
+    path = tmp_path / "test.csv"
+    path.write_text(f"text,label\na good film,1\n{second},0\nan odd one,7\n")
+    code, _, err = run(capsys, "evaluate", "--model", paths["model"], "--test", path)
+    assert code != 0
+    assert f"{path}, {place}, column 'label': label 7 is not one the model" in err
+
+
 def test_predictions_of_numeric_labels_are_numbers(numeric, tmp_path, capsys):
     paths, _ = numeric
     out_path = tmp_path / "predictions.jsonl"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lightxfer.persistence import PICKLE_SUFFIXES, load
-from lightxfer.tables import TableError, read_table
+from lightxfer.persistence import load
+from lightxfer.tables import TableError, read_table, read_table_rows
 from lightxfer.vectors.loading import load_vectors
 
 
@@ -68,14 +68,18 @@ def read_labelled(path, text_column, label_column, classes=None):
     """Return ``(texts, labels)`` of a CSV/TSV/JSONL file.
 
     Labels are numbers when every label of the file is one (integers when all are
-    whole, so ``1`` and ``1.0`` are the same class), text otherwise; given the
-    ``classes`` of a model trained on text labels, they stay text.
+    whole, so ``1`` and ``1.0`` are the same class), text otherwise. Given the
+    ``classes`` of a model, they stay text if those are, and a label not among them
+    is an error naming its line.
     """
-    table = read_table(path, text_column=text_column, label_column=label_column)
+    table, where = read_table_rows(path, text_column=text_column, label_column=label_column)
     labels = table[label_column].astype(str)
     if classes is None or np.asarray(classes).dtype.kind in "iuf":
         labels = parse_labels(labels)
-    return table[text_column].to_numpy(dtype=object), labels.to_numpy()
+    labels = labels.to_numpy()
+    if classes is not None:
+        _check_known_labels(path, where, label_column, labels, classes)
+    return table[text_column].to_numpy(dtype=object), labels
 
 
 #: A label written with leading zeros ("007") is a code, not a quantity.
@@ -99,28 +103,23 @@ def parse_labels(labels):
 
 def load_model(path, allow_pickle=False):
     """Load a model saved by ``lightxfer train`` (or :func:`lightxfer.save`)."""
-    path = Path(path)
-    if path.suffix in PICKLE_SUFFIXES and not allow_pickle:
-        raise ValueError(f"{path} is a pickle file; pass --allow-pickle if you trust its source")
+    # Refusing a pickle is load's: the CLI words its "pass allow_pickle=True" as a flag.
     model = load(path, allow_pickle=allow_pickle)
     if not hasattr(model, "predict"):
         raise TypeError(f"{path} holds a {type(model).__name__}, not a classifier")
     return model
 
 
-def check_known_labels(path, labels, model, label_column):
-    """Raise a one-line error naming the first label of ``path`` the model does not know."""
-    classes = getattr(model, "classes_", None)
-    if classes is None:
-        return
+def _check_known_labels(path, where, label_column, labels, classes):
+    """Raise a one-line error naming the first label the model was not trained on."""
     known = set(np.asarray(classes).tolist())
     unknown = np.flatnonzero([label not in known for label in labels])
     if len(unknown):
         first = int(unknown[0])
-        line = first + (1 if Path(path).suffix.lower() in (".jsonl", ".ndjson") else 2)
         raise TableError(
-            f"{path}, line {line}, column {label_column!r}: label {labels[first]!r} is not one "
-            f"the model was trained on ({', '.join(map(str, classes))})"
+            f"{path}, {where(first)}, column {label_column!r}: label {labels.tolist()[first]!r} is not "
+            "one the model was trained on "
+            f"({', '.join(map(str, classes))})"
             + (f"; {len(unknown)} rows in all" if len(unknown) > 1 else "")
         )
 

@@ -30,12 +30,7 @@ def _as_iterable(X):
             f"{type(X).__name__}; wrap it in a list: [text]"
         )
     if hasattr(X, "columns"):
-        if len(X.columns) != 1:
-            raise ValueError(
-                f"expected one column of texts, got a DataFrame with {len(X.columns)} "
-                "columns; select the text column, e.g. df['text']"
-            )
-        X = X.iloc[:, 0]
+        X = text_column(X)
     if hasattr(X, "to_numpy"):
         return X.to_numpy(dtype=object)
     if isinstance(X, np.ndarray) and X.ndim != 1:
@@ -45,6 +40,25 @@ def _as_iterable(X):
     if not hasattr(X, "__iter__"):
         raise TypeError(f"expected an iterable of texts, got {type(X).__name__}")
     return X
+
+
+def text_column(frame):
+    """Return the one column of a DataFrame (pandas or dask) of texts, or raise.
+
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    Series
+    """
+    if len(frame.columns) != 1:
+        raise ValueError(
+            f"expected one column of texts, got a DataFrame with {len(frame.columns)} "
+            "columns; select the text column, e.g. df['text']"
+        )
+    return frame[frame.columns[0]]
 
 
 def check_texts(batch, offset=0):

@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lightxfer.cli.common import add_allow_pickle, add_table_columns, parse_pooling, preload_vectors
 from lightxfer.exceptions import require
+from lightxfer.progress import bar_disabled, progress_bar
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.tables import read_table
@@ -164,11 +164,9 @@ def read_features(output):
 
 def _progress_bar(n_rows, progress):
     """A tqdm bar on a terminal; elsewhere (a log, a pipe) plain lines without ``\\r``."""
-    if progress is False:
-        return tqdm(disable=True)
-    if progress or sys.stderr.isatty():
-        return tqdm(total=n_rows, desc="embedding", unit=" texts")
-    return ProgressLines(n_rows)
+    if bar_disabled(progress) is None and not sys.stderr.isatty():
+        return ProgressLines(n_rows)
+    return progress_bar(progress, total=n_rows, desc="embedding", unit=" texts")
 
 
 class ProgressLines:

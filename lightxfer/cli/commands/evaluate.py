@@ -6,7 +6,6 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from lightxfer.cli.common import (
     add_allow_pickle,
     add_table_columns,
-    check_known_labels,
     load_model,
     read_labelled,
 )
@@ -29,7 +28,6 @@ def run(args):
     X, y = read_labelled(
         args.test, args.text_column, args.label_column, classes=getattr(model, "classes_", None)
     )
-    check_known_labels(args.test, y, model, args.label_column)
     scores = evaluate(model, X, y)
     print(f"{len(y)} texts from {args.test}")
     print(f"accuracy: {scores['accuracy']:.1%}")
