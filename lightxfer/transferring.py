@@ -10,8 +10,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from lightxfer import frozen
 from lightxfer.classifier import make_head
-from lightxfer.frozen import FrozenHiddenLayers, freeze
+from lightxfer.frozen import FrozenHiddenLayers
 
 FREEZE = ("auto", "hidden", "embedding")
 
@@ -266,7 +267,9 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
     'the frozen shared layers (HybridVectorizer)'
     """
     prefix, classifier = split_source(source_model)
-    freeze = resolve_freeze(classifier, freeze, fine_tune)
+    # ``freeze`` names what to freeze; the function that wraps an estimator frozen is
+    # frozen.freeze, which the parameter would hide.
+    reused = resolve_freeze(classifier, freeze, fine_tune)
     # A private copy of the shared layers: refitting the source later must not change
     # a transferred model. Vectors are copied by reference, so this is cheap.
     embedding = freeze_prefix(prefix)
@@ -274,7 +277,7 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
         return Pipeline(
             [("embedding", embedding), ("head", fine_tuned_head(classifier, **head_params))]
         )
-    if freeze == "embedding":
+    if reused == "embedding":
         return Pipeline(
             [("embedding", embedding), ("head", new_head(head, classifier, head_params))]
         )
@@ -380,7 +383,7 @@ def new_head(head, classifier, head_params):
 def freeze_prefix(prefix):
     """Return a frozen private copy of fitted shared layers (a single step is unwrapped)."""
     prefix = copy.deepcopy(prefix)
-    return freeze(prefix.steps[0][1] if len(prefix.steps) == 1 else prefix)
+    return frozen.freeze(prefix.steps[0][1] if len(prefix.steps) == 1 else prefix)
 
 
 def fine_tuned_head(mlp, **params):
