@@ -33,7 +33,7 @@ from sklearn.pipeline import Pipeline
 
 import lightxfer
 from lightxfer import make_classifier
-from lightxfer.recommended import CS
+from lightxfer.ngram_search import CS
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("sst2", "sst5", "trec", "subj", "mpqa")

@@ -19,7 +19,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
 from lightxfer import EmbeddingVectorizer, make_classifier
-from lightxfer.recommended import DUAL_TOL, HybridVectorizer, _path_accuracy
+from lightxfer.ngram_search import DUAL_TOL, path_accuracy, validation_splits
+from lightxfer.recommended import HybridVectorizer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,8 +46,8 @@ def fitted(sst2):
 def test_default_is_recommended_pipeline():
     model = make_classifier()
     assert isinstance(model, Pipeline)
-    assert isinstance(model.steps[0][1], EmbeddingVectorizer)
     assert isinstance(model.steps[0][1], HybridVectorizer)
+    assert isinstance(model.get_params()["embedding__shared"], EmbeddingVectorizer)
     assert model.steps[-1][0] == "head"
     assert isinstance(model.steps[-1][1], LogisticRegression)
 
@@ -126,7 +127,7 @@ def test_search_fits_every_C_of_a_multiclass_path():
     X, y, _, _ = few_shot("trec_train", 40, 0, "trec_test", 10)
     features = TfidfVectorizer().fit_transform(X)
     splits = [(np.arange(0, 240, 2), np.arange(1, 240, 2))]
-    scores = _path_accuracy(features, y, splits, [0.01, 100.0])
+    scores = path_accuracy(features, y, splits, [0.01, 100.0])
     for C, score in zip([0.01, 100.0], scores):
         model = LogisticRegression(solver="liblinear", C=C, dual=True, tol=DUAL_TOL, random_state=0)
         model = OneVsRestClassifier(model)
@@ -139,7 +140,7 @@ def test_loose_tolerance_chooses_as_a_tight_one(monkeypatch, name, n):
     # k-fold CV, then the holdout (where DUAL_TOL=1 already changes TREC's choice).
     X, y = texts_and_labels(read_shared(name, n))
     loose = HybridVectorizer().fit(X, y)
-    monkeypatch.setattr("lightxfer.recommended.DUAL_TOL", 1e-4)
+    monkeypatch.setattr("lightxfer.ngram_search.DUAL_TOL", 1e-4)
     tight = HybridVectorizer().fit(X, y)
     assert (loose.ngram_weight_, loose.scale_) == (tight.ngram_weight_, tight.scale_)
 
@@ -172,7 +173,7 @@ def test_search_shows_progress_when_asked(sst2, capsys):
 @pytest.mark.parametrize("n", [120, 2400])  # k-fold, then the holdout of large data
 def test_a_label_seen_once_stays_in_every_training_part(n):
     y = np.array(["neg", "pos"] * (n // 2) + ["other"])
-    splits = HybridVectorizer()._splits(y)
+    splits = validation_splits(y)
     assert splits is not None
     for train, valid in splits:
         assert n in train and n not in valid
@@ -254,7 +255,7 @@ def test_grid_search_over_vectorizer_and_head(sst2):
 @pytest.mark.parametrize("holdout_from", [10_000, 100])  # k-fold CV, then a holdout
 def test_weight_rule_depends_on_how_much_is_validated(monkeypatch, holdout_from):
     # Small CV keeps the lightest weight within one standard error; a holdout the best.
-    monkeypatch.setattr("lightxfer.recommended.HOLDOUT_FROM", holdout_from)
+    monkeypatch.setattr("lightxfer.ngram_search.HOLDOUT_FROM", holdout_from)
     X, y, _, _ = few_shot("trec_train", 40, 0, "trec_test", 10)
     vectorizer = HybridVectorizer().fit(X, y)
     results = vectorizer.cv_results_
