@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn
 from conftest import DATA_DIR, read_shared, texts_and_labels
 from joblib import Parallel, delayed
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -328,3 +330,59 @@ def test_selection_benchmark_on_trec(tmp_path):
     assert shipped["ngram_weight"] >= one_se["ngram_weight"] > 0
     assert shipped["accuracy"] > rows["frozen vectors only"]["accuracy"] + 10
     assert "| best weight (shipped) |" in (tmp_path / "selection.md").read_text()
+
+
+# -- scikit-learn conformance (issue 18: items 1, 2 and 5) -----------------------------------
+
+
+@pytest.mark.parametrize("how", ["set_config", "set_output"])
+def test_pandas_output_is_declined_and_the_pipeline_fits(sst2, how):
+    # Sparse output has no pandas form: like TfidfVectorizer, the vectorizer keeps it.
+    X, y = sst2[0][:60], sst2[1][:60]
+    with sklearn.config_context(transform_output="pandas" if how == "set_config" else "default"):
+        model = make_classifier()
+        if how == "set_output":
+            model.set_output(transform="pandas")
+        model.fit(X, y)
+        assert sparse.issparse(model.named_steps["embedding"].transform(X[:3]))
+        assert model.predict(X[:3]).shape == (3,)
+
+
+def test_fits_on_one_text():
+    # No character n-gram can occur in two texts of one: that part is left out.
+    vectorizer = HybridVectorizer().fit(["one text"])
+    assert list(vectorizer.ngram_vectorizers_) == ["words"]
+    assert vectorizer.transform(["one more text"]).shape == (1, 50 + 2 + 1)
+
+
+def test_no_texts_give_an_empty_matrix(fitted):
+    vectorizer = fitted.named_steps["embedding"]
+    features = vectorizer.transform([])
+    assert features.shape == (0, len(vectorizer.get_feature_names_out()))
+    assert features.shape == (0, vectorizer.transform(["a"]).shape[1])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"ngram_weight": "heavy"}, "ngram_weight"),
+        ({"scale": -1.0}, "scale"),
+        ({"Cs": ()}, "Cs"),
+        ({"ngram_weights": [0.5, -1]}, "ngram_weights"),
+        ({"cv": 1}, "cv"),
+        ({"shared": "glove-wiki-gigaword-50"}, "shared"),
+        ({"shared": EmbeddingVectorizer(), "pooling": "max"}, "shared"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        HybridVectorizer(**params).fit(["a good film", "a bad film"], [1, 0])
+
+
+def test_shared_layer_is_a_nested_parameter(sst2):
+    # Deep params reach the shared layer; fit works on a clone of it.
+    model = make_classifier().set_params(embedding__shared__pooling="max")
+    model.fit(sst2[0][:60], sst2[1][:60])
+    vectorizer = model.named_steps["embedding"]
+    assert vectorizer.shared.pooling == "max" and not hasattr(vectorizer.shared, "vectors_")
+    assert vectorizer.get_feature_names_out()[0] == "max_0"
