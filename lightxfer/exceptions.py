@@ -13,6 +13,14 @@ class VectorsMismatchError(ValueError):
     """Vectors found for a model differ from the ones it was fitted with."""
 
 
+class EncoderUnavailableError(OSError):
+    """A named sentence-transformers model is not on this machine and cannot be downloaded now."""
+
+
+class EncoderMismatchError(ValueError):
+    """A sentence-transformers model found differs from the one a model was fitted with."""
+
+
 class MissingExtraError(ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
@@ -38,5 +46,5 @@ def require(module, extra):
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingExtraError(
-            f"{module!r} is not installed: run `pip install lightxfer[{extra}]`"
+            f'{module!r} is not installed: run `pip install "lightxfer[{extra}]"`'
         ) from exc

