@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
-from lightxfer import EmbeddingVectorizer, make_classifier
+from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier
 from lightxfer.ngram_search import DUAL_TOL, path_accuracy, validation_splits
 from lightxfer.recommended import HybridVectorizer
 
@@ -55,13 +55,31 @@ def test_default_is_recommended_pipeline():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"pooling": "max"}, {"head": "mlp"}, {"C": 10}, {"vectors": "glove-wiki-gigaword-50"}],
+    ("kwargs", "model", "layer"),
+    [
+        ({}, HybridVectorizer, EmbeddingVectorizer),
+        ({"vectors": "glove-wiki-gigaword-50", "n_jobs": 2}, HybridVectorizer, EmbeddingVectorizer),
+        ({"encoder": "all-MiniLM-L6-v2"}, HybridVectorizer, SentenceEncoder),
+        ({"pooling": "max"}, EmbeddingVectorizer, EmbeddingVectorizer),
+        ({"head": "mlp"}, EmbeddingVectorizer, EmbeddingVectorizer),
+        ({"C": 10}, EmbeddingVectorizer, EmbeddingVectorizer),
+        ({"encoder": "all-MiniLM-L6-v2", "head": "mlp"}, SentenceEncoder, SentenceEncoder),
+        ({"encoder": "all-MiniLM-L6-v2", "C": 10}, SentenceEncoder, SentenceEncoder),
+    ],
 )
-def test_explicit_arguments_build_plain_pipeline(kwargs):
-    model = make_classifier(**kwargs)
-    assert type(model.named_steps["embedding"]) is EmbeddingVectorizer
-    assert [name for name, _ in model.steps] == ["embedding", "head"]
+def test_make_classifier_rule(kwargs, model, layer):
+    # vectors/encoder choose the shared layer; head, pooling or head params the plain model.
+    pipeline = make_classifier(**kwargs)
+    assert [name for name, _ in pipeline.steps] == ["embedding", "head"]
+    embedding = pipeline.named_steps["embedding"]
+    assert type(embedding) is model
+    assert type(embedding.shared if model is HybridVectorizer else embedding) is layer
+
+
+@pytest.mark.parametrize("kwargs", [{"vectors": "glove-wiki-gigaword-50"}, {"pooling": "max"}])
+def test_encoder_excludes_word_vector_options(kwargs):
+    with pytest.raises(ValueError, match="encoder"):
+        make_classifier(encoder="all-MiniLM-L6-v2", **kwargs)
 
 
 def test_fit_chooses_weight_and_predicts(fitted, sst2):
@@ -386,3 +404,15 @@ def test_shared_layer_is_a_nested_parameter(sst2):
     vectorizer = model.named_steps["embedding"]
     assert vectorizer.shared.pooling == "max" and not hasattr(vectorizer.shared, "vectors_")
     assert vectorizer.get_feature_names_out()[0] == "max_0"
+
+
+def test_recommended_on_the_encoder_keeps_its_few_shot_lead():
+    # 8 TREC questions per class: the n-grams stay light, the encoder carries the model.
+    X, y, X_test, y_test = few_shot("trec_train", 8, 0, "trec_test", 200)
+    model = make_classifier(encoder="all-MiniLM-L6-v2").fit(X, y)
+    plain = make_classifier(encoder="all-MiniLM-L6-v2", head="logreg").fit(X, y)
+    glove = make_classifier().fit(X, y)
+    names = model.named_steps["embedding"].get_feature_names_out()
+    assert names[0] == "all_minilm_l6_v2_0"
+    assert model.score(X_test, y_test) >= plain.score(X_test, y_test) - 0.02
+    assert model.score(X_test, y_test) > glove.score(X_test, y_test) + 0.05
