@@ -615,7 +615,7 @@ def plot(rows, path):
     tasks = [t for t in TASKS if t in set(table["task"])]
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.6), squeeze=False)
     # One colour per method in every panel; task files may list methods in other orders.
-    colours = dict(zip(dict.fromkeys(table["method"]), plt.cm.tab10.colors))
+    colours = dict(zip(dict.fromkeys(table["method"]), plt.cm.tab20.colors))
     for ax, task in zip(axes[0], tasks):
         part = table[table["task"] == task]
         for method, group in part.groupby("method", sort=False):

@@ -90,7 +90,7 @@ def save(model, path):
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
         },
-        "vectors": [_vectors_record(vectorizer) for vectorizer in _vectorizers(model)],
+        "vectors": [_vectors_record(vectorizer) for vectorizer in _fitted(_vectorizers(model))],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -196,7 +196,7 @@ def load(path, *, trusted=(), allow_pickle=False, check_vectors=True, vectors=No
     model = payload["model"]
     found = list(_vectorizers(model))
     if check_vectors:
-        _check_vectors(path, payload.get("vectors"), found)
+        _check_vectors(path, payload.get("vectors"), _fitted(found))
     if vectors is not None:
         for vectorizer in found:
             if not vectorizer.store_vectors:
@@ -258,6 +258,11 @@ def _vectors_record(vectorizer):
         "fingerprint": fitted,
         "stored": bool(vectorizer.store_vectors),
     }
+
+
+def _fitted(vectorizers):
+    # A HybridVectorizer also holds its unfitted ``shared`` parameter: no vectors to record.
+    return [vectorizer for vectorizer in vectorizers if hasattr(vectorizer, "fingerprint_")]
 
 
 def _vectorizers(model):

@@ -41,7 +41,8 @@ def test_make_classifier_contains_the_vectorizer_as_a_step_and_ends_with_the_hea
         lightxfer.make_classifier(pooling="max", head="mlp"),
     ):
         assert isinstance(model, Pipeline)
-        assert any(isinstance(step, EmbeddingVectorizer) for _, step in model.steps)
+        shared = model.named_steps["embedding"]
+        assert isinstance(getattr(shared, "shared", shared), EmbeddingVectorizer)
         assert hasattr(model.steps[-1][1], "predict_proba")
 
 
