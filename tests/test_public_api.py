@@ -17,6 +17,9 @@ def test_every_public_name_is_exported():
 
 def test_promised_signatures():
     assert list(inspect.signature(lightxfer.load_vectors).parameters) == ["source", "limit"]
+    assert {"vectors", "pooling", "head", "encoder"} <= set(
+        inspect.signature(lightxfer.make_classifier).parameters
+    )
     params = inspect.signature(EmbeddingVectorizer).parameters
     assert {"vectors", "pooling", "n_jobs"} <= set(params)
     transfer = inspect.signature(lightxfer.transfer).parameters

@@ -151,7 +151,9 @@ def fingerprint(directory):
 
 def _looks_like_path(name):
     # A hub name is "model" or "owner/model"; anything else names a local directory.
-    return name.startswith((".", "~", "/")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+    return (
+        name.startswith((".", "~", "/")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+    )
 
 
 def _hub_directory(name):
