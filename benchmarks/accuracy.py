@@ -249,7 +249,7 @@ def read(data_dir, name):
     return table["text"].astype(str).to_numpy(), table["label"].astype(str).to_numpy()
 
 
-def full_splits(data_dir, task, quick):
+def full_splits(data_dir, task, quick, max_folds=None):
     """``[(X_train, y_train, X_test, y_test), ...]``: the given split, or CV folds."""
     if task not in CV_TASKS:
         X, y = read(data_dir, f"{task}_train")
@@ -257,7 +257,8 @@ def full_splits(data_dir, task, quick):
         return [(X, y, X_test, y_test)]
     X, y = read(data_dir, task)
     folds = StratifiedKFold(10, shuffle=True, random_state=0).split(X, y)
-    return [(X[tr], y[tr], X[te], y[te]) for tr, te in (list(folds)[:1] if quick else folds)]
+    folds = list(folds)[: 1 if quick else max_folds]
+    return [(X[tr], y[tr], X[te], y[te]) for tr, te in folds]
 
 
 def sample_per_class(X, y, k, seed):
@@ -295,7 +296,7 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     quick = args.quick
-    sizes = args.sizes or ((8, 32) if quick else SIZES)
+    sizes = args.sizes if args.sizes is not None else ((8, 32) if quick else SIZES)
     seeds = range(1 if quick else args.seeds)
     train_cap, test_cap = (600, 400) if quick else (None, None)
     fasttext_ok = _has_fasttext() and not args.no_fasttext
@@ -304,8 +305,9 @@ def run(args):
     meta = _meta(args, sizes, seeds)
     all_rows = []
     for task in args.tasks:
-        rows = _kept_rows(out / f"accuracy_{task}.json", args.methods)
-        splits = full_splits(args.data_dir, task, quick)
+        rerun = [*sizes, *(["all"] if args.full_data else [])]
+        rows = _kept_rows(out / f"accuracy_{task}.json", args.methods, rerun)
+        splits = full_splits(args.data_dir, task, quick, args.max_folds)
         pretrained = None
         if fasttext_ok:
             texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits[:1]])
@@ -418,12 +420,16 @@ def _meta(args, sizes, seeds):
     }
 
 
-def _kept_rows(path, methods):
-    """With ``--methods``, the task's earlier rows of the other methods: a rerun merges."""
+def _kept_rows(path, methods, sizes):
+    """With ``--methods``, the task's earlier rows a rerun of ``sizes`` does not replace."""
     if not methods or not path.is_file():
         return []
     rows = json.loads(path.read_text())["rows"]
-    return [row for row in rows if not any(m in row["method"] for m in methods)]
+    return [
+        row
+        for row in rows
+        if not any(m in row["method"] for m in methods) or row["per_class"] not in sizes
+    ]
 
 
 def write_task(task, rows, meta, out, complete):
@@ -473,14 +479,7 @@ def markdown(rows, meta):
         lines += ["**Quick run** (capped data, one seed, one fold): a smoke test, not results.", ""]
     header = "| pipeline | " + " | ".join(t.upper() for t in tasks) + " |"
     rule = "|---" * (len(tasks) + 1) + "|"
-    lines += ["### Full data (test accuracy %; SUBJ, MPQA: stratified 10-fold CV)", ""]
-    lines += [header, rule]
-    for method in methods:
-        cells = [_cell(accuracy, t, method, "all") for t in tasks]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    for name, numbers in REFERENCES.items():
-        cells = [f"{numbers[t]:.1f}" if t in numbers else "" for t in tasks]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += _full_data_table(table, accuracy, tasks, methods, header + "\n" + rule)
     for k in meta["sizes"]:
         lines += ["", f"### {k} examples per class (mean over {_seeds(table, k)})", ""]
         lines += [header[:-1] + "| mean |", rule + "---|"]
@@ -507,14 +506,38 @@ def markdown(rows, meta):
     return "\n".join(lines) + "\n"
 
 
+def _full_data_table(table, accuracy, tasks, methods, header):
+    """Markdown lines of the full-data table; † marks rows measured on fewer folds."""
+    lines = ["### Full data (test accuracy %; SUBJ, MPQA: stratified 10-fold CV)", "", header]
+    folds = table[table["per_class"] == "all"].groupby(["task", "method"])["fold"].nunique()
+    fewer = folds[folds < folds.groupby(level="task").transform("max")]
+    for method in methods:
+        cells = [
+            _cell(accuracy, t, method, "all") + (" †" if (t, method) in fewer.index else "")
+            for t in tasks
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for name, numbers in REFERENCES.items():
+        cells = [f"{numbers[t]:.1f}" if t in numbers else "" for t in tasks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if len(fewer):
+        lines += [
+            "",
+            "† fewer folds than the other rows (a shorter rerun): "
+            + ", ".join(dict.fromkeys(f"{t.upper()} {n} fold(s)" for (t, _), n in fewer.items()))
+            + "; the goals below compare on the same folds.",
+        ]
+    return lines
+
+
 def _seeds(table, k):
     """``"5 seeds"``, or per method group when reruns used fewer (e.g. the MiniLM rows)."""
     counts = table[table["per_class"] == k].groupby("method")["seed"].nunique()
     if counts.nunique() <= 1:
         return f"{counts.max()} seeds"
-    common = counts.mode()[0]
-    fewer = ", ".join(f"{m}: {n}" for m, n in counts.items() if n != common)
-    return f"{common} seeds; {fewer} (seeds 0..{counts.min() - 1}, the same draws)"
+    return f"{counts.max()} seeds; {counts.min()} (the same first draws) for " + ", ".join(
+        f"`{m}`" for m, n in counts.items() if n < counts.max()
+    )
 
 
 def _ordered(methods):
@@ -567,7 +590,9 @@ def encoder_goal_lines(table, tasks):
     ours = table[table["method"] == ENCODER_RECOMMENDED]
     if ours.empty:
         return []
-    paired = table[table["seed"].isin(set(ours["seed"]))]
+    # Compare on the draws and folds the MiniLM rows have (a rerun may use fewer).
+    draws = set(zip(ours["seed"], ours["fold"]))
+    paired = table[[draw in draws for draw in zip(table["seed"], table["fold"])]]
     accuracy = paired.groupby(["task", "method", "per_class"])["accuracy"].mean()
 
     def versus(other, k):
@@ -673,13 +698,19 @@ def build_parser():
         help="only methods whose name contains these; their rows replace those in --out",
     )
     parser.add_argument(
-        "--sizes", nargs="+", type=int, help=f"examples per class (default {list(SIZES)})"
+        "--sizes",
+        nargs="*",
+        type=int,
+        help=f"examples per class (default {list(SIZES)}; none: full data only)",
     )
     parser.add_argument(
         "--no-full-data",
         dest="full_data",
         action="store_false",
         help="only the few-shot curves, no full-data rows",
+    )
+    parser.add_argument(
+        "--max-folds", type=int, help="full data of SUBJ and MPQA: only the first folds"
     )
     parser.add_argument("--no-fasttext", action="store_true", help="skip the fastText rows")
     parser.add_argument("--no-encoder", action="store_true", help="skip the MiniLM rows")
