@@ -258,12 +258,18 @@ class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         return np.concatenate([names, np.array(ngrams, dtype=object)])
 
     def set_output(self, *, transform=None):
-        """Accept and decline: the output stays a sparse matrix whatever is asked.
+        """Decline pandas and polars output: the features are a sparse matrix.
 
-        Like scikit-learn's sparse vectorizers under ``set_config(transform_output=...)``,
-        no pandas or polars container is made; accepting the call lets
-        ``Pipeline.set_output`` configure the other steps.
+        As for scikit-learn's sparse encoders, ``transform="pandas"`` or ``"polars"``
+        raises; ``"default"`` and ``None`` are accepted. The global
+        ``sklearn.set_config(transform_output=...)`` is ignored, as scikit-learn's text
+        vectorizers ignore it, so a pipeline with this step still fits under it.
         """
+        if transform not in (None, "default"):
+            raise ValueError(
+                f"HybridVectorizer gives sparse features, which have no {transform} form: "
+                "leave its output as it is (set_output(transform='default'))"
+            )
         return self
 
     def __sklearn_tags__(self):

@@ -354,17 +354,20 @@ def test_selection_benchmark_on_trec(tmp_path):
 # -- scikit-learn conformance (issue 18: items 1, 2 and 5) -----------------------------------
 
 
-@pytest.mark.parametrize("how", ["set_config", "set_output"])
-def test_pandas_output_is_declined_and_the_pipeline_fits(sst2, how):
-    # Sparse output has no pandas form: like TfidfVectorizer, the vectorizer keeps it.
+def test_global_pandas_output_leaves_the_sparse_features_and_the_pipeline_fits(sst2):
+    # Like TfidfVectorizer, the sparse vectorizer ignores transform_output="pandas".
     X, y = sst2[0][:60], sst2[1][:60]
-    with sklearn.config_context(transform_output="pandas" if how == "set_config" else "default"):
-        model = make_classifier()
-        if how == "set_output":
-            model.set_output(transform="pandas")
-        model.fit(X, y)
+    with sklearn.config_context(transform_output="pandas"):
+        model = make_classifier().fit(X, y)
         assert sparse.issparse(model.named_steps["embedding"].transform(X[:3]))
         assert model.predict(X[:3]).shape == (3,)
+
+
+def test_asking_for_pandas_output_is_declined_in_one_line():
+    # Like scikit-learn's sparse encoders: a clear error, not NotFittedError during fit.
+    with pytest.raises(ValueError, match="sparse features, which have no pandas form"):
+        make_classifier().set_output(transform="pandas")
+    assert make_classifier().set_output(transform="default") is not None
 
 
 def test_fits_on_one_text():
