@@ -210,6 +210,7 @@ class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         texts = to_text_list(X)
         if not texts:
             raise ValueError("cannot fit on an empty list of texts")
+        self.__dict__.pop("cv_results_", None)  # a refit without a search has none
         self.shared_ = self._shared_layer()
         features = _dense(self.shared_.fit_transform(texts), self.shared_)
         self.n_shared_features_ = features.shape[1]

@@ -420,3 +420,12 @@ def test_recommended_on_the_encoder_keeps_its_few_shot_lead():
     assert names[0] == "all_minilm_l6_v2_0"
     assert model.score(X_test, y_test) >= plain.score(X_test, y_test) - 0.02
     assert model.score(X_test, y_test) > glove.score(X_test, y_test) + 0.05
+
+
+def test_refit_without_search_keeps_no_stale_results(sst2):
+    # Issue 18 item 4: fitted state of an earlier fit (or another object) must not leak.
+    X, y = sst2[0][:60], sst2[1][:60]
+    vectorizer = HybridVectorizer().fit(X, y)
+    assert hasattr(vectorizer, "cv_results_")
+    assert not hasattr(vectorizer.set_params(ngram_weight=1.0).fit(X), "cv_results_")
+    assert not hasattr(HybridVectorizer(ngram_weight=1.0).fit(X), "cv_results_")
