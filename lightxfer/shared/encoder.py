@@ -41,7 +41,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         a directory holding a sentence-transformers model works too. Any other name is a
         Hugging Face hub model: used from the local hub cache, downloaded if absent (so
         it needs the network, unless ``HF_HUB_OFFLINE`` is set, which makes it an error).
-        Remote code is never run.
+        Only ``fit`` downloads: ``transform`` (e.g. of a model read from a file) uses
+        local files only. Remote code is never run.
     batch_size : int, default=32
         Texts per forward pass of the model.
     n_jobs : int, optional
@@ -121,7 +122,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         """
         if not to_text_list(X):
             raise ValueError("cannot fit on an empty list of texts")
-        loaded = sentence_models.load(self.model)
+        loaded = sentence_models.load(self.model, download=True)
         self.fingerprint_ = loaded.fingerprint
         self.embedding_dim_ = loaded.dimension
         self.max_seq_length_ = self._token_limit(loaded)

@@ -57,7 +57,7 @@ class LoadedModel:
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
 
-def load(reference, expected=None):
+def load(reference, expected=None, *, download=False):
     """Return the :class:`LoadedModel` that ``reference`` names, loading it once per process.
 
     Parameters
@@ -68,6 +68,10 @@ def load(reference, expected=None):
         downloaded when the network is allowed).
     expected : str, optional
         Fingerprint the model must have.
+    download : bool, default=False
+        Allow downloading a hub model absent from the local cache. ``fit`` allows it (the
+        caller named the model); ``transform`` does not, so a model read from a file
+        never reaches the network.
 
     Raises
     ------
@@ -75,7 +79,7 @@ def load(reference, expected=None):
         If ``expected`` is given and the files found differ.
     """
     _sentence_transformers()  # a missing extra is the first thing to report
-    directory = resolve_directory(reference)
+    directory = resolve_directory(reference, download=download)
     found = fingerprint(directory)
     if expected is not None and found != expected:
         raise EncoderMismatchError(
@@ -90,8 +94,8 @@ def load(reference, expected=None):
     return loaded
 
 
-def resolve_directory(reference):
-    """Return the local directory holding the model ``reference`` names."""
+def resolve_directory(reference, *, download=False):
+    """Return the local directory holding the model ``reference`` names (see :func:`load`)."""
     if not isinstance(reference, (str, os.PathLike)):
         raise TypeError(
             f"model must be a sentence-transformers model name or directory, got "
@@ -110,7 +114,7 @@ def resolve_directory(reference):
                 "config.json)"
             )
         return path.resolve()
-    return _hub_directory(name)
+    return _hub_directory(name, download)
 
 
 def fingerprint(directory):
@@ -156,7 +160,7 @@ def _looks_like_path(name):
     )
 
 
-def _hub_directory(name):
+def _hub_directory(name, download):
     """Local snapshot of hub model ``name``: the cache, else a download if allowed."""
     hub = require("huggingface_hub", "encoder")
     repo = name if "/" in name else f"sentence-transformers/{name}"
@@ -168,6 +172,11 @@ def _hub_directory(name):
         f"pass the directory of a saved model, or use the offline default {DEFAULT_MODEL!r} "
         f"({INSTALL})"
     )
+    if not download:
+        raise EncoderUnavailableError(
+            f"sentence-transformers model {name!r} is not on this machine, and a fitted model "
+            f"never downloads one: fit a SentenceEncoder on it once to download it, or {advice}"
+        )
     if _offline():
         raise EncoderUnavailableError(
             f"sentence-transformers model {name!r} is not on this machine and the hub is "

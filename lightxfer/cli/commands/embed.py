@@ -11,14 +11,16 @@ from tqdm import tqdm
 
 from lightxfer.cli.common import add_table_columns, parse_pooling
 from lightxfer.exceptions import require
+from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.tables import read_table
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
 NAME = "embed"
 HELP = (
-    "Embed the texts of CSV/TSV/JSONL tables with frozen word vectors and write the features "
-    "in chunks (.npy or parquet) plus a manifest.json, in this process or on a Dask cluster."
+    "Embed the texts of CSV/TSV/JSONL tables with frozen word vectors (or a sentence encoder) "
+    "and write the features in chunks (.npy or parquet) plus a manifest.json, in this process "
+    "or on a Dask cluster."
 )
 FORMATS = ("npy", "parquet")
 MANIFEST = "manifest.json"
@@ -40,12 +42,17 @@ def add_arguments(parser):
     )
     parser.add_argument("--format", choices=FORMATS, default="npy", help="chunk format (npy)")
     add_table_columns(parser, labels=False)
-    parser.add_argument("--vectors", default=DEFAULT_VECTORS, help="vectors name or path")
+    parser.add_argument("--vectors", help=f"vectors name or path ({DEFAULT_VECTORS})")
     parser.add_argument(
         "--pooling",
-        default="mean",
         help="pooling, or several separated by commas, e.g. mean,max (mean); tfidf and sif "
         "learn their weights from the first chunk",
+    )
+    parser.add_argument(
+        "--encoder",
+        metavar="NAME",
+        help="embed with a sentence-transformers model instead of word vectors, e.g. "
+        "all-MiniLM-L6-v2 (offline; needs lightxfer[encoder]); Dask workers load it themselves",
     )
     parser.add_argument("--chunk-size", type=int, default=10_000, help="rows per chunk (10000)")
     parser.add_argument(
@@ -55,12 +62,14 @@ def add_arguments(parser):
 
 
 def run(args):
-    pooling = parse_pooling(args.pooling)
+    if args.encoder is not None and (args.vectors is not None or args.pooling is not None):
+        raise ValueError("--encoder replaces --vectors and --pooling: pass one or the other")
     manifest = embed_files(
         args.input,
         args.output,
-        vectors=args.vectors,
-        pooling=pooling,
+        vectors=args.vectors or DEFAULT_VECTORS,
+        pooling=parse_pooling(args.pooling or "mean"),
+        encoder=args.encoder,
         text_column=args.text_column,
         fmt=args.format,
         chunk_size=args.chunk_size,
@@ -81,6 +90,7 @@ def embed_files(
     *,
     vectors=DEFAULT_VECTORS,
     pooling="mean",
+    encoder=None,
     text_column="text",
     fmt="npy",
     chunk_size=10_000,
@@ -90,6 +100,8 @@ def embed_files(
 ):
     """Embed every table matching ``pattern`` into chunk files in ``output``.
 
+    With ``encoder`` (a sentence-transformers model name or directory) the texts are
+    embedded by a :class:`~lightxfer.SentenceEncoder` instead of pooled ``vectors``.
     Chunk ``i`` is written to ``part-<i>.<ext>`` under a temporary name and renamed, so a
     retried or recomputed chunk replaces its file and rows are never duplicated.
 
@@ -105,7 +117,13 @@ def embed_files(
         raise ValueError(f"chunk size must be a positive integer, got {chunk_size!r}")
     chunks, parts = _read_chunks(_expand(pattern), text_column, chunk_size)
     output = _prepare_output(Path(output), overwrite)
-    vectorizer = EmbeddingVectorizer(vectors, pooling, progress=False).fit(chunks[0])
+    if encoder is None:
+        vectorizer = EmbeddingVectorizer(vectors, pooling, progress=False)
+        layer = {"vectors": str(vectors), "pooling": pooling}
+    else:
+        vectorizer = SentenceEncoder(encoder, progress=False, cache=False)
+        layer = {"encoder": str(encoder)}
+    vectorizer.fit(chunks[0])
     names = [str(name) for name in vectorizer.get_feature_names_out()]
     blocks = _blocks(vectorizer, chunks, scheduler)
     n_rows = sum(map(len, chunks))
@@ -118,9 +136,8 @@ def embed_files(
         "n_features": len(names),
         "format": fmt,
         "text_column": text_column,
-        "vectors": str(vectors),
+        **layer,
         "fingerprint": vectorizer.fingerprint_,
-        "pooling": pooling,
         "parts": parts,
     }
     (output / MANIFEST).write_text(json.dumps(manifest, indent=1))

