@@ -223,7 +223,7 @@ def save(model, path):
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
         },
-        "vectors": [_vectors_record(vectorizer) for vectorizer in _vectorizers(model)],
+        "vectors": [_vectors_record(vectorizer) for vectorizer in _fitted(_vectorizers(model))],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _create_temporary(path)
@@ -569,6 +569,11 @@ def _vectors_record(vectorizer):
         "fingerprint": fitted,
         "stored": bool(vectorizer.store_vectors),
     }
+
+
+def _fitted(vectorizers):
+    # A HybridVectorizer also holds its unfitted ``shared`` parameter: no vectors to record.
+    return [vectorizer for vectorizer in vectorizers if hasattr(vectorizer, "fingerprint_")]
 
 
 def _vectorizers(model):
