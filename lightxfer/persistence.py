@@ -174,7 +174,7 @@ def save(model, path):
     payload = {
         "model": model,
         "versions": _versions(),
-        "vectors": [_vectors_record(vectorizer) for vectorizer in _vectorizers(model)],
+        "vectors": [_vectors_record(vectorizer) for vectorizer in _fitted_vectorizers(model)],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _create_temporary(path)
@@ -513,19 +513,24 @@ def _same(a, b):
 
 
 def _vectors_record(vectorizer):
-    fitted = getattr(vectorizer, "fingerprint_", None)
-    kv = getattr(vectorizer, "vectors_", None)
-    source = registry.reference(kv).source if kv is not None else None
+    source = registry.reference(vectorizer.vectors_).source
     return {
         "source": source if source is not None else "in-memory vectors",
-        "fingerprint": fitted,
+        "fingerprint": vectorizer.fingerprint_,
         "stored": bool(vectorizer.store_vectors),
     }
 
 
-def _vectorizers(model):
-    """Yield every EmbeddingVectorizer inside ``model``, in a stable order."""
-    return (item for item in _walk(model) if isinstance(item, EmbeddingVectorizer))
+def _fitted_vectorizers(model):
+    """Yield every fitted EmbeddingVectorizer inside ``model``, in a stable order.
+
+    An unfitted one (a HybridVectorizer's ``shared`` parameter) has no vectors to record.
+    """
+    return (
+        item
+        for item in _walk(model)
+        if isinstance(item, EmbeddingVectorizer) and hasattr(item, "fingerprint_")
+    )
 
 
 def _versions():
