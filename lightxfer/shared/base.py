@@ -18,10 +18,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.progress import progress_bar
-from lightxfer.shared.validation import to_text_list
 
 
-class SharedLayer(TransformerMixin, BaseEstimator):
+class TextInputMixin:
+    """Declare raw texts as input: a 1-D sequence of ``str``, as scikit-learn's vectorizers."""
+
+
+class SharedLayer(TextInputMixin, TransformerMixin, BaseEstimator):
     """Base of the frozen shared layers: texts in, features of frozen weights out.
 
     Subclasses set ``weights_parameter``, ``fingerprint_`` in ``fit``, and implement
@@ -30,13 +33,6 @@ class SharedLayer(TransformerMixin, BaseEstimator):
 
     #: The parameter naming the frozen weights: ``clone`` passes it on as it is.
     weights_parameter = None
-
-    def _texts_to_fit(self, X):
-        """Return the training texts as a checked list; an empty one is an error."""
-        texts = to_text_list(X)
-        if not texts:
-            raise ValueError("cannot fit on an empty list of texts")
-        return texts
 
     def _reset(self):
         # A fit starts from nothing: state of an earlier fit with other parameters
@@ -69,12 +65,6 @@ class SharedLayer(TransformerMixin, BaseEstimator):
         self._check_fitted()
         names = [f"{prefix}_{i}" for prefix, width in self._feature_blocks() for i in range(width)]
         return np.array(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     def __sklearn_clone__(self):
         # Clone every parameter but the weights: GridSearchCV clones per candidate and

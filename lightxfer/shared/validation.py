@@ -92,3 +92,11 @@ def iter_batches(X, batch_size):
 def to_text_list(X):
     """Return all texts of ``X`` as one checked list of ``str``."""
     return check_texts(_as_iterable(X))
+
+
+def training_texts(X):
+    """Return the texts of ``X`` as one checked list of ``str``; none is an error."""
+    texts = to_text_list(X)
+    if not texts:
+        raise ValueError("cannot fit on an empty list of texts")
+    return texts

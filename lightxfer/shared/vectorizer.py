@@ -17,7 +17,7 @@ from lightxfer.shared import binding, feature_cache
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
 from lightxfer.shared.tokenize import TOKENIZERS, tokenize_ids
-from lightxfer.shared.validation import iter_batches
+from lightxfer.shared.validation import iter_batches, training_texts
 from lightxfer.vectors import loaded, loading, registry
 from lightxfer.vectors.registry import VectorsRef
 
@@ -177,7 +177,7 @@ class EmbeddingVectorizer(SharedLayer):
         return self._fit(X, keep_features=True)
 
     def _fit(self, X, keep_features=False):
-        texts = self._texts_to_fit(X)
+        texts = training_texts(X)
         self._reset()
         self.poolings_ = self._poolings()
         kv = loading.load_vectors(self.vectors)
