@@ -7,7 +7,7 @@ Run with that commit's code first on the path (not this checkout's)::
         /work/shared/data/sst2_train.csv /work/shared/data/sst2_test.csv
 
 Each model is fitted on 40 SST-2 training sentences (20 per class) and saved with that
-version's ``lightxfer.save``; ``predictions.json`` records its predictions and class
+version's ``lightxfer.save`` (one also as ``.joblib``); ``predictions.json`` records its predictions and class
 probabilities on 8 test sentences, which ``tests/test_old_models.py`` compares against.
 """
 
@@ -55,6 +55,8 @@ def main(train_csv, test_csv):
     for name, model in models.items():
         model.fit(texts, labels)
         lightxfer.save(model, HERE / f"{name}.skops")
+        if name == "recommended_weighted":  # the pickle format too (load needs allow_pickle)
+            lightxfer.save(model, HERE / f"{name}.joblib")
         record[name] = {
             "predictions": model.predict(test_texts).tolist(),
             "probabilities": model.predict_proba(test_texts).tolist(),
