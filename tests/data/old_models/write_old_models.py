@@ -2,9 +2,12 @@
 
 Run with that commit's code first on the path (not this checkout's)::
 
-    git worktree add /tmp/old478 478ef15
-    PYTHONPATH=/tmp/old478 python tests/data/old_models/write_old_models.py \
-        /work/shared/data/sst2_train.csv /work/shared/data/sst2_test.csv
+    git worktree add OLD 478ef15
+    python -c "from lightxfer.datasets import load_sst2; \
+        [load_sst2(s, as_frame=True).to_csv(f'sst2_{s}.csv', index=False) for s in ('train', 'test')]"
+    PYTHONPATH=OLD python tests/data/old_models/write_old_models.py sst2_train.csv sst2_test.csv
+
+(the CSVs are SST-2 as ``lightxfer.datasets`` ships it, written by this checkout).
 
 Each model is fitted on 40 SST-2 training sentences (20 per class) and saved with that
 version's ``lightxfer.save`` (one also as ``.joblib``); ``predictions.json`` records its predictions and class
