@@ -15,6 +15,7 @@ relative to the frozen features and an overall scale ``sqrt(C)`` -- by a search 
 ``ngram_weight x C`` with logistic models, and the head needs no tuning of its own.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -279,6 +280,23 @@ class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         tags.input_tags.string = True
         return tags
 
+    # -- files from before the shared layer was a parameter ------------------------------
+
+    def __setstate__(self, state):
+        # skops calls this while rebuilding a file, so it converts and stores only: the
+        # shared layer's vectors are bound afterwards (lightxfer.persistence).
+        if "shared" not in state:
+            state = _from_subclass_state(state)
+        super().__setstate__(state)
+
+    def __getattr__(self, name):
+        # A converted model learns its shared layer's width on first use, once the
+        # layer's vectors are bound: the old state did not record it.
+        if name == "n_shared_features_" and "shared_" in self.__dict__:
+            self.n_shared_features_ = len(self.shared_.get_feature_names_out())
+            return self.n_shared_features_
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # -- parameters ---------------------------------------------------------------------
 
     def _check_params(self):
@@ -391,6 +409,43 @@ class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
         }
         weight, C = ngram_search.choose(weights, Cs, accuracy, splits)
         return weight, scale or float(np.sqrt(C))
+
+
+#: What a HybridVectorizer that subclassed EmbeddingVectorizer (up to commit 478ef15) kept
+#: of its own beyond its parameters; the rest of its state was the shared layer's.
+_OWN_FITTED = ("embedding_norm_", "ngram_vectorizers_", "ngram_weight_", "scale_", "cv_results_")
+#: Parameters that configured both the vectors and the n-grams, and still do.
+_COMMON_PARAMS = ("lowercase", "n_jobs", "progress")
+
+
+def _from_subclass_state(state):
+    """Convert the state of a HybridVectorizer saved when it subclassed EmbeddingVectorizer.
+
+    The embedding parameters become ``shared`` (an unfitted EmbeddingVectorizer) and the
+    embedding's fitted state becomes ``shared_``, rebuilt by its own ``__setstate__``, so
+    its vectors reference stays unresolved until bound, like any other in the file.
+    """
+    warnings.warn(
+        "this HybridVectorizer was saved by an older lightxfer (when it was an "
+        "EmbeddingVectorizer subclass) and was converted on load; save it again to keep "
+        "the new format",
+        FutureWarning,
+        stacklevel=2,
+    )
+    state = dict(state)
+    own_names = set(HybridVectorizer._get_param_names()) - {"shared", "vectors", "pooling"}
+    own_names |= {*_OWN_FITTED, "_sklearn_output_config", "_metadata_request"}
+    own = {name: state[name] for name in own_names if name in state}
+    for name in own_names.difference(_COMMON_PARAMS):
+        state.pop(name, None)
+    layer_params = set(EmbeddingVectorizer._get_param_names())
+    own["shared"] = EmbeddingVectorizer(**{k: v for k, v in state.items() if k in layer_params})
+    own["vectors"] = own["pooling"] = None
+    if "ngram_weight_" in own:
+        shared = EmbeddingVectorizer.__new__(EmbeddingVectorizer)
+        shared.__setstate__(state)
+        own["shared_"] = shared
+    return own
 
 
 def _check_candidates(name, values, zero_ok):

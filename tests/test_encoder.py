@@ -292,12 +292,14 @@ def test_cli_train_and_embed_with_the_encoder(sample, tmp_path, capsys):
     out = tmp_path / "model.skops"
     assert cli(["train", "--train", str(tmp_path / "train.csv"), "--encoder",
                 "all-MiniLM-L6-v2", "--out", str(out)]) == 0  # fmt: skip
-    model = lightxfer.load(out)
-    assert isinstance(model.named_steps["embedding"], SentenceEncoder)
+    model = lightxfer.load(out)  # the recommended model on the encoder
+    assert isinstance(model.named_steps["embedding"].shared_, SentenceEncoder)
     argv = ["embed", "--input", str(tmp_path / "train.csv"), "--output", str(tmp_path / "emb")]
     assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--chunk-size", "50"]) == 0
     np.testing.assert_allclose(
-        read_features(tmp_path / "emb"), model[:-1].transform(table["text"]), atol=1e-5
+        read_features(tmp_path / "emb"),
+        model.named_steps["embedding"].shared_.transform(table["text"]),
+        atol=1e-5,
     )
     capsys.readouterr()
     assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--pooling", "max"]) == 2
