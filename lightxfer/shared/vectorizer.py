@@ -113,6 +113,11 @@ class EmbeddingVectorizer(SharedLayer):
         "progress": ["boolean", None],
     }
 
+    weights_parameter = "vectors"
+    #: Left out of cache keys: the vectors count by fingerprint, the rest never
+    #: change what the features are.
+    _runtime_parameters = ("vectors", "cache", "n_jobs", "progress", "batch_size")
+
     def __init__(
         self,
         vectors=loading.DEFAULT_VECTORS,
@@ -137,10 +142,6 @@ class EmbeddingVectorizer(SharedLayer):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.progress = progress
-
-    weights_parameter = "vectors"
-    #: Parameters that change how features are computed, never what they are.
-    _runtime_parameters = ("vectors", "cache", "n_jobs", "progress", "batch_size")
 
     def _poolings(self):
         poolings = [self.pooling] if isinstance(self.pooling, str) else list(self.pooling)
