@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from lightxfer.classifier import make_classifier, make_tfidf_baseline
+from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.validation import to_text_list
 from lightxfer.transferring import reused_layers, split_source, transfer
 
@@ -142,6 +143,7 @@ def evaluate_transfer(
         models[EMBEDDING] = shared_alone  # else the same pipeline: nothing to compare
     models |= {RECOMMENDED: make_classifier(), TFIDF: make_tfidf_baseline()}
     if encoder is not None:
+        SentenceEncoder(encoder).fit(X[:1])  # a bad name fails now, not after other fits
         models[ENCODER] = make_classifier(encoder=encoder)
     groups = training_samples(y, train_sizes, n_seeds)
     steps = [
