@@ -236,3 +236,24 @@ def test_a_hub_name_in_a_file_never_downloads(fitted, tmp_path, monkeypatch):
     path = _saved_with_reference(fitted, "someone/not-a-cached-model", tmp_path / "m.skops")
     _refused(lambda: lightxfer.load(path), path, "never downloads", error=EncoderUnavailableError)
     assert calls == [True]  # one look-up in the local cache, no download
+
+
+def test_fit_downloads_only_checked_file_kinds_and_checks_before_loading(
+    model_copy, marker, marker_module, monkeypatch
+):
+    import huggingface_hub
+
+    _set_module_type(model_copy, marker_module)
+    downloads = []
+
+    def fake_hub(repo, *, local_files_only=False, allow_patterns=None, **kwargs):
+        if local_files_only:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
+        downloads.append(allow_patterns)
+        return str(model_copy)  # the "downloaded" folder is a crafted one
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_hub)
+    monkeypatch.setattr(sentence_models, "_offline", lambda: False)
+    _refused(lambda: SentenceEncoder("someone/crafted").fit(TEXTS), model_copy, "module type")
+    assert not marker.exists() and MARKER_MODULE not in sys.modules
+    assert downloads and not any(p.endswith((".bin", ".pt", ".pkl")) for p in downloads[0])
