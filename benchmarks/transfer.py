@@ -238,8 +238,11 @@ def write(args, sources, results):
     shown_targets = list(dict.fromkeys(result["target"] for result in results.values()))
     figure = Figure(figsize=(5.5 * len(shown_targets), 4 * len(shown_sources)))
     axes = figure.subplots(len(shown_sources), len(shown_targets), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()  # a pair not run stays blank
     for result in results.values():
         ax = axes[shown_sources.index(result["source"]), shown_targets.index(result["target"])]
+        ax.set_axis_on()
         title = f"SST-2 ({result['source']} source) → {TARGETS[result['target']]}"
         plot_transfer(result["table"], None, title=title, ax=ax)
     figure.tight_layout()

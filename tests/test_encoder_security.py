@@ -154,6 +154,7 @@ def test_a_pickle_beside_safetensors_weights_is_never_read(model_copy, marker):
             "outside the folder",
         ),
         (lambda f: (f / "modules.json").write_text("{" * 100), "not valid JSON"),
+        (lambda f: (f / "everything").symlink_to("/"), "link to a folder"),
     ],
 )
 def test_custom_code_escapes_and_size_bombs_are_refused(model_copy, craft, problem):
@@ -181,7 +182,7 @@ def test_dense_activation_must_be_a_known_torch_class(model_copy):
 @pytest.fixture(scope="module")
 def fitted():
     """A fitted pipeline on the packaged encoder and its predictions on TEXTS."""
-    model = make_classifier(encoder="all-MiniLM-L6-v2").fit(TEXTS, LABELS)
+    model = make_classifier(encoder="all-MiniLM-L6-v2", head="logreg").fit(TEXTS, LABELS)
     return model, model.predict_proba(TEXTS)
 
 

@@ -16,7 +16,7 @@ loaded. A folder may be named by a model file someone else wrote, so
 - a config larger than :data:`MAX_CONFIG_BYTES`, a size in it above :data:`MAX_SIZE`, or
   sizes that announce more weights than the folder's weight files hold
   (:func:`announced_parameters`), so nothing allocates without bound;
-- more than :data:`MAX_FILES` files.
+- more than :data:`MAX_FILES` files, or a link to a folder.
 """
 
 import json
@@ -124,9 +124,14 @@ def announced_parameters(config):
 
 def _list_files(folder):
     files = []
-    for root, _, names in os.walk(folder):  # symlinked folders are not followed
+    for root, folders, names in os.walk(folder):
         if ".cache" in Path(root).relative_to(folder).parts:
             continue
+        # A link to a folder could lead the fingerprint's walk anywhere (linked files,
+        # as in the Hugging Face cache, are fine: each is one file).
+        linked = next((name for name in folders if Path(root, name).is_symlink()), None)
+        if linked is not None:
+            _refuse(folder, f"holds a link to a folder ({linked}); copy the files instead")
         files.extend(Path(root, name) for name in names)
         if len(files) > MAX_FILES:
             _refuse(folder, f"holds more than {MAX_FILES} files; not a model folder")
