@@ -154,6 +154,7 @@ def test_a_pickle_beside_safetensors_weights_is_never_read(model_copy, marker):
             "outside the folder",
         ),
         (lambda f: (f / "modules.json").write_text("{" * 100), "not valid JSON"),
+        (lambda f: (f / "config.json").write_text('["hidden_size"]'), "not a JSON object"),
         (lambda f: (f / "everything").symlink_to("/"), "link to a folder"),
     ],
 )

@@ -118,7 +118,7 @@ def announced_parameters(config):
         return None
     depth = _first(config, _DEPTH) or 0
     inner = _first(config, _INNER) or 4 * width
-    embeddings = (config.get("vocab_size") or 0) + (_first(config, _POSITIONS) or 0)
+    embeddings = (_first(config, ("vocab_size",)) or 0) + (_first(config, _POSITIONS) or 0)
     return width * embeddings + depth * (4 * width * width + 2 * width * inner)
 
 
@@ -189,7 +189,7 @@ def _check_dense(folder, module_folder, allow_pickle):
     activation = config.get("activation_function")
     if activation is not None and activation not in ACTIVATIONS:
         _refuse(folder, f"a Dense module names the activation {str(activation)[:80]!r}")
-    announced = (config.get("in_features") or 0) * (config.get("out_features") or 0)
+    announced = (_first(config, ("in_features",)) or 0) * (_first(config, ("out_features",)) or 0)
     _check_weight_bytes(folder, announced, _weights(folder, module_folder, allow_pickle))
 
 
@@ -237,12 +237,16 @@ def _read_json(folder, path, *, required):
         if required:
             _refuse(folder, f"{path.relative_to(folder)} is missing")
         return None
+    name = path.relative_to(folder)
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        _refuse(folder, f"{path.relative_to(folder)} is larger than {MAX_CONFIG_BYTES} bytes")
+        _refuse(folder, f"{name} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        return json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes())
     except ValueError:  # JSON and Unicode errors
-        _refuse(folder, f"{path.relative_to(folder)} is not valid JSON")
+        _refuse(folder, f"{name} is not valid JSON")
+    if path.name != "modules.json" and not isinstance(data, dict):
+        _refuse(folder, f"{name} is not a JSON object")
+    return data
 
 
 def _first(config, names):
