@@ -34,7 +34,7 @@ from sklearn.pipeline import Pipeline
 import lightxfer
 from lightxfer import make_classifier
 from lightxfer.datasets import load_dataset
-from lightxfer.recommended import CS
+from lightxfer.ngram_search import CS
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("sst2", "sst5", "trec", "subj", "mpqa")
@@ -42,6 +42,10 @@ CV_TASKS = ("subj", "mpqa")
 SIZES = (8, 16, 32, 64, 128)
 GOAL_SIZES = (8, 32)
 RECOMMENDED = "lightxfer recommended: make_classifier()"
+ENCODER = "all-MiniLM-L6-v2"
+ENCODER_RECOMMENDED = "MiniLM recommended: make_classifier(encoder=...)"
+ENCODER_LR = "frozen MiniLM + LR"
+ENCODER_MLP = "MiniLM + MLP(256): make_classifier(encoder=..., head='mlp')"
 
 #: Published numbers (test accuracy %). InferSent paper (Conneau et al., 2017, Table 4):
 #: bag of word2vec vectors (300-d); Wang & Manning (2012): NB-SVM with bigrams.
@@ -57,8 +61,8 @@ REFERENCES = {
 
 
 PROTOCOL = """\
-**Recommended configuration** (`lightxfer.make_classifier()`): a `HybridVectorizer` (an
-`EmbeddingVectorizer` subclass) that concatenates the frozen GloVe 6B 50d mean vectors
+**Recommended configuration** (`lightxfer.make_classifier()`): a `HybridVectorizer` over
+a frozen shared layer (here an `EmbeddingVectorizer`) that concatenates the frozen GloVe 6B 50d mean vectors
 (scaled to unit root-mean-square norm) and a TF-IDF block of word 1-2 grams and character
 2-5 grams (sublinear tf, L2 rows, the two halves weighted equally), then a softmax head
 `LogisticRegression(C=1, solver="newton-cg")`. The n-gram weight (0, 0.25, 0.5, 1, 2, 4)
@@ -66,6 +70,17 @@ and C (0.1, 1, 10, 100; applied as a feature scale sqrt(C)) are chosen on the tr
 data only by liblinear logistic models (one-vs-rest beyond two classes): 3-fold
 stratified CV keeping the lightest n-gram weight within one standard error of the best
 validation accuracy, or from 2000 texts on one stratified 75/25 split keeping the best.
+
+**On the sentence encoder** (`make_classifier(encoder="all-MiniLM-L6-v2")`): the same
+`HybridVectorizer` and search over a frozen all-MiniLM-L6-v2 `SentenceEncoder` (384-d, CPU)
+instead of GloVe; no setting of the search was changed for it. "frozen MiniLM + LR" is the
+encoder's embeddings with the same CV-tuned `LogisticRegressionCV` as the linear baselines;
+the MLP row is `make_classifier(encoder=..., head="mlp")` (256 hidden units, early
+stopping). Each task's texts are encoded once per run (`--encoder-cache`). The MiniLM rows
+were a shorter rerun on the shared 2-core machine: few-shot sizes 8 and 32 with seeds 0-2
+(`--methods MiniLM --seeds 3 --sizes 8 32 --no-full-data`), full data on the given splits
+and on fold 0 of SUBJ and MPQA (`--methods MiniLM --sizes [--max-folds 1]`); their goals
+compare with the other rows on the same draws and folds.
 
 **Protocol.** SST-2, SST-5, TREC: given train/test splits (dev unused). SUBJ, MPQA: full
 data by stratified 10-fold CV (seed 0); their few-shot test set is fold 0, the pool the
@@ -205,7 +220,7 @@ def write_pruned_vectors(texts, path, vectors=lightxfer.DEFAULT_VECTORS):
     return str(path)
 
 
-def build_methods(quick, pretrained_path, fasttext_ok):
+def build_methods(quick, pretrained_path, fasttext_ok, encoder_ok):
     """Name to a zero-argument factory of an unfitted classifier (seeded ones take ``seed``)."""
     # The methods the goals compare come first, so that a run cut short still has them.
     methods = {
@@ -213,6 +228,10 @@ def build_methods(quick, pretrained_path, fasttext_ok):
         "TF-IDF 1-2 grams + LR": lambda seed: tfidf_lr(),
         "GloVe mean + LR": lambda seed: frozen("mean")(),
     }
+    if encoder_ok:
+        methods[ENCODER_RECOMMENDED] = lambda seed: make_classifier(encoder=ENCODER)
+        methods[ENCODER_LR] = lambda seed: make_classifier(encoder=ENCODER, head=_lr_cv())
+        methods[ENCODER_MLP] = lambda seed: make_classifier(encoder=ENCODER, head="mlp")
     if fasttext_ok:
         methods["fastText (dim 100, bigrams, 25 epochs)"] = lambda seed: FastTextClassifier(
             seed=seed
@@ -230,7 +249,7 @@ def build_methods(quick, pretrained_path, fasttext_ok):
 # -- data --------------------------------------------------------------------------------------
 
 
-def full_splits(data_dir, task, quick):
+def full_splits(data_dir, task, quick, max_folds=None):
     """``[(X_train, y_train, X_test, y_test), ...]``: the given split, or CV folds."""
     if task not in CV_TASKS:
         X, y = load_dataset(task, "train", data_dir=data_dir)
@@ -238,7 +257,8 @@ def full_splits(data_dir, task, quick):
         return [(X, y, X_test, y_test)]
     X, y = load_dataset(task, data_dir=data_dir)
     folds = StratifiedKFold(10, shuffle=True, random_state=0).split(X, y)
-    return [(X[tr], y[tr], X[te], y[te]) for tr, te in (list(folds)[:1] if quick else folds)]
+    folds = list(folds)[: 1 if quick else max_folds]
+    return [(X[tr], y[tr], X[te], y[te]) for tr, te in folds]
 
 
 def sample_per_class(X, y, k, seed):
@@ -276,23 +296,29 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     quick = args.quick
-    sizes = (8, 32) if quick else SIZES
+    sizes = args.sizes if args.sizes is not None else ((8, 32) if quick else SIZES)
     seeds = range(1 if quick else args.seeds)
     train_cap, test_cap = (600, 400) if quick else (None, None)
     fasttext_ok = _has_fasttext() and not args.no_fasttext
+    encoder_ok = _has_encoder() and not args.no_encoder
     scratch = Path(tempfile.mkdtemp(prefix="lightxfer-bench-"))
     meta = _meta(args, sizes, seeds)
     all_rows = []
     for task in args.tasks:
-        rows = _kept_rows(out / f"accuracy_{task}.json", args.methods)
-        splits = full_splits(args.data_dir, task, quick)
+        rerun = [*sizes, *(["all"] if args.full_data else [])]
+        rows = _kept_rows(out / f"accuracy_{task}.json", args.methods, rerun)
+        splits = full_splits(args.data_dir, task, quick, args.max_folds)
         pretrained = None
         if fasttext_ok:
             texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits[:1]])
             pretrained = write_pruned_vectors(texts, scratch / f"{task}_glove.vec")
-        methods = build_methods(quick, pretrained, fasttext_ok)
+        methods = build_methods(quick, pretrained, fasttext_ok, encoder_ok)
         if args.methods:
             methods = {k: v for k, v in methods.items() if any(m in k for m in args.methods)}
+        uses_encoder = any(name.startswith(("MiniLM", "frozen MiniLM")) for name in methods)
+        if uses_encoder and args.full_data:
+            texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits])
+            warm_encoder_cache(texts, Path(args.encoder_cache))
         X_pool, y_pool, X_test, y_test = splits[0]
         X_test, y_test = cap(X_test, y_test, test_cap)
         for name, factory in methods.items():
@@ -303,7 +329,7 @@ def run(args):
                     rows.append(_row(task, name, k, seed, 0, accuracy, seconds, len(y)))
             # One test split leaves a random method's seed luck in its score: average it.
             full_seeds = seeds if "fastText" in name and len(splits) == 1 else [0]
-            for fold, (X, y, X_te, y_te) in enumerate(splits):
+            for fold, (X, y, X_te, y_te) in enumerate(splits if args.full_data else []):
                 X, y = cap(X, y, train_cap)
                 X_te, y_te = cap(X_te, y_te, test_cap)
                 for seed in full_seeds:
@@ -327,6 +353,47 @@ def _row(task, method, size, seed, fold, accuracy, seconds, n_train):
         "accuracy": round(accuracy, 2),
         "seconds": round(seconds, 2),
     }
+
+
+def warm_encoder_cache(texts, cache_dir):
+    """Encode a task's texts once per machine, for every size, seed and fold of the run.
+
+    The rows go to ``cache_dir`` (``.npy``, named by the model's fingerprint and a digest
+    of the texts) and into the in-process feature cache that every ``SentenceEncoder``
+    of this process reads, so the benchmarked pipelines never encode a text again.
+    """
+    from lightxfer.shared import feature_cache
+
+    texts = sorted(set(texts))
+    encoder = lightxfer.SentenceEncoder(ENCODER).fit(texts[:1])
+    path = cache_dir / f"{encoder.fingerprint_[:16]}-{feature_cache.texts_digest(texts)}.npy"
+    if not path.is_file():
+        print(f"encoding {len(texts)} texts with {ENCODER} (cached in {cache_dir})", flush=True)
+        rows = encoder.set_params(progress=True).transform(texts)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.npy")
+        np.save(partial, rows)
+        os.replace(partial, path)
+        return
+    rows = np.load(path, allow_pickle=False)
+    # The key SentenceEncoder files its per-text rows under (lightxfer/shared/encoder.py).
+    key = ("sentence-encoder", encoder.fingerprint_, False, encoder.max_seq_length_)
+    table = feature_cache.FEATURE_CACHE.get(key) or feature_cache.RowTable(rows.shape[1])
+    new = table.find(texts) < 0
+    table.add([t for t, n in zip(texts, new) if n], rows[new], np.zeros((new.sum(), 2), int))
+    feature_cache.FEATURE_CACHE.put(key, table)
+    misses = feature_cache.FEATURE_CACHE.misses
+    assert np.array_equal(encoder.transform(texts[:5]), rows[:5])
+    assert feature_cache.FEATURE_CACHE.misses == misses, "SentenceEncoder's cache key changed"
+
+
+def _has_encoder():
+    try:
+        lightxfer.SentenceEncoder(ENCODER).fit(["probe"])
+    except ImportError as error:
+        print(f"MiniLM rows skipped: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def _has_fasttext():
@@ -353,12 +420,16 @@ def _meta(args, sizes, seeds):
     }
 
 
-def _kept_rows(path, methods):
-    """With ``--methods``, the task's earlier rows of the other methods: a rerun merges."""
+def _kept_rows(path, methods, sizes):
+    """With ``--methods``, the task's earlier rows a rerun of ``sizes`` does not replace."""
     if not methods or not path.is_file():
         return []
     rows = json.loads(path.read_text())["rows"]
-    return [row for row in rows if not any(m in row["method"] for m in methods)]
+    return [
+        row
+        for row in rows
+        if not any(m in row["method"] for m in methods) or row["per_class"] not in sizes
+    ]
 
 
 def write_task(task, rows, meta, out, complete):
@@ -408,22 +479,16 @@ def markdown(rows, meta):
         lines += ["**Quick run** (capped data, one seed, one fold): a smoke test, not results.", ""]
     header = "| pipeline | " + " | ".join(t.upper() for t in tasks) + " |"
     rule = "|---" * (len(tasks) + 1) + "|"
-    lines += ["### Full data (test accuracy %; SUBJ, MPQA: stratified 10-fold CV)", ""]
-    lines += [header, rule]
-    for method in methods:
-        cells = [_cell(accuracy, t, method, "all") for t in tasks]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    for name, numbers in REFERENCES.items():
-        cells = [f"{numbers[t]:.1f}" if t in numbers else "" for t in tasks]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += _full_data_table(table, accuracy, tasks, methods, header + "\n" + rule)
     for k in meta["sizes"]:
-        lines += ["", f"### {k} examples per class (mean over {meta['seeds']} seeds)", ""]
+        lines += ["", f"### {k} examples per class (mean over {_seeds(table, k)})", ""]
         lines += [header[:-1] + "| mean |", rule + "---|"]
         for method in methods:
             values = [accuracy.get((t, method, k), np.nan) for t in tasks]
             cells = [_fmt(v) for v in values] + [_fmt(np.nanmean(values))]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", *goal_lines(accuracy, tasks, meta["sizes"]), ""]
+    lines += ["", *goal_lines(accuracy, tasks, meta["sizes"])]
+    lines += [*encoder_goal_lines(table, tasks), ""]
     full_fit = table[table["per_class"] == "all"].groupby(["task", "method"])["seconds"].mean()
     for title, values, digits in [
         ("Wall time (seconds, all fits and predictions of the run)", seconds, 0),
@@ -439,6 +504,40 @@ def markdown(rows, meta):
     lines += [f"Wall time of the run(s): {meta['wall_seconds']:.0f} s on {meta['cpus']} CPUs."]
     lines += ["", "Plot: `accuracy.png` (accuracy vs examples per class, one panel per task)."]
     return "\n".join(lines) + "\n"
+
+
+def _full_data_table(table, accuracy, tasks, methods, header):
+    """Markdown lines of the full-data table; † marks rows measured on fewer folds."""
+    lines = ["### Full data (test accuracy %; SUBJ, MPQA: stratified 10-fold CV)", "", header]
+    folds = table[table["per_class"] == "all"].groupby(["task", "method"])["fold"].nunique()
+    fewer = folds[folds < folds.groupby(level="task").transform("max")]
+    for method in methods:
+        cells = [
+            _cell(accuracy, t, method, "all") + (" †" if (t, method) in fewer.index else "")
+            for t in tasks
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for name, numbers in REFERENCES.items():
+        cells = [f"{numbers[t]:.1f}" if t in numbers else "" for t in tasks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if len(fewer):
+        lines += [
+            "",
+            "† fewer folds than the other rows (a shorter rerun): "
+            + ", ".join(dict.fromkeys(f"{t.upper()} {n} fold(s)" for (t, _), n in fewer.items()))
+            + "; the goals below compare on the same folds.",
+        ]
+    return lines
+
+
+def _seeds(table, k):
+    """``"5 seeds"``, or per method group when reruns used fewer (e.g. the MiniLM rows)."""
+    counts = table[table["per_class"] == k].groupby("method")["seed"].nunique()
+    if counts.nunique() <= 1:
+        return f"{counts.max()} seeds"
+    return f"{counts.max()} seeds; {counts.min()} (the same first draws) for " + ", ".join(
+        f"`{m}`" for m, n in counts.items() if n < counts.max()
+    )
 
 
 def _ordered(methods):
@@ -486,6 +585,42 @@ def goal_lines(accuracy, tasks, sizes):
     return lines
 
 
+def encoder_goal_lines(table, tasks):
+    """Issue 16's targets for ``make_classifier(encoder=...)``, on the seeds its rows have."""
+    ours = table[table["method"] == ENCODER_RECOMMENDED]
+    if ours.empty:
+        return []
+    # Compare on the draws and folds the MiniLM rows have (a rerun may use fewer).
+    draws = set(zip(ours["seed"], ours["fold"]))
+    paired = table[[draw in draws for draw in zip(table["seed"], table["fold"])]]
+    accuracy = paired.groupby(["task", "method", "per_class"])["accuracy"].mean()
+
+    def versus(other, k):
+        return [
+            accuracy.get((t, ENCODER_RECOMMENDED, k), np.nan) - accuracy.get((t, other, k), np.nan)
+            for t in tasks
+        ]
+
+    lines = []
+    for k in GOAL_SIZES:
+        gains, gaps = versus(RECOMMENDED, k), versus(ENCODER_LR, k)
+        if not np.isnan(gains).all():
+            lines.append(
+                f"- {k} per class, MiniLM recommended minus today's recommended, mean over tasks "
+                f"{np.nanmean(gains):+.1f} (goal >= +8); worst task vs frozen MiniLM + LR "
+                f"{np.nanmin(gaps):+.1f} (goal >= -1)"
+            )
+    margins = dict(zip(tasks, versus(RECOMMENDED, "all")))
+    margins = {t: m for t, m in margins.items() if not np.isnan(m)}
+    if margins:
+        lines.append(
+            "- full data, MiniLM recommended minus today's recommended: "
+            + ", ".join(f"{t.upper()} {m:+.1f}" for t, m in margins.items())
+            + f" ({sum(m >= 0 for m in margins.values())}/{len(margins)} tasks >= 0; goal: 4 of 5)"
+        )
+    return lines
+
+
 def _cell(accuracy, task, method, size):
     return _fmt(accuracy.get((task, method, size), np.nan))
 
@@ -505,7 +640,7 @@ def plot(rows, path):
     tasks = [t for t in TASKS if t in set(table["task"])]
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.6), squeeze=False)
     # One colour per method in every panel; task files may list methods in other orders.
-    colours = dict(zip(dict.fromkeys(table["method"]), plt.cm.tab10.colors))
+    colours = dict(zip(dict.fromkeys(table["method"]), plt.cm.tab20.colors))
     for ax, task in zip(axes[0], tasks):
         part = table[table["task"] == task]
         for method, group in part.groupby("method", sort=False):
@@ -534,6 +669,8 @@ def write_report(out):
         return
     rows = [row for part in parts for row in part["rows"]]
     meta = {**parts[0]["meta"], "tasks": [p["meta"] for p in parts]}
+    # Reruns of some methods (--methods, --sizes) merge into the task files: report all.
+    meta["sizes"] = sorted({row["per_class"] for row in rows} - {"all"})
     meta["complete"] = all(p["meta"]["complete"] for p in parts)
     # Task files of one process carry its running total; processes run side by side.
     meta["wall_seconds"] = max(p["meta"]["wall_seconds"] for p in parts)
@@ -562,7 +699,28 @@ def build_parser():
         nargs="+",
         help="only methods whose name contains these; their rows replace those in --out",
     )
+    parser.add_argument(
+        "--sizes",
+        nargs="*",
+        type=int,
+        help=f"examples per class (default {list(SIZES)}; none: full data only)",
+    )
+    parser.add_argument(
+        "--no-full-data",
+        dest="full_data",
+        action="store_false",
+        help="only the few-shot curves, no full-data rows",
+    )
+    parser.add_argument(
+        "--max-folds", type=int, help="full data of SUBJ and MPQA: only the first folds"
+    )
     parser.add_argument("--no-fasttext", action="store_true", help="skip the fastText rows")
+    parser.add_argument("--no-encoder", action="store_true", help="skip the MiniLM rows")
+    parser.add_argument(
+        "--encoder-cache",
+        default=str(Path(tempfile.gettempdir()) / "lightxfer-bench-encoder"),
+        help="folder of the MiniLM embeddings of each task's texts, reused across runs",
+    )
     return parser
 
 

@@ -156,7 +156,13 @@ def markdown(results, command):
 def build_parser():
     """The argument parser."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=REPO.parent / "shared" / "data", type=Path)
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("LIGHTXFER_DATA_DIR"),
+        type=Path,
+        help="folder with your own sst2_train.csv (default: $LIGHTXFER_DATA_DIR, else the "
+        "datasets shipped with lightxfer)",
+    )
     parser.add_argument("--n", default=2000, type=int, help="SST-2 sentences (2000)")
     parser.add_argument("--batch-size", default=32, type=int, help="texts per forward pass")
     parser.add_argument("--threads", default=None, type=int, help="torch threads (its default)")

@@ -23,7 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from lightxfer.datasets import load_dataset
-from lightxfer.recommended import HybridVectorizer, _lightest_good_weight
+from lightxfer.ngram_search import lightest_good_weight, validation_splits
+from lightxfer.recommended import HybridVectorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("sst2", "sst5", "trec")
@@ -59,14 +60,10 @@ def picks(search, y):
     results = search.cv_results_
     weights, accuracy, Cs = results["ngram_weight"], results["accuracy"], results["C"]
     best = {w: np.nanmax(accuracy[weights == w]) for w in np.unique(weights)}
-    n_valid = sum(len(valid) for _, valid in search._splits(y))
+    n_valid = sum(len(valid) for _, valid in validation_splits(y, search.cv, search.random_state))
     chosen = {}
     for rule, standard_errors in RULES.items():
-        w = (
-            0.0
-            if standard_errors is None
-            else _lightest_good_weight(best, n_valid, standard_errors)
-        )
+        w = 0.0 if standard_errors is None else lightest_good_weight(best, n_valid, standard_errors)
         row = weights == w
         chosen[rule] = (float(w), float(Cs[row][np.nanargmax(accuracy[row])]))
     return chosen

@@ -5,6 +5,7 @@ from lightxfer.classifier import make_classifier, make_head
 from lightxfer.evaluation import evaluate_transfer, plot_transfer
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.persistence import load, save
+from lightxfer.recommended import HybridVectorizer
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.transferring import FineTunedMLPClassifier, transfer
@@ -17,6 +18,7 @@ __all__ = [
     "EmbeddingVectorizer",
     "FineTunedMLPClassifier",
     "FrozenHiddenLayers",
+    "HybridVectorizer",
     "SentenceEncoder",
     "VectorsRef",
     "cache_path",

@@ -1,7 +1,8 @@
-"""``make_classifier``: the shared embedding layer plus a task-specific head, as a Pipeline.
+"""``make_classifier``: the frozen shared layer plus a task-specific head, as a Pipeline.
 
-Called with no model arguments it returns the recommended configuration
-(:func:`lightxfer.recommended.make_recommended`); with any, the plain pipeline asked for.
+``vectors`` or ``encoder`` choose the shared layer; ``head``, ``pooling`` or head
+parameters choose the plain pipeline over the recommended configuration
+(:func:`lightxfer.recommended.make_recommended`).
 """
 
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -47,33 +48,43 @@ def make_head(head="logreg", **head_params):
 def make_classifier(
     vectors=None, pooling=None, head=None, *, encoder=None, n_jobs=None, **head_params
 ):
-    """Build a Pipeline: an ``EmbeddingVectorizer`` (frozen vectors) then a head.
+    """Build a Pipeline: the frozen shared layer (step ``"embedding"``) then a head (``"head"``).
 
-    With no ``vectors``, ``pooling``, ``head`` or head parameters, return the
-    recommended configuration: frozen pooled vectors plus TF-IDF word and character
-    n-grams whose weight and C are chosen by cross-validation on the training data
-    (:func:`lightxfer.recommended.make_recommended`). It is never far behind n-gram
-    models on large data and keeps the frozen vectors' lead on small data. Any model
-    argument builds the plain pipeline instead, with defaults for the rest.
+    One rule decides what is built:
+
+    - **which shared layer**: ``encoder=NAME`` a :class:`lightxfer.SentenceEncoder`
+      (a frozen sentence-transformers model); otherwise an
+      :class:`lightxfer.EmbeddingVectorizer` on ``vectors`` (default
+      ``"glove-wiki-gigaword-50"``). ``encoder`` excludes ``vectors`` and ``pooling``.
+    - **which model**: the recommended one unless ``head``, ``pooling`` or head
+      parameters are given. The recommended model is a
+      :class:`lightxfer.recommended.HybridVectorizer` over the shared layer -- its
+      features plus TF-IDF word and character n-grams whose weight and C are chosen by
+      cross-validation on the training data -- and a softmax head: it keeps the frozen
+      layer's lead on small data and is never far behind n-gram models on large data.
+      ``head``, ``pooling`` or head parameters build the plain pipeline instead (the
+      shared layer's features straight into the head), with defaults for the rest.
+
+    ``n_jobs`` never changes the model.
 
     Parameters
     ----------
     vectors : str, path or KeyedVectors, optional
-        The shared layer's vectors (see :func:`lightxfer.load_vectors`); default
-        ``"glove-wiki-gigaword-50"``.
+        The shared layer's word vectors (see :func:`lightxfer.load_vectors`).
     pooling : str or list of str, optional
-        See :class:`lightxfer.EmbeddingVectorizer`; default ``"mean"``.
+        See :class:`lightxfer.EmbeddingVectorizer`; default ``"mean"``. Selects the
+        plain pipeline.
     head : {"logreg", "mlp"} or classifier, optional
-        The task-specific head; default ``"logreg"``.
+        The task-specific head; default ``"logreg"``. Selects the plain pipeline.
     encoder : str or path, optional
-        A sentence-transformers model (e.g. ``"all-MiniLM-L6-v2"``) as the shared layer
-        instead of word vectors: the pipeline's first step is a
-        :class:`lightxfer.SentenceEncoder`.
+        A sentence-transformers model as the shared layer, e.g. ``"all-MiniLM-L6-v2"``
+        (needs ``pip install "lightxfer[encoder]"``).
     n_jobs : int, optional
-        Processes for embedding (torch threads for an encoder; in the recommended model,
-        also processes for its search); does not select the plain pipeline.
+        Processes for the word-vector layer, torch threads for an encoder (and, in the
+        recommended model, processes for its search).
     **head_params
-        Passed to the head, e.g. ``C=10`` or ``hidden_layer_sizes=(128,)``.
+        Passed to the head, e.g. ``C=10`` or ``hidden_layer_sizes=(128,)``. Select the
+        plain pipeline.
 
     Returns
     -------
@@ -82,39 +93,35 @@ def make_classifier(
 
     Examples
     --------
-    >>> make_classifier().named_steps["embedding"]
-    HybridVectorizer()
+    >>> type(make_classifier().named_steps["embedding"]).__name__
+    'HybridVectorizer'
     >>> model = make_classifier(pooling=["mean", "max"], C=10)
     >>> [name for name, _ in model.steps]
     ['embedding', 'head']
     >>> type(model.named_steps["embedding"]).__name__
     'EmbeddingVectorizer'
     """
-    if encoder is not None:
-        if vectors is not None or pooling is not None:
-            raise ValueError("pass either encoder= or vectors=/pooling=, not both")
-        return Pipeline(
-            [
-                ("embedding", SentenceEncoder(encoder, n_jobs=n_jobs)),
-                ("head", make_head("logreg" if head is None else head, **head_params)),
-            ]
+    if encoder is not None and (vectors is not None or pooling is not None):
+        raise ValueError(
+            "encoder is a shared layer of its own: pass either encoder= or "
+            "vectors=/pooling=, not both"
         )
-    if vectors is None and pooling is None and head is None and not head_params:
+    shared = _shared_layer(vectors, pooling, encoder, n_jobs)
+    if head is None and pooling is None and not head_params:
         from lightxfer.recommended import make_recommended
 
-        return make_recommended(n_jobs=n_jobs)
-    return Pipeline(
-        [
-            (
-                "embedding",
-                EmbeddingVectorizer(
-                    vectors=DEFAULT_VECTORS if vectors is None else vectors,
-                    pooling="mean" if pooling is None else pooling,
-                    n_jobs=n_jobs,
-                ),
-            ),
-            ("head", make_head("logreg" if head is None else head, **head_params)),
-        ]
+        return make_recommended(shared=shared, n_jobs=n_jobs)
+    head = make_head("logreg" if head is None else head, **head_params)
+    return Pipeline([("embedding", shared), ("head", head)])
+
+
+def _shared_layer(vectors, pooling, encoder, n_jobs):
+    if encoder is not None:
+        return SentenceEncoder(encoder, n_jobs=n_jobs)
+    return EmbeddingVectorizer(
+        vectors=DEFAULT_VECTORS if vectors is None else vectors,
+        pooling="mean" if pooling is None else pooling,
+        n_jobs=n_jobs,
     )
 
 

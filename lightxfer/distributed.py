@@ -185,7 +185,8 @@ def _worker_copy(vectorizer):
     # A deep copy goes through __getstate__/__setstate__, so the vectors are shared, not copied.
     model = copy.deepcopy(vectorizer)
     steps = [step for _, step in model.steps] if isinstance(model, Pipeline) else [model]
-    for step in steps:
+    # The recommended model's HybridVectorizer holds its shared layer as ``shared_``.
+    for step in [getattr(step, "shared_", step) for step in steps]:
         if isinstance(step, EmbeddingVectorizer):
             # One thread per task already uses the worker; a per-worker pool of processes,
             # a progress bar in worker logs or a feature cache of texts never seen twice

@@ -11,7 +11,8 @@ What :func:`load` does, in order
 1. Checks the file before skops reads it: decompressed sizes are bounded
    (:data:`MAX_EXPANSION`), and every type must be trusted.
 2. Rebuilds the object tree. Nothing in it resolves a reference while being rebuilt:
-   ``__setstate__`` only stores what the file holds.
+   ``__setstate__`` only stores what the file holds. Fitted vocabularies, which ``save``
+   writes as arrays (:mod:`lightxfer.compact_vocabulary`), become dicts again.
 3. Checks what would act at predict time: a ``token_pattern`` must be one lightxfer knows
    (:data:`KNOWN_TOKEN_PATTERNS`) or one the caller names; runtime-only parameters
    (:data:`RUNTIME_PARAMS`) are reset to their defaults or to the caller's values.
@@ -48,7 +49,9 @@ import inspect
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
+import sys
 import warnings
 import zipfile
 from collections import deque
@@ -60,6 +63,7 @@ import numpy as np
 import sklearn
 import sklearn.base
 
+from lightxfer import compact_vocabulary
 from lightxfer.exceptions import UnsafeFileError
 from lightxfer.vectors import registry
 
@@ -88,9 +92,28 @@ MAX_EXPANSION = 20
 _EXPANSION_SLACK = 1 << 20
 
 
+#: scikit-learn's array-API adapters for other libraries. Importing ``skops.io`` lists
+#: scikit-learn's estimators by walking its packages, and the walk imports these, which
+#: import torch or dask when installed: 1.5 s of a 2 s import, for no estimator.
+_ARRAY_API_ADAPTERS = tuple(
+    f"sklearn.externals.array_api_compat.{name}" for name in ("cupy", "dask", "torch")
+)
+
+
 def _skops_io():
     # skops imports much of scikit-learn: load it on the first save or load, not with
     # `import lightxfer`.
+    if "skops.io" not in sys.modules:
+        # A None entry makes the walk skip a package (its import fails) without
+        # changing the estimators skops trusts; the adapters import normally afterwards.
+        skipped = [name for name in _ARRAY_API_ADAPTERS if name not in sys.modules]
+        sys.modules.update(dict.fromkeys(skipped))
+        try:
+            import skops.io
+        finally:
+            for name in skipped:
+                if name in sys.modules and sys.modules[name] is None:
+                    del sys.modules[name]
     import skops.io
 
     return skops.io
@@ -176,7 +199,8 @@ def save(model, path):
     """Write ``model`` to ``path`` atomically, with versions and vectors' fingerprints.
 
     The file is written under a temporary name in the same directory and renamed over
-    ``path``, so an interrupted save leaves the previous file intact.
+    ``path``, so an interrupted save leaves the previous file intact. A new file gets the
+    mode of any new file (0666 less the umask); an overwritten one keeps its mode.
 
     Parameters
     ----------
@@ -200,22 +224,35 @@ def save(model, path):
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
         },
-        "vectors": [_vectors_record(vectorizer) for vectorizer in _vectorizers(model)],
+        "vectors": [_vectors_record(vectorizer) for vectorizer in _fitted(_vectorizers(model))],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    tmp = _create_temporary(path)
     try:
         if path.suffix in PICKLE_SUFFIXES:
             joblib.dump(payload, tmp)
         else:
-            _skops_io().dump(payload, tmp)
+            # Vocabularies as compact arrays: skops writes a dict as a JSON node per entry.
+            _skops_io().dump(dict(payload, model=compact_vocabulary.compact(model)), tmp)
+        if path.exists():  # overwriting keeps the file's mode
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         _fsync(tmp)  # the data must be on disk before the rename makes it the file
         os.replace(tmp, path)  # atomic: a crash leaves the previous file intact
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_temporary(path):
+    """Create an empty hidden file next to ``path``, with the mode of any new file.
+
+    Unlike ``tempfile.mkstemp`` (always 0600), the mode is 0666 less the umask (and any
+    default ACL of the folder): a saved model is as readable as the user's other files.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
 
 
 def untrusted_types(path):
@@ -340,6 +377,10 @@ def load(
     _warn_versions(path, payload.get("versions"))
     model = payload["model"]
     objects = list(_walk(model))
+    try:
+        compact_vocabulary.expand(objects)
+    except ValueError as exc:
+        raise ValueError(f"{path}: damaged or crafted file, {exc}") from None
     if trusted is not True:
         _check_token_patterns(path, objects, token_patterns)
     _reset_runtime_params(path, objects, runtime_params)
@@ -542,6 +583,11 @@ def _vectors_record(vectorizer):
         "fingerprint": fitted,
         "stored": bool(vectorizer.store_vectors),
     }
+
+
+def _fitted(vectorizers):
+    # A HybridVectorizer also holds its unfitted ``shared`` parameter: no vectors to record.
+    return [vectorizer for vectorizer in vectorizers if hasattr(vectorizer, "fingerprint_")]
 
 
 def _vectorizers(model):

@@ -211,7 +211,7 @@ def test_clone_and_pickle_share_the_model_and_hold_only_a_reference(encoder, min
 
 def test_grid_search_and_make_classifier_on_the_encoder(sample):
     X, y, X_test, y_test = sample
-    model = make_classifier(encoder="all-MiniLM-L6-v2")
+    model = make_classifier(encoder="all-MiniLM-L6-v2", head="logreg")  # the plain pipeline
     assert isinstance(model.named_steps["embedding"], SentenceEncoder)
     search = GridSearchCV(model, {"head__C": [0.1, 1.0]}, cv=3).fit(X, y)
     assert search.best_estimator_.score(X_test, y_test) > 0.7  # about 0.5 by chance
@@ -221,7 +221,9 @@ def test_grid_search_and_make_classifier_on_the_encoder(sample):
 
 def test_saved_model_stores_a_reference_and_loads_offline_in_a_new_process(sample, tmp_path):
     X, y, X_test, _ = sample
-    model = make_classifier(encoder="all-MiniLM-L6-v2").fit(X, y)
+    # The plain pipeline: the recommended one also stores its n-gram vocabularies, whose
+    # size in a skops file is issue 18's (item 10).
+    model = make_classifier(encoder="all-MiniLM-L6-v2", head="logreg").fit(X, y)
     path = lightxfer.save(model, tmp_path / "model.skops")
     assert path.stat().st_size < 5_000_000
     np.save(tmp_path / "expected.npy", model.predict_proba(X_test[:20]))
@@ -244,7 +246,7 @@ def test_changed_model_files_are_refused_on_first_use(minilm, sample, tmp_path):
     copy = tmp_path / "minilm"
     shutil.copytree(minilm.directory, copy)
     X, y = sample[0][:40], sample[1][:40]
-    model = make_classifier(encoder=str(copy)).fit(X, y)
+    model = make_classifier(encoder=str(copy), head="logreg").fit(X, y)
     assert model.named_steps["embedding"].fingerprint_ == minilm.fingerprint  # same files
     lightxfer.save(model, tmp_path / "model.skops")
     with open(copy / "model.safetensors", "r+b") as weights:
@@ -300,12 +302,14 @@ def test_cli_train_and_embed_with_the_encoder(sample, tmp_path, capsys):
     out = tmp_path / "model.skops"
     assert cli(["train", "--train", str(tmp_path / "train.csv"), "--encoder",
                 "all-MiniLM-L6-v2", "--out", str(out)]) == 0  # fmt: skip
-    model = lightxfer.load(out)
-    assert isinstance(model.named_steps["embedding"], SentenceEncoder)
+    model = lightxfer.load(out)  # the recommended model on the encoder
+    assert isinstance(model.named_steps["embedding"].shared_, SentenceEncoder)
     argv = ["embed", "--input", str(tmp_path / "train.csv"), "--output", str(tmp_path / "emb")]
     assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--chunk-size", "50"]) == 0
     np.testing.assert_allclose(
-        read_features(tmp_path / "emb"), model[:-1].transform(table["text"]), atol=1e-5
+        read_features(tmp_path / "emb"),
+        model.named_steps["embedding"].shared_.transform(table["text"]),
+        atol=1e-5,
     )
     capsys.readouterr()
     assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--pooling", "max"]) == 2

@@ -132,7 +132,8 @@ def test_moved_vectors_need_the_new_path(tmp_path, vectors_file):
         lightxfer.load(path)
     loaded = lightxfer.load(path, vectors=moved)
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), expected)
-    assert loaded.steps[0][1].vectors == moved
+    embedding = loaded.named_steps["embedding"]  # the recommended model: vectors in shared
+    assert embedding.shared.vectors == moved and embedding.shared_.vectors == moved
 
 
 def test_override_with_other_vectors_is_checked(tmp_path, fitted):

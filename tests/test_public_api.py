@@ -17,6 +17,9 @@ def test_every_public_name_is_exported():
 
 def test_promised_signatures():
     assert list(inspect.signature(lightxfer.load_vectors).parameters)[:2] == ["source", "limit"]
+    assert {"vectors", "pooling", "head", "encoder"} <= set(
+        inspect.signature(lightxfer.make_classifier).parameters
+    )
     params = inspect.signature(EmbeddingVectorizer).parameters
     assert {"vectors", "pooling", "n_jobs"} <= set(params)
     transfer = inspect.signature(lightxfer.transfer).parameters
@@ -41,7 +44,8 @@ def test_make_classifier_contains_the_vectorizer_as_a_step_and_ends_with_the_hea
         lightxfer.make_classifier(pooling="max", head="mlp"),
     ):
         assert isinstance(model, Pipeline)
-        assert any(isinstance(step, EmbeddingVectorizer) for _, step in model.steps)
+        shared = model.named_steps["embedding"]
+        assert isinstance(getattr(shared, "shared", shared), EmbeddingVectorizer)
         assert hasattr(model.steps[-1][1], "predict_proba")
 
 

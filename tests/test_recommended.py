@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn
 from conftest import read_shared, texts_and_labels
 from joblib import Parallel, delayed
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -18,8 +20,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
-from lightxfer import EmbeddingVectorizer, make_classifier
-from lightxfer.recommended import DUAL_TOL, HybridVectorizer, _path_accuracy
+from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier
+from lightxfer.ngram_search import DUAL_TOL, path_accuracy, validation_splits
+from lightxfer.recommended import HybridVectorizer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,20 +48,38 @@ def fitted(sst2):
 def test_default_is_recommended_pipeline():
     model = make_classifier()
     assert isinstance(model, Pipeline)
-    assert isinstance(model.steps[0][1], EmbeddingVectorizer)
     assert isinstance(model.steps[0][1], HybridVectorizer)
+    assert isinstance(model.get_params()["embedding__shared"], EmbeddingVectorizer)
     assert model.steps[-1][0] == "head"
     assert isinstance(model.steps[-1][1], LogisticRegression)
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"pooling": "max"}, {"head": "mlp"}, {"C": 10}, {"vectors": "glove-wiki-gigaword-50"}],
+    ("kwargs", "model", "layer"),
+    [
+        ({}, HybridVectorizer, EmbeddingVectorizer),
+        ({"vectors": "glove-wiki-gigaword-50", "n_jobs": 2}, HybridVectorizer, EmbeddingVectorizer),
+        ({"encoder": "all-MiniLM-L6-v2"}, HybridVectorizer, SentenceEncoder),
+        ({"pooling": "max"}, EmbeddingVectorizer, EmbeddingVectorizer),
+        ({"head": "mlp"}, EmbeddingVectorizer, EmbeddingVectorizer),
+        ({"C": 10}, EmbeddingVectorizer, EmbeddingVectorizer),
+        ({"encoder": "all-MiniLM-L6-v2", "head": "mlp"}, SentenceEncoder, SentenceEncoder),
+        ({"encoder": "all-MiniLM-L6-v2", "C": 10}, SentenceEncoder, SentenceEncoder),
+    ],
 )
-def test_explicit_arguments_build_plain_pipeline(kwargs):
-    model = make_classifier(**kwargs)
-    assert type(model.named_steps["embedding"]) is EmbeddingVectorizer
-    assert [name for name, _ in model.steps] == ["embedding", "head"]
+def test_make_classifier_rule(kwargs, model, layer):
+    # vectors/encoder choose the shared layer; head, pooling or head params the plain model.
+    pipeline = make_classifier(**kwargs)
+    assert [name for name, _ in pipeline.steps] == ["embedding", "head"]
+    embedding = pipeline.named_steps["embedding"]
+    assert type(embedding) is model
+    assert type(embedding.shared if model is HybridVectorizer else embedding) is layer
+
+
+@pytest.mark.parametrize("kwargs", [{"vectors": "glove-wiki-gigaword-50"}, {"pooling": "max"}])
+def test_encoder_excludes_word_vector_options(kwargs):
+    with pytest.raises(ValueError, match="encoder"):
+        make_classifier(encoder="all-MiniLM-L6-v2", **kwargs)
 
 
 def test_fit_chooses_weight_and_predicts(fitted, sst2):
@@ -126,7 +147,7 @@ def test_search_fits_every_C_of_a_multiclass_path():
     X, y, _, _ = few_shot("trec_train", 40, 0, "trec_test", 10)
     features = TfidfVectorizer().fit_transform(X)
     splits = [(np.arange(0, 240, 2), np.arange(1, 240, 2))]
-    scores = _path_accuracy(features, y, splits, [0.01, 100.0])
+    scores = path_accuracy(features, y, splits, [0.01, 100.0])
     for C, score in zip([0.01, 100.0], scores):
         model = LogisticRegression(solver="liblinear", C=C, dual=True, tol=DUAL_TOL, random_state=0)
         model = OneVsRestClassifier(model)
@@ -139,7 +160,7 @@ def test_loose_tolerance_chooses_as_a_tight_one(monkeypatch, name, n):
     # k-fold CV, then the holdout (where DUAL_TOL=1 already changes TREC's choice).
     X, y = texts_and_labels(read_shared(name, n))
     loose = HybridVectorizer().fit(X, y)
-    monkeypatch.setattr("lightxfer.recommended.DUAL_TOL", 1e-4)
+    monkeypatch.setattr("lightxfer.ngram_search.DUAL_TOL", 1e-4)
     tight = HybridVectorizer().fit(X, y)
     assert (loose.ngram_weight_, loose.scale_) == (tight.ngram_weight_, tight.scale_)
 
@@ -172,7 +193,7 @@ def test_search_shows_progress_when_asked(sst2, capsys):
 @pytest.mark.parametrize("n", [120, 2400])  # k-fold, then the holdout of large data
 def test_a_label_seen_once_stays_in_every_training_part(n):
     y = np.array(["neg", "pos"] * (n // 2) + ["other"])
-    splits = HybridVectorizer()._splits(y)
+    splits = validation_splits(y)
     assert splits is not None
     for train, valid in splits:
         assert n in train and n not in valid
@@ -254,7 +275,7 @@ def test_grid_search_over_vectorizer_and_head(sst2):
 @pytest.mark.parametrize("holdout_from", [10_000, 100])  # k-fold CV, then a holdout
 def test_weight_rule_depends_on_how_much_is_validated(monkeypatch, holdout_from):
     # Small CV keeps the lightest weight within one standard error; a holdout the best.
-    monkeypatch.setattr("lightxfer.recommended.HOLDOUT_FROM", holdout_from)
+    monkeypatch.setattr("lightxfer.ngram_search.HOLDOUT_FROM", holdout_from)
     X, y, _, _ = few_shot("trec_train", 40, 0, "trec_test", 10)
     vectorizer = HybridVectorizer().fit(X, y)
     results = vectorizer.cv_results_
@@ -299,6 +320,7 @@ def test_benchmark_quick_run(tmp_path):
         str(REPO / "benchmarks" / "accuracy.py"),
         "--quick",
         "--no-fasttext",
+        "--no-encoder",  # its rows are measured by the full run (benchmarks/README.md)
         "--out",
         str(tmp_path),
         "--tasks",
@@ -325,3 +347,83 @@ def test_selection_benchmark_on_trec(tmp_path):
     assert shipped["ngram_weight"] >= one_se["ngram_weight"] > 0
     assert shipped["accuracy"] > rows["frozen vectors only"]["accuracy"] + 10
     assert "| best weight (shipped) |" in (tmp_path / "selection.md").read_text()
+
+
+# -- scikit-learn conformance (issue 18: items 1, 2 and 5) -----------------------------------
+
+
+def test_global_pandas_output_leaves_the_sparse_features_and_the_pipeline_fits(sst2):
+    # Like TfidfVectorizer, the sparse vectorizer ignores transform_output="pandas".
+    X, y = sst2[0][:60], sst2[1][:60]
+    with sklearn.config_context(transform_output="pandas"):
+        model = make_classifier().fit(X, y)
+        assert sparse.issparse(model.named_steps["embedding"].transform(X[:3]))
+        assert model.predict(X[:3]).shape == (3,)
+
+
+def test_asking_for_pandas_output_is_declined_in_one_line():
+    # Like scikit-learn's sparse encoders: a clear error, not NotFittedError during fit.
+    with pytest.raises(ValueError, match="sparse features, which have no pandas form"):
+        make_classifier().set_output(transform="pandas")
+    assert make_classifier().set_output(transform="default") is not None
+
+
+def test_fits_on_one_text():
+    # No character n-gram can occur in two texts of one: that part is left out.
+    vectorizer = HybridVectorizer().fit(["one text"])
+    assert list(vectorizer.ngram_vectorizers_) == ["words"]
+    assert vectorizer.transform(["one more text"]).shape == (1, 50 + 2 + 1)
+
+
+def test_no_texts_give_an_empty_matrix(fitted):
+    vectorizer = fitted.named_steps["embedding"]
+    features = vectorizer.transform([])
+    assert features.shape == (0, len(vectorizer.get_feature_names_out()))
+    assert features.shape == (0, vectorizer.transform(["a"]).shape[1])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"ngram_weight": "heavy"}, "ngram_weight"),
+        ({"scale": -1.0}, "scale"),
+        ({"Cs": ()}, "Cs"),
+        ({"ngram_weights": [0.5, -1]}, "ngram_weights"),
+        ({"cv": 1}, "cv"),
+        ({"shared": "glove-wiki-gigaword-50"}, "shared"),
+        ({"shared": EmbeddingVectorizer(), "pooling": "max"}, "shared"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        HybridVectorizer(**params).fit(["a good film", "a bad film"], [1, 0])
+
+
+def test_shared_layer_is_a_nested_parameter(sst2):
+    # Deep params reach the shared layer; fit works on a clone of it.
+    model = make_classifier().set_params(embedding__shared__pooling="max")
+    model.fit(sst2[0][:60], sst2[1][:60])
+    vectorizer = model.named_steps["embedding"]
+    assert vectorizer.shared.pooling == "max" and not hasattr(vectorizer.shared, "vectors_")
+    assert vectorizer.get_feature_names_out()[0] == "max_0"
+
+
+def test_recommended_on_the_encoder_keeps_its_few_shot_lead():
+    # 8 TREC questions per class: the n-grams stay light, the encoder carries the model.
+    X, y, X_test, y_test = few_shot("trec_train", 8, 0, "trec_test", 200)
+    model = make_classifier(encoder="all-MiniLM-L6-v2").fit(X, y)
+    plain = make_classifier(encoder="all-MiniLM-L6-v2", head="logreg").fit(X, y)
+    glove = make_classifier().fit(X, y)
+    names = model.named_steps["embedding"].get_feature_names_out()
+    assert names[0] == "all_minilm_l6_v2_0"
+    assert model.score(X_test, y_test) >= plain.score(X_test, y_test) - 0.02
+    assert model.score(X_test, y_test) > glove.score(X_test, y_test) + 0.05
+
+
+def test_refit_without_search_keeps_no_stale_results(sst2):
+    # Issue 18 item 4: fitted state of an earlier fit (or another object) must not leak.
+    X, y = sst2[0][:60], sst2[1][:60]
+    vectorizer = HybridVectorizer().fit(X, y)
+    assert hasattr(vectorizer, "cv_results_")
+    assert not hasattr(vectorizer.set_params(ngram_weight=1.0).fit(X), "cv_results_")
+    assert not hasattr(HybridVectorizer(ngram_weight=1.0).fit(X), "cv_results_")

@@ -72,7 +72,7 @@ def model_file(tmp_path):
     """A model fitted on a vectors text file, saved; returns (model path, vectors path, fp)."""
     vectors = tmp_path / "glove.txt"
     shutil.copy(datapath("test_glove.txt"), vectors)
-    model = lightxfer.make_classifier(vectors=str(vectors)).fit(TEXTS, LABELS)
+    model = lightxfer.make_classifier(vectors=str(vectors), head="logreg").fit(TEXTS, LABELS)
     path = lightxfer.save(model, tmp_path / "model.skops")
     _forget_loaded_vectors()
     return path, vectors, model.steps[0][1].fingerprint_

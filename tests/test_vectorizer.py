@@ -141,7 +141,7 @@ def test_clone_shares_vectors_instead_of_copying(glove):
     assert cloned.get_params() == vectorizer.get_params()
     assert cloned._sklearn_output_config == {"transform": "pandas"}
     pipeline_clone = clone(make_classifier(vectors=glove))
-    assert pipeline_clone.named_steps["embedding"].vectors is glove
+    assert pipeline_clone.named_steps["embedding"].shared.vectors is glove
 
 
 def test_pickle_holds_a_reference_not_the_vectors(sst2, glove):

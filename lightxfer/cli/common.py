@@ -11,6 +11,7 @@ import pandas as pd
 
 from lightxfer.persistence import PICKLE_SUFFIXES, load
 from lightxfer.tables import TableError, read_table
+from lightxfer.vectors.loading import load_vectors
 
 
 def add_table_columns(parser, labels=True):
@@ -27,13 +28,34 @@ def parse_pooling(text):
     return text.split(",") if "," in text else text
 
 
-def add_allow_pickle(parser):
-    """Add ``--allow-pickle`` for models saved as .joblib/.pkl."""
+def add_allow_pickle(parser, what="a .joblib/.pkl model or vectors it refers to"):
+    """Add ``--allow-pickle``: ``what`` names the pickles the command may then load."""
     parser.add_argument(
         "--allow-pickle",
         action="store_true",
-        help="allow loading a .joblib/.pkl model, which can run code: only for trusted files",
+        help=f"allow loading pickles ({what}), which can run code: only for files you trust",
     )
+
+
+#: The Python options that messages name, by the command-line flag that sets them.
+CLI_OPTIONS = {"allow_pickle=True": "--allow-pickle"}
+
+
+def cli_message(message):
+    """Return an error ``message`` naming command-line flags instead of Python options."""
+    for option, flag in CLI_OPTIONS.items():
+        message = message.replace(f"pass {option}", f"pass {flag}")
+    return message
+
+
+def preload_vectors(source, allow_pickle):
+    """Load the vectors named on the command line, once, as ``--allow-pickle`` allows.
+
+    Later loads of ``source`` in this process (an estimator's ``fit``) reuse these, so a
+    model keeps ``source`` as its ``vectors`` parameter.
+    """
+    if source is not None and allow_pickle:
+        load_vectors(source, allow_pickle=True)
 
 
 def read_texts(path, text_column):

@@ -10,6 +10,7 @@ import pkgutil
 import sys
 
 from lightxfer.cli import commands
+from lightxfer.cli.common import cli_message
 from lightxfer.exceptions import MissingExtraError, VectorsUnavailableError
 
 EXPECTED_ERRORS = (
@@ -45,6 +46,7 @@ def main(argv=None):
         return args.run(args) or 0
     except EXPECTED_ERRORS as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = cli_message(message)
         print(f"lightxfer {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

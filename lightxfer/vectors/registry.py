@@ -25,7 +25,7 @@ def check_fingerprint(value):
     """Return ``value`` if it is a fingerprint as :func:`compute_fingerprint` writes it.
 
     A model file records fingerprints, and the cache finds spilled vectors by them: a
-    value of any other form (a path, ``../..``) is refused before any use.
+    value of any other form (a path, say) is refused before any use.
 
     Raises
     ------

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lightxfer.cli.common import add_table_columns, parse_pooling
+from lightxfer.cli.common import add_allow_pickle, add_table_columns, parse_pooling, preload_vectors
 from lightxfer.exceptions import require
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
@@ -45,6 +45,7 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="npy", help="chunk format (npy)")
     add_table_columns(parser, labels=False)
     parser.add_argument("--vectors", help=f"vectors name or path ({DEFAULT_VECTORS})")
+    add_allow_pickle(parser, "--vectors saved by gensim's KeyedVectors.save")
     parser.add_argument(
         "--pooling",
         help="pooling, or several separated by commas, e.g. mean,max (mean); tfidf and sif "
@@ -66,6 +67,7 @@ def add_arguments(parser):
 def run(args):
     if args.encoder is not None and (args.vectors is not None or args.pooling is not None):
         raise ValueError("--encoder replaces --vectors and --pooling: pass one or the other")
+    preload_vectors(args.vectors, args.allow_pickle)
     manifest = embed_files(
         args.input,
         args.output,

@@ -4,7 +4,14 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 
 from lightxfer.classifier import HEADS, make_classifier
-from lightxfer.cli.common import Stages, add_table_columns, parse_pooling, read_labelled
+from lightxfer.cli.common import (
+    Stages,
+    add_allow_pickle,
+    add_table_columns,
+    parse_pooling,
+    preload_vectors,
+    read_labelled,
+)
 from lightxfer.persistence import save
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
@@ -24,6 +31,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--vectors", help=f"vectors name or path (default: {DEFAULT_VECTORS}, shipped offline)"
     )
+    add_allow_pickle(parser, "--vectors saved by gensim's KeyedVectors.save")
     parser.add_argument(
         "--pooling",
         help="pooling, or several separated by commas, e.g. mean,max (default: mean)",
@@ -51,6 +59,7 @@ def add_arguments(parser):
 def run(args):
     stage = Stages()
     X, y = read_labelled(args.train, args.text_column, args.label_column)
+    preload_vectors(args.vectors, args.allow_pickle)
     model = build_model(
         vectors=args.vectors, pooling=args.pooling, head=args.head, encoder=args.encoder
     )

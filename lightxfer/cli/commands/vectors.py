@@ -1,6 +1,6 @@
 """``lightxfer vectors``: inspect word vectors and build their memory-mapped cache."""
 
-from lightxfer.cli.common import add_table_columns, read_texts
+from lightxfer.cli.common import add_allow_pickle, add_table_columns, read_texts
 from lightxfer.shared.tokenize import tokenize_ids
 from lightxfer.vectors import registry
 from lightxfer.vectors.loading import DEFAULT_VECTORS, cache_path, load_vectors
@@ -24,16 +24,18 @@ def add_arguments(parser):
     )
     info.add_argument("--texts", metavar="FILE", help="CSV/TSV/JSONL table to measure coverage on")
     add_table_columns(info, labels=False)
+    add_allow_pickle(info, "vectors saved by gensim's KeyedVectors.save")
     convert = actions.add_parser(
         "convert",
         help="build the memory-mapped cache of a vectors file and print where it is",
         description="Convert vectors into the cache that later loads memory-map.",
     )
     convert.add_argument("source", help="vectors name or path")
+    add_allow_pickle(convert, "vectors saved by gensim's KeyedVectors.save")
 
 
 def run(args):
-    kv = load_vectors(args.source)
+    kv = load_vectors(args.source, allow_pickle=args.allow_pickle)
     if args.action == "convert":
         print(f"{args.source}: {len(kv.index_to_key)} words x {kv.vector_size} dimensions")
         print(f"cache: {cache_path(args.source) or 'none needed (read memory-mapped in place)'}")

@@ -1,0 +1,99 @@
+"""Issue 18: gensim ``.kv`` vectors (pickles) from the command line, with ``--allow-pickle``."""
+
+import numpy as np
+import pytest
+from conftest import read_shared
+from gensim.models import KeyedVectors
+
+from lightxfer.cli.entrypoint import main
+from lightxfer.vectors import registry
+
+
+def _forget_loaded_vectors():
+    # As in a new process: the pickle has to be opened again, so the flag is asked again.
+    registry._INFO.clear()
+    registry._LOADED.clear()
+
+
+@pytest.fixture(autouse=True)
+def _new_process_each_time():
+    saved = dict(registry._INFO), dict(registry._LOADED)
+    _forget_loaded_vectors()
+    yield
+    _forget_loaded_vectors()
+    registry._INFO.update(saved[0])
+    registry._LOADED.update(saved[1])
+
+
+@pytest.fixture
+def kv_file(tmp_path, glove):
+    kv = KeyedVectors(50)
+    kv.add_vectors(glove.index_to_key[:2000], np.array(glove.vectors[:2000]))
+    path = tmp_path / "small.kv"
+    kv.save(str(path))
+    _forget_loaded_vectors()
+    return path
+
+
+@pytest.fixture
+def train_file(tmp_path):
+    path = tmp_path / "train.csv"
+    read_shared("sst2_train", 80).to_csv(path, index=False)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_asks_for_the_flag(capsys, path, *argv):
+    """Run ``argv``: a one-line error names the pickle ``path`` and ``--allow-pickle``."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0] and "is a pickle" in lines[0]
+    assert "pass --allow-pickle" in lines[0] and "allow_pickle=True" not in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("action", ["info", "convert"])
+def test_vectors_command_opens_a_kv_file_only_with_the_flag(capsys, kv_file, action):
+    assert_asks_for_the_flag(capsys, kv_file, "vectors", action, kv_file)
+    code, out, _ = run(capsys, "vectors", action, kv_file, "--allow-pickle")
+    assert code == 0 and "2000" in out
+
+
+def test_train_then_predict_on_kv_vectors_need_the_flag(capsys, tmp_path, kv_file, train_file):
+    model = tmp_path / "model.skops"
+    train = ["train", "--train", train_file, "--vectors", kv_file, "--out", model]
+    assert_asks_for_the_flag(capsys, kv_file, *train)
+    assert not model.exists()
+    code, _, _ = run(capsys, *train, "--allow-pickle")
+    assert code == 0 and model.exists()
+    _forget_loaded_vectors()
+    predictions = tmp_path / "predictions.csv"
+    predict = ["predict", "--model", model, "--input", train_file, "--output", predictions]
+    assert str(model) in assert_asks_for_the_flag(capsys, kv_file, *predict)
+    assert run(capsys, *predict, "--allow-pickle")[0] == 0
+    assert len(predictions.read_text().splitlines()) == 81
+    _forget_loaded_vectors()
+    code, out, _ = run(capsys, "evaluate", "--model", model, "--test", train_file, "--allow-pickle")
+    assert code == 0 and "accuracy" in out
+
+
+def test_embed_opens_kv_vectors_only_with_the_flag(capsys, tmp_path, kv_file, train_file):
+    embed = [
+        "embed",
+        "--input",
+        train_file,
+        "--output",
+        tmp_path / "features",
+        "--vectors",
+        kv_file,
+    ]
+    assert_asks_for_the_flag(capsys, kv_file, *embed)
+    code, out, _ = run(capsys, *embed, "--allow-pickle", "--no-progress")
+    assert code == 0 and "80 x 50 features" in out
