@@ -1,9 +1,9 @@
 """``evaluate_transfer``: did transfer beat training from scratch on the target task?
 
 For each training size and seed, the transferred model, the frozen shared layer alone
-and two models trained from scratch (the recommended ``make_classifier()`` and TF-IDF +
-logistic regression) fit the same sample of target texts and are scored on the same
-held-out texts. Each comparison is a paired difference of accuracies; its uncertainty
+and the models trained from scratch (the recommended ``make_classifier()``, TF-IDF +
+logistic regression and, when asked, ``make_classifier(encoder=...)``) fit the same
+sample of target texts and are scored on the same held-out texts. Each comparison is a paired difference of accuracies; its uncertainty
 adds the spread over seeds (other training samples) to that of a finite test set.
 """
 
@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 
 from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.progress import progress_bar
+from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.validation import to_text_list
 from lightxfer.transferring import reused_layers, split_source, transfer
 
@@ -26,8 +27,9 @@ TRANSFER = "transfer"
 EMBEDDING = "frozen shared layer"
 RECOMMENDED = "recommended from scratch"
 TFIDF = "TF-IDF from scratch"
-#: The models trained on the target texts alone; the better one is the verdict's yardstick.
-SCRATCH = (RECOMMENDED, TFIDF)
+ENCODER = "encoder from scratch"
+#: The models trained on the target texts alone; the best one is the verdict's yardstick.
+SCRATCH = (RECOMMENDED, TFIDF, ENCODER)
 METRICS = {
     "accuracy": accuracy_score,
     "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
@@ -57,6 +59,7 @@ def evaluate_transfer(
     head="logreg",
     freeze="auto",
     fine_tune=False,
+    encoder=None,
     test_size=0.3,
     plot=None,
     title=None,
@@ -69,8 +72,9 @@ def evaluate_transfer(
     fits (a) the transferred model, ``transfer(source_model, head=head, freeze=freeze,
     fine_tune=fine_tune)``; (b) the same head on the source's frozen shared layer alone,
     unless that is the same pipeline as (a); (c) the recommended ``make_classifier()``
-    and (d) TF-IDF + logistic regression, both from scratch. All are scored on the same
-    test set.
+    and (d) TF-IDF + logistic regression, both from scratch, and (e) with ``encoder``,
+    ``make_classifier(encoder=encoder)`` from scratch. All are scored on the same test
+    set, and the best model from scratch at each size is the verdict's yardstick.
 
     Parameters
     ----------
@@ -90,6 +94,11 @@ def evaluate_transfer(
         A given test set.
     head, freeze, fine_tune, **head_params
         The transferred model, as in :func:`lightxfer.transfer`.
+    encoder : str or path, optional
+        A sentence-transformers model (e.g. ``"all-MiniLM-L6-v2"``): also train
+        ``make_classifier(encoder=encoder)`` from scratch (method ``"encoder from
+        scratch"``), so the verdict is against the strongest model the user could
+        train without a source. Each text is encoded once for all sizes and seeds.
     test_size : float, default=0.3
         Held-out share when ``X_test`` is not given.
     plot : str or path, optional
@@ -110,7 +119,7 @@ def evaluate_transfer(
         standard error: seeds and test texts), ``verdict`` ("transfer better",
         "transfer worse", "no clear difference" when the gain is within two standard
         errors or under a point, or "too little data to tell" below ``MIN_TEST_SIZE``
-        test texts) and ``best_scratch`` (the better from-scratch model at this size,
+        test texts) and ``best_scratch`` (the best from-scratch model at this size,
         the verdict's yardstick). ``table.attrs`` holds ``"verdict"`` (one line: does
         transfer beat training from scratch, at which sizes), ``"summary"`` (that line,
         then one sentence per size), ``"reused"`` (which source layers were reused),
@@ -133,6 +142,9 @@ def evaluate_transfer(
     if len(shared_alone.steps) != len(transferred.steps) or fine_tune:
         models[EMBEDDING] = shared_alone  # else the same pipeline: nothing to compare
     models |= {RECOMMENDED: make_classifier(), TFIDF: make_tfidf_baseline()}
+    if encoder is not None:
+        SentenceEncoder(encoder).fit(X[:1])  # a bad name fails now, not after other fits
+        models[ENCODER] = make_classifier(encoder=encoder)
     groups = training_samples(y, train_sizes, n_seeds)
     steps = [
         (label, seed, train) for label, samples in groups for seed, train in enumerate(samples)
@@ -379,6 +391,7 @@ STYLES = {
     EMBEDDING: {"marker": "s", "linestyle": "--", "color": "C1"},
     RECOMMENDED: {"marker": "^", "linestyle": "-.", "color": "C2"},
     TFIDF: {"marker": "v", "linestyle": ":", "color": "C3"},
+    ENCODER: {"marker": "D", "linestyle": (0, (5, 1, 1, 1)), "color": "C4"},
 }
 
 

@@ -16,7 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.multiclass import OneVsRestClassifier
-from tqdm import tqdm
+
+from lightxfer.progress import progress_bar
 
 __all__ = [
     "CS",
@@ -103,9 +104,11 @@ def search(features_of, weights, y, splits, Cs, *, n_jobs=None, progress=None):
     ndarray of shape (len(weights), len(Cs))
         NaN where a path stopped early (see :func:`path_accuracy`).
     """
-    hide = not progress if progress is not None else len(y) < HOLDOUT_FROM or None
     accuracy = []
-    with tqdm(total=len(weights), desc="searching", unit=" weights", disable=hide) as bar:
+    large = len(y) >= HOLDOUT_FROM
+    with progress_bar(
+        progress, large=large, total=len(weights), desc="searching", unit=" weights"
+    ) as bar:
         # Processes: threads would take turns at liblinear (see _LIBLINEAR).
         paths = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
             delayed(path_accuracy)(features_of(w), y, splits, Cs) for w in weights

@@ -256,6 +256,7 @@ def load(
     allow_pickle=False,
     check_vectors=True,
     vectors=None,
+    encoder=None,
     token_patterns=(),
     **runtime_params,
 ):
@@ -276,11 +277,19 @@ def load(
         (``KeyedVectors.save``), which can run arbitrary code when loaded: only for files
         from a source you trust.
     check_vectors : bool, default=True
-        Refuse vectors whose fingerprint differs from the one recorded in the file.
+        Refuse vectors, or a sentence encoder model, whose fingerprint differs from the
+        one recorded in the file.
     vectors : str, path or KeyedVectors, optional
         Vectors to use instead of the ones the file refers to, e.g. the same file moved
         to another folder or machine. Checked against the recorded fingerprint unless
         ``check_vectors=False``.
+    encoder : str or path, optional
+        The sentence-transformers model (name or folder) to use instead of the one the
+        file names, e.g. the same model copied elsewhere. Checked like any model folder
+        (see :class:`~lightxfer.SentenceEncoder`) and against the recorded fingerprint
+        unless ``check_vectors=False``. A reference read from the file is followed only
+        to the packaged model, a hub model already in the local cache (never a
+        download) or a folder that passes the checks.
     token_patterns : sequence of str, default=()
         ``token_pattern`` values to accept beyond :data:`KNOWN_TOKEN_PATTERNS`.
     **runtime_params
@@ -330,7 +339,11 @@ def load(
         path=path,
         allow_pickle=allow_pickle,
         check=check_vectors,
-        sources={} if vectors is None else {"vectors": vectors},
+        sources={
+            name: value
+            for name, value in (("vectors", vectors), ("encoder", encoder))
+            if value is not None
+        },
     )
     for item in objects:
         if callable(getattr(type(item), "__lightxfer_bind__", None)):

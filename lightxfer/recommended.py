@@ -29,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from lightxfer import ngram_search
 from lightxfer.ngram_search import CS, NGRAM_WEIGHTS
-from lightxfer.shared.validation import to_text_list
+from lightxfer.shared.base import TextInputMixin
+from lightxfer.shared.validation import to_text_list, training_texts
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.vectors import loading
 
@@ -45,7 +46,7 @@ _DOCUMENT_FREQUENCY = [
 ]
 
 
-class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Frozen shared-layer features plus a weighted TF-IDF n-gram block, as one sparse matrix.
 
     The shared layer's features are divided by their root-mean-square norm over the
@@ -208,9 +209,7 @@ class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
     def fit_transform(self, X, y=None):
         """Fit on ``X`` (and ``y``) and return its features, computing them only once."""
         self._check_params()
-        texts = to_text_list(X)
-        if not texts:
-            raise ValueError("cannot fit on an empty list of texts")
+        texts = training_texts(X)
         self.__dict__.pop("cv_results_", None)  # a refit without a search has none
         self.shared_ = self._shared_layer()
         features = _dense(self.shared_.fit_transform(texts), self.shared_)
@@ -273,12 +272,6 @@ class HybridVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
                 "leave its output as it is (set_output(transform='default'))"
             )
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     # -- files from before the shared layer was a parameter ------------------------------
 

@@ -77,7 +77,8 @@ def test_promised_signature_and_export():
     assert "SentenceEncoder" in lightxfer.__all__
     params = inspect.signature(SentenceEncoder).parameters
     assert list(params) == [
-        "model", "batch_size", "n_jobs", "normalize", "max_seq_length", "cache", "progress"
+        "model", "batch_size", "n_jobs", "normalize", "max_seq_length", "cache", "progress",
+        "allow_pickle",
     ]  # fmt: skip
     assert params["model"].default == "all-MiniLM-L6-v2"
 
@@ -251,7 +252,16 @@ def test_changed_model_files_are_refused_on_first_use(minilm, sample, tmp_path):
     with open(copy / "model.safetensors", "r+b") as weights:
         weights.seek(-4, os.SEEK_END)
         weights.write(b"\x00\x00\x80\x3f")
-    loaded = lightxfer.load(tmp_path / "model.skops")  # resolved lazily: loading still works
+    with pytest.raises(EncoderMismatchError, match="model.skops: .*not the one this model was"):
+        lightxfer.load(tmp_path / "model.skops")  # checked on load, the model loaded lazily
+    # On purpose: the changed files are accepted, and remembered as the model's.
+    loaded = lightxfer.load(tmp_path / "model.skops", check_vectors=False)
+    assert loaded.named_steps["embedding"].fingerprint_ != minilm.fingerprint
+    assert loaded.predict(X).shape == (40,)
+    # Files changed after loading are refused on the next use.
+    with open(copy / "model.safetensors", "r+b") as weights:
+        weights.seek(-4, os.SEEK_END)
+        weights.write(b"\x00\x00\x00\x40")
     with pytest.raises(EncoderMismatchError, match="not the one this model was fitted with"):
         loaded.predict(X)
 

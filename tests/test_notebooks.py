@@ -36,6 +36,7 @@ EXPECTED = (
     "02_transfer.ipynb",
     "03_bring_your_own_vectors.ipynb",
     "04_inside_the_shared_layer.ipynb",
+    "05_few_labels_with_a_sentence_encoder.ipynb",
 )
 CELL_TIMEOUT = 180
 KERNEL_NAME = "lightxfer-test-python"
@@ -57,7 +58,7 @@ def kernel_specs(tmp_path_factory):
     return KernelSpecManager(kernel_dirs=[str(root)])
 
 
-def test_the_four_notebooks_exist():
+def test_the_notebooks_exist():
     missing = sorted(set(EXPECTED) - {path.name for path in NOTEBOOKS})
     assert not missing, f"notebooks/ lacks {missing}"
 

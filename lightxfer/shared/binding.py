@@ -26,7 +26,8 @@ class BindOptions:
     check : bool, default=True
         Whether fingerprints must match the ones recorded.
     sources : dict, default={}
-        Replacements the caller passed, by the parameter they replace (``"vectors"``).
+        Replacements the caller passed, by the parameter they replace (``"vectors"``,
+        ``"encoder"``).
     """
 
     path: Path | None = None

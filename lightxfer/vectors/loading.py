@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors
-from tqdm import tqdm
 
 from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
+from lightxfer.progress import progress_bar
 from lightxfer.vectors import formats, loaded, store
 
 DEFAULT_VECTORS = "glove-wiki-gigaword-50"
@@ -338,7 +338,7 @@ def _filler(kind, path):
         if kind in _STREAMED:
             # Parsed block by block straight into the cache file: never the whole matrix
             # in RAM, so files larger than the free memory convert too.
-            with tqdm(desc=f"converting {path.name}", unit=" words", disable=None) as bar:
+            with progress_bar(None, desc=f"converting {path.name}", unit=" words") as bar:
                 words, dim = _STREAMED[kind](path, store.matrix_path(tmp), bar)
             store.write_words(tmp, words)
             meta["shape"] = [len(words), dim]

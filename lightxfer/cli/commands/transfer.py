@@ -11,9 +11,9 @@ from lightxfer.transferring import FREEZE, SourceMismatchError, split_source, tr
 NAME = "transfer"
 HELP = (
     "Reuse a saved source model's frozen layers on a target table: compare the transferred "
-    "model with training from scratch (the recommended model and TF-IDF) and with the frozen "
-    "shared layer alone, over training sizes and seeds, and say plainly whether transfer "
-    "beat training from scratch."
+    "model with training from scratch (the recommended model, TF-IDF and, with --encoder, the "
+    "model on a sentence encoder) and with the frozen shared layer alone, over training sizes "
+    "and seeds, and say plainly whether transfer beat the best model trained from scratch."
 )
 
 
@@ -38,6 +38,13 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--fine-tune", action="store_true", help="keep training the source MLP's hidden layers"
+    )
+    parser.add_argument(
+        "--encoder",
+        metavar="NAME",
+        help="also train make_classifier(encoder=NAME) from scratch, e.g. all-MiniLM-L6-v2 "
+        "(offline; needs lightxfer[encoder]) or a model directory: the verdict is then against "
+        "the strongest model you could train without the source",
     )
     parser.add_argument(
         "--plot", metavar="PNG", help="also write the learning curves here (.png, .pdf, .svg)"
@@ -74,6 +81,7 @@ def run(args):
         n_seeds=args.seeds,
         X_test=X_test,
         y_test=y_test,
+        encoder=args.encoder,
         plot=args.plot,
         title=title,
         **options,
