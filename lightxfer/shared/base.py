@@ -23,6 +23,12 @@ from lightxfer.progress import progress_bar
 class TextInputMixin:
     """Declare raw texts as input: a 1-D sequence of ``str``, as scikit-learn's vectorizers."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
 
 class SharedLayer(TextInputMixin, TransformerMixin, BaseEstimator):
     """Base of the frozen shared layers: texts in, features of frozen weights out.
