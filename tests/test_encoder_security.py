@@ -150,7 +150,9 @@ def test_a_pickle_beside_safetensors_weights_is_never_read(model_copy, marker):
             "announces",
         ),
         (
-            lambda f: _edit_json(f / "modules.json", lambda m: m[1].update(path="../../..")),
+            lambda f: _edit_json(
+                f / "modules.json", lambda m: m[1].update(path="/".join([".."] * 3))
+            ),
             "outside the folder",
         ),
         (lambda f: (f / "modules.json").write_text("{" * 100), "not valid JSON"),
