@@ -261,3 +261,29 @@ def test_fit_downloads_only_checked_file_kinds_and_checks_before_loading(
     _refused(lambda: SentenceEncoder("someone/crafted").fit(TEXTS), model_copy, "module type")
     assert not marker.exists() and MARKER_MODULE not in sys.modules
     assert downloads and not any(p.endswith((".bin", ".pt", ".pkl")) for p in downloads[0])
+
+
+def test_cli_loads_pickle_weights_only_with_allow_pickle(model_copy, tmp_path, capsys):
+    import torch
+    from safetensors.torch import load_file
+
+    from lightxfer.cli.entrypoint import main as cli
+
+    weights = load_file(model_copy / "model.safetensors")
+    (model_copy / "model.safetensors").unlink()
+    torch.save(weights, model_copy / "pytorch_model.bin")  # real weights, as a pickle
+    table = tmp_path / "train.csv"
+    table.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(TEXTS, LABELS)))
+    train = ["train", "--train", str(table), "--encoder", str(model_copy), "--head", "logreg"]
+    embed = ["embed", "--input", str(table), "--encoder", str(model_copy)]
+    for argv in ([*train, "--out", str(tmp_path / "m.skops")], [*embed, "--output", "e1"]):
+        capsys.readouterr()
+        assert cli(argv) == 2
+        error = capsys.readouterr().err
+        assert "pytorch_model.bin" in error and "--allow-pickle" in error
+    assert cli([*train, "--allow-pickle", "--out", str(tmp_path / "m.skops")]) == 0
+    # The saved model needs the caller's allow_pickle again: a file's own is never obeyed.
+    _refused(lambda: lightxfer.load(tmp_path / "m.skops"), model_copy, "allow_pickle=True")
+    model = lightxfer.load(tmp_path / "m.skops", allow_pickle=True)
+    assert list(model.predict(TEXTS[:4])) == LABELS[:4]
+    assert cli([*embed, "--allow-pickle", "--output", str(tmp_path / "e2")]) == 0

@@ -45,7 +45,9 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="npy", help="chunk format (npy)")
     add_table_columns(parser, labels=False)
     parser.add_argument("--vectors", help=f"vectors name or path ({DEFAULT_VECTORS})")
-    add_allow_pickle(parser, "--vectors saved by gensim's KeyedVectors.save")
+    add_allow_pickle(
+        parser, "--vectors saved by gensim's KeyedVectors.save, an --encoder folder of .bin weights"
+    )
     parser.add_argument(
         "--pooling",
         help="pooling, or several separated by commas, e.g. mean,max (mean); tfidf and sif "
@@ -74,6 +76,7 @@ def run(args):
         vectors=args.vectors or DEFAULT_VECTORS,
         pooling=parse_pooling(args.pooling or "mean"),
         encoder=args.encoder,
+        allow_pickle=args.allow_pickle,
         text_column=args.text_column,
         fmt=args.format,
         chunk_size=args.chunk_size,
@@ -95,6 +98,7 @@ def embed_files(
     vectors=DEFAULT_VECTORS,
     pooling="mean",
     encoder=None,
+    allow_pickle=False,
     text_column="text",
     fmt="npy",
     chunk_size=10_000,
@@ -105,7 +109,8 @@ def embed_files(
     """Embed every table matching ``pattern`` into chunk files in ``output``.
 
     With ``encoder`` (a sentence-transformers model name or directory) the texts are
-    embedded by a :class:`~lightxfer.SentenceEncoder` instead of pooled ``vectors``.
+    embedded by a :class:`~lightxfer.SentenceEncoder` instead of pooled ``vectors``
+    (``allow_pickle`` lets it load a model folder whose weights are pickles).
     Chunk ``i`` is written to ``part-<i>.<ext>`` under a temporary name and renamed, so a
     retried or recomputed chunk replaces its file and rows are never duplicated.
 
@@ -125,7 +130,9 @@ def embed_files(
         vectorizer = EmbeddingVectorizer(vectors, pooling, progress=False)
         layer = {"vectors": str(vectors), "pooling": pooling}
     else:
-        vectorizer = SentenceEncoder(encoder, progress=False, cache=False)
+        vectorizer = SentenceEncoder(
+            encoder, progress=False, cache=False, allow_pickle=allow_pickle
+        )
         layer = {"encoder": str(encoder)}
     vectorizer.fit(chunks[0])
     names = [str(name) for name in vectorizer.get_feature_names_out()]

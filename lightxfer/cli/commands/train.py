@@ -31,7 +31,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--vectors", help=f"vectors name or path (default: {DEFAULT_VECTORS}, shipped offline)"
     )
-    add_allow_pickle(parser, "--vectors saved by gensim's KeyedVectors.save")
+    add_allow_pickle(
+        parser, "--vectors saved by gensim's KeyedVectors.save, an --encoder folder of .bin weights"
+    )
     parser.add_argument(
         "--pooling",
         help="pooling, or several separated by commas, e.g. mean,max (default: mean)",
@@ -61,7 +63,11 @@ def run(args):
     X, y = read_labelled(args.train, args.text_column, args.label_column)
     preload_vectors(args.vectors, args.allow_pickle)
     model = build_model(
-        vectors=args.vectors, pooling=args.pooling, head=args.head, encoder=args.encoder
+        vectors=args.vectors,
+        pooling=args.pooling,
+        head=args.head,
+        encoder=args.encoder,
+        allow_pickle=args.allow_pickle,
     )
     classes = np.unique(y)
     stage(f"training on {len(X)} texts, {len(classes)} classes ({', '.join(map(str, classes))})")
@@ -78,15 +84,23 @@ def run(args):
     return 0
 
 
-def build_model(vectors=None, pooling=None, head=None, encoder=None):
-    """``make_classifier`` with only the options given: none gives the recommended model."""
+def build_model(vectors=None, pooling=None, head=None, encoder=None, allow_pickle=False):
+    """``make_classifier`` with only the options given: none gives the recommended model.
+
+    ``allow_pickle`` lets the encoder load a model folder whose weights are pickles.
+    """
     if encoder is not None and (vectors is not None or pooling is not None):
         raise ValueError("--encoder replaces --vectors and --pooling: pass one or the other")
     options = {"vectors": vectors, "head": head, "encoder": encoder}
     if pooling is not None:
         options["pooling"] = parse_pooling(pooling)
     options = {name: value for name, value in options.items() if value is not None}
-    return make_classifier(**options)
+    model = make_classifier(**options)
+    if encoder is not None and allow_pickle:
+        model.set_params(
+            **{name: True for name in model.get_params() if name.endswith("allow_pickle")}
+        )
+    return model
 
 
 def default_grid(model, fix_pooling=False):
