@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -230,3 +231,17 @@ def test_tsv_written_by_predict_keeps_texts_with_quotes(numeric, tmp_path, capsy
     argv = ["predict", "--model", paths["model"], "--input", path, "--output", tmp_path / "o.tsv"]
     assert run(capsys, *argv)[0] == 0
     assert read_table(tmp_path / "o.tsv")["text"].tolist() == texts["text"].tolist()
+
+
+def test_a_reader_closing_the_pipe_early_is_not_an_error():
+    # As in `lightxfer datasets sst2 --output - | head -1`.
+    command = [sys.executable, "-m", "lightxfer.cli.entrypoint", "datasets", "sst2"]
+    process = subprocess.Popen(
+        [*command, "--split", "train", "--output", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.readline().startswith(b"text,label")
+    process.stdout.close()
+    assert process.wait(timeout=120) == 0
+    assert b"Broken pipe" not in process.stderr.read()

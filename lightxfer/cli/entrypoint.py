@@ -6,6 +6,7 @@ Each module in :mod:`lightxfer.cli.commands` is one subcommand: it defines ``NAM
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -44,6 +45,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
+    except BrokenPipeError:
+        # The reader (e.g. ``| head``) has closed the pipe: it has all it wanted.
+        # Point stdout at /dev/null so the interpreter's final flush stays silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except EXPECTED_ERRORS as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         message = cli_message(message)
