@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file would shadow the ``distributed`` package it benchmarks.
@@ -52,23 +51,6 @@ def parse_args(argv=None):
         help="only rewrite distributed.md from the distributed.json in --out",
     )
     return parser.parse_args(argv)
-
-
-def load_corpus(data_dir=None):
-    """The texts of every CSV in ``data_dir``, or of every shipped dataset split, by file name."""
-    if data_dir is None:
-        from lightxfer.datasets import DATASETS, load_dataset
-
-        splits = sorted(
-            (name if split == "all" else f"{name}_{split}", name, split)
-            for name, info in DATASETS.items()
-            for split in info.splits
-        )
-        return [t for _, name, split in splits for t in load_dataset(name, split)[0]]
-    files = sorted(Path(data_dir).glob("*.csv"))
-    if not files:
-        raise SystemExit(f"no CSV files in {data_dir}: pass --data-dir")
-    return [t for f in files for t in pd.read_csv(f)["text"].astype(str).tolist()]
 
 
 def repeated_slice(base, start, stop):
@@ -248,8 +230,9 @@ def main(argv=None):
         (args.out / "distributed.md").write_text(markdown(result))
         return result
     from lightxfer import EmbeddingVectorizer
+    from lightxfer.datasets import load_all_texts
 
-    base = load_corpus(args.data_dir)
+    base = load_all_texts(args.data_dir)
     pooling = args.pooling.split(",") if "," in args.pooling else args.pooling
     vectorizer = EmbeddingVectorizer(pooling=pooling, cache=False, progress=False).fit(base)
     local = local_rate(vectorizer, base, args.n)

@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import psutil
 
 import lightxfer
-from lightxfer.datasets import DATASETS, load_dataset
+from lightxfer.datasets import load_all_texts
 from lightxfer.shared.tokenize import TOKEN_PATTERN, tokenize_ids
 from lightxfer.vectors import store
 
@@ -38,24 +37,9 @@ POOLINGS = ("mean", "tfidf", "sif", "max", ["mean", "max", "min"])
 
 
 def load_texts(data_dir, n):
-    """Return ``n`` sentences: those of :func:`corpus_texts`, repeated as needed."""
-    texts = corpus_texts(data_dir)
+    """Return ``n`` sentences: every shipped text (or ``data_dir``'s), repeated as needed."""
+    texts = load_all_texts(data_dir)
     return (texts * (n // len(texts) + 1))[:n]
-
-
-def corpus_texts(data_dir=None):
-    """The texts of every CSV in ``data_dir``, or of every shipped dataset split, by file name."""
-    if data_dir is None:
-        splits = sorted(
-            (name if split == "all" else f"{name}_{split}", name, split)
-            for name, info in DATASETS.items()
-            for split in info.splits
-        )
-        return [t for _, name, split in splits for t in load_dataset(name, split)[0]]
-    files = sorted(Path(data_dir).glob("*.csv"))
-    if not files:
-        raise SystemExit(f"no CSV files in {data_dir}: pass --data-dir")
-    return [t for f in files for t in pd.read_csv(f)["text"].astype(str)]
 
 
 # -- the alternatives ---------------------------------------------------------------------

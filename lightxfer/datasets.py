@@ -229,6 +229,39 @@ def load_mpqa(*, as_frame=False):
     return load_dataset("mpqa", as_frame=as_frame)
 
 
+def load_all_texts(data_dir=None):
+    """Return every text of every shipped split (or of every CSV in ``data_dir``), unlabelled.
+
+    A large, varied corpus for measuring embedding throughput and memory. Splits come in
+    the order of their file names (``mpqa``, ``sst2_dev``, ...), rows in file order.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        A folder of the user's own CSVs with a ``text`` column, read instead.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> len(load_all_texts())
+    48023
+    """
+    if data_dir is not None:
+        files = sorted(Path(data_dir).glob("*.csv"))
+        if not files:
+            raise FileNotFoundError(f"{data_dir}: no CSV files")
+        return [t for f in files for t in pd.read_csv(f)["text"].astype(str)]
+    splits = sorted(
+        (name if split == "all" else f"{name}_{split}", name, split)
+        for name, info in DATASETS.items()
+        for split in info.splits
+    )
+    return [str(t) for _, name, split in splits for t in load_dataset(name, split)[0]]
+
+
 def load_movie_reviews():
     """Return the 200 labelled movie-review sentences (Pang & Lee) shipped with gensim.
 

@@ -146,3 +146,18 @@ def test_demo_samples_a_shipped_dataset_stratified():
     assert share == pytest.approx(np.mean(all_labels == "negative"), abs=0.002)
     with pytest.raises(SystemExit):
         main(["demo", "--dataset", "imdb"])
+
+
+def test_all_texts_are_every_split_or_the_users_csvs(tmp_path):
+    from lightxfer.datasets import load_all_texts
+
+    texts = load_all_texts()
+    assert len(texts) == sum(
+        len(load_dataset(n, s)[0]) for n in DATASETS for s in DATASETS[n].splits
+    )
+    assert texts[0] == load_dataset("mpqa")[0][0]  # file-name order: mpqa first
+    (tmp_path / "b.csv").write_text("text,label\nsecond,x\n")
+    (tmp_path / "a.csv").write_text("text\nfirst\n")
+    assert load_all_texts(tmp_path) == ["first", "second"]
+    with pytest.raises(FileNotFoundError, match="no CSV files"):
+        load_all_texts(tmp_path / "b.csv")
