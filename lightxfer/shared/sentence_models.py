@@ -12,7 +12,9 @@ and allocates no more than its weight files hold. Nothing here enables
 
 import hashlib
 import os
+import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,10 +88,10 @@ def load(reference, expected=None, *, download=False, allow_pickle=False):
     UnsafeFileError
         If loading the folder could run code or allocate without bound.
     """
-    _sentence_transformers()  # a missing extra is the first thing to report
-    directory = resolve_directory(reference, download=download, allow_pickle=allow_pickle)
-    check_model_folder(directory, allow_pickle=allow_pickle)
-    found = fingerprint(directory)
+    with _importing_sentence_transformers():
+        directory = resolve_directory(reference, download=download, allow_pickle=allow_pickle)
+        check_model_folder(directory, allow_pickle=allow_pickle)
+        found = fingerprint(directory)
     if expected is not None and found != expected:
         raise EncoderMismatchError(
             f"the sentence-transformers model at {str(directory)!r} (fingerprint {found}) is "
@@ -213,6 +215,24 @@ def _offline():
 
 def _sentence_transformers():
     return require("sentence_transformers", "encoder")
+
+
+@contextmanager
+def _importing_sentence_transformers():
+    """Import sentence-transformers in a thread while the body runs; its error comes first.
+
+    On a cold start the import (torch included) takes seconds and hashing the model's
+    weights a fraction of one; hashing releases the GIL, so the two overlap.
+    """
+    if sys.modules.get("sentence_transformers") is not None:
+        yield
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="lightxfer-import") as pool:
+        importing = pool.submit(_sentence_transformers)
+        try:
+            yield
+        finally:
+            importing.result()  # a missing extra is the first thing to report
 
 
 def _load_directory(directory, found, allow_pickle):
