@@ -68,8 +68,10 @@ a frozen shared layer (here an `EmbeddingVectorizer`) that concatenates the froz
 `LogisticRegression(C=1, solver="newton-cg")`. The n-gram weight (0, 0.25, 0.5, 1, 2, 4)
 and C (0.1, 1, 10, 100; applied as a feature scale sqrt(C)) are chosen on the training
 data only by liblinear logistic models (one-vs-rest beyond two classes): 3-fold
-stratified CV keeping the lightest n-gram weight within one standard error of the best
-validation accuracy, or from 2000 texts on one stratified 75/25 split keeping the best.
+stratified CV (repeated with new shuffles up to 5 times, for about 1000 validation
+predictions, below 1000 texts) keeping the lightest n-gram weight within one standard
+error of the best validation accuracy, or from 2000 texts on one stratified 75/25 split
+keeping the best.
 
 **On the sentence encoder** (`make_classifier(encoder="all-MiniLM-L6-v2")`): the same
 `HybridVectorizer` and search over a frozen all-MiniLM-L6-v2 `SentenceEncoder` (384-d, CPU)
@@ -316,7 +318,7 @@ def run(args):
         if args.methods:
             methods = {k: v for k, v in methods.items() if any(m in k for m in args.methods)}
         uses_encoder = any(name.startswith(("MiniLM", "frozen MiniLM")) for name in methods)
-        if uses_encoder and args.full_data:
+        if uses_encoder:
             texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits])
             warm_encoder_cache(texts, Path(args.encoder_cache))
         X_pool, y_pool, X_test, y_test = splits[0]
@@ -383,7 +385,9 @@ def warm_encoder_cache(texts, cache_dir):
     table.add([t for t, n in zip(texts, new) if n], rows[new], np.zeros((new.sum(), 2), int))
     feature_cache.FEATURE_CACHE.put(key, table)
     misses = feature_cache.FEATURE_CACHE.misses
-    assert np.array_equal(encoder.transform(texts[:5]), rows[:5])
+    # Texts another task's file cached first (SST-2 and SST-5 share sentences) were encoded
+    # in other batches: their rows may differ from this file's in the last bits.
+    assert np.allclose(encoder.transform(texts[:5]), rows[:5], atol=1e-5)
     assert feature_cache.FEATURE_CACHE.misses == misses, "SentenceEncoder's cache key changed"
 
 

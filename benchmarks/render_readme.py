@@ -11,6 +11,7 @@ SECTIONS = [
     "performance.md",
     "accuracy.md",
     "selection.md",
+    "small_data_search.md",
     "transfer.md",
     "distributed.md",
     "memory.md",
@@ -33,6 +34,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `encoder_throughput.py` | `SentenceEncoder` vs sentence-transformers' `encode`; its grid search; model load |
 | `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF, fastText and frozen MiniLM (`--quick` for CI) |
 | `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
+| `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle, on held-out training texts |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from lightxfer.datasets import load_dataset
-from lightxfer.ngram_search import lightest_good_weight, validation_splits
+from lightxfer.ngram_search import lightest_good_weight, n_validated, validation_splits
 from lightxfer.recommended import HybridVectorizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def picks(search, y):
     results = search.cv_results_
     weights, accuracy, Cs = results["ngram_weight"], results["accuracy"], results["C"]
     best = {w: np.nanmax(accuracy[weights == w]) for w in np.unique(weights)}
-    n_valid = sum(len(valid) for _, valid in validation_splits(y, search.cv, search.random_state))
+    n_valid = n_validated(validation_splits(y, search.cv, search.random_state))
     chosen = {}
     for rule, standard_errors in RULES.items():
         w = 0.0 if standard_errors is None else lightest_good_weight(best, n_valid, standard_errors)

@@ -93,9 +93,10 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
     Cs : sequence of float, default=(0.1, 1.0, 10.0, 100.0)
         Inverse regularisation strengths tried with each candidate weight.
     cv : int, default=3
-        Folds of the search (fewer when a class has fewer examples), which keeps the
-        lightest weight within one standard error of the best; from 2000 training texts
-        on, one stratified 75/25 split, which keeps the best weight.
+        Folds of the search (fewer when a class has fewer examples; repeated with new
+        shuffles on a few hundred texts or fewer), which keeps the lightest weight within
+        one standard error of the best; from 2000 training texts on, one stratified 75/25
+        split, which keeps the best weight.
     random_state : int, default=0
         Shuffles the folds.
     n_jobs : int, optional

@@ -21,7 +21,14 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
 from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier
-from lightxfer.ngram_search import DUAL_TOL, path_accuracy, validation_splits
+from lightxfer.ngram_search import (
+    DUAL_TOL,
+    MAX_REPEATS,
+    choose,
+    n_validated,
+    path_accuracy,
+    validation_splits,
+)
 from lightxfer.recommended import HybridVectorizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,6 +206,27 @@ def test_a_label_seen_once_stays_in_every_training_part(n):
         assert n in train and n not in valid
         assert len(np.intersect1d(train, valid)) == 0
         assert len(train) + len(valid) == n + 1
+
+
+def test_small_data_repeats_the_folds_with_new_shuffles():
+    y = np.array(["neg", "pos"] * 24)
+    splits = validation_splits(y)
+    assert len(splits) == 3 * MAX_REPEATS
+    for repeat in range(MAX_REPEATS):  # each repeat validates every text once
+        valid = np.concatenate([valid for _, valid in splits[3 * repeat : 3 * repeat + 3]])
+        assert sorted(valid) == list(range(48))
+    assert len({tuple(sorted(valid)) for _, valid in splits}) == len(splits)
+    assert n_validated(splits) == 48  # the standard error counts each text once
+    assert len(validation_splits(np.array(["neg", "pos"] * 600))) == 3  # enough: once
+
+
+def test_one_standard_error_rule_holds_up_to_the_holdout():
+    # 1,500 texts are validated by 3-fold CV: small data, so the lightest weight within
+    # one standard error (here 0.0101) of the best is kept.
+    splits = validation_splits(np.array(["neg", "pos"] * 750))
+    assert choose([0.0, 1.0], [1.0], np.array([[0.80], [0.81]]), splits) == (0.0, 1.0)
+    splits = validation_splits(np.array(["neg", "pos"] * 1000))  # a holdout: the best
+    assert choose([0.0, 1.0], [1.0], np.array([[0.80], [0.81]]), splits) == (1.0, 1.0)
 
 
 def test_a_label_seen_once_keeps_the_search_on(sst2):
