@@ -78,11 +78,11 @@ keeping the best.
 instead of GloVe; no setting of the search was changed for it. "frozen MiniLM + LR" is the
 encoder's embeddings with the same CV-tuned `LogisticRegressionCV` as the linear baselines;
 the MLP row is `make_classifier(encoder=..., head="mlp")` (256 hidden units, early
-stopping). Each task's texts are encoded once per run (`--encoder-cache`). The MiniLM rows
-were a shorter rerun on the shared 2-core machine: few-shot sizes 8 and 32 with seeds 0-2
-(`--methods MiniLM --seeds 3 --sizes 8 32 --no-full-data`), full data on the given splits
-and on fold 0 of SUBJ and MPQA (`--methods MiniLM --sizes [--max-folds 1]`); their goals
-compare with the other rows on the same draws and folds.
+stopping). Each task's texts are encoded once per machine (`--encoder-cache`). The rows
+were written by several runs sharing `--out`: the MiniLM rows
+(`--methods MiniLM`), then the few-shot rows of both recommended models again after
+their search began repeating its folds on small data (`--methods recommended
+--no-full-data`; from 2000 training texts the search is unchanged).
 
 **Protocol.** SST-2, SST-5, TREC: given train/test splits (dev unused). SUBJ, MPQA: full
 data by stratified 10-fold CV (seed 0); their few-shot test set is fold 0, the pool the

@@ -73,10 +73,16 @@ def shared_layers(use_encoder):
 
 
 def held_out_pool(data_dir, task):
-    """``(X_pool, y_pool, X_held, y_held)``: draws come from the pool, scores from held."""
+    """``(X_pool, X_held, y_pool, y_held)``: draws come from the pool, scores from held."""
     X, y, _, _ = bench.full_splits(data_dir, task, quick=False, max_folds=1)[0]
     size = min(2000, len(y) // 5)
     return train_test_split(X, y, test_size=size, stratify=y, random_state=1)
+
+
+def all_texts(data_dir, task):
+    """Every text of the task, as accuracy.py caches their embeddings."""
+    splits = bench.full_splits(data_dir, task, quick=False)
+    return np.concatenate([np.concatenate([s[0], s[2]]) for s in splits])
 
 
 def score(factory, X, y, X_held, y_held, repeat_until):
@@ -96,7 +102,7 @@ def run(args):
     for task in args.tasks:
         X_pool, X_held, y_pool, y_held = held_out_pool(args.data_dir, task)
         if use_encoder:
-            bench.warm_encoder_cache(np.concatenate([X_pool, X_held]), args.encoder_cache)
+            bench.warm_encoder_cache(all_texts(args.data_dir, task), args.encoder_cache)
         for layer, (recommended, frozen) in shared_layers(use_encoder).items():
             rules = {
                 SHIPPED: (recommended, ngram_search.REPEAT_UNTIL),

@@ -4,8 +4,9 @@
 n-gram weight; this module scores each with liblinear logistic models over a path of C
 on validation splits of the training texts, and reads the scores with the
 one-standard-error rule on small data (the best weight from :data:`HOLDOUT_FROM`
-texts on). On a few dozen texts the k-fold CV is repeated with new shuffles, so that
-one shuffle's luck does not choose the weight. Tests and benchmarks replay the search through the same public functions.
+texts on). On small data the k-fold CV is repeated with new shuffles, so that one
+shuffle's luck does not choose the weight. Tests and benchmarks replay the search
+through the same public functions.
 """
 
 import threading
@@ -53,7 +54,8 @@ HOLDOUT_FROM = 2000
 #: shuffle's luck let noise choose n-grams on 8 texts per class. On held-out training
 #: texts of the five benchmark tasks (8-128 per class, 6 draws) the repeats moved mean
 #: accuracy by -0.03 (MiniLM) / +0.19 (GloVe) points, and the worst task at 8 per class
-#: from 0.9 to 0.2 points below frozen MiniLM + LR; a fit on 40 texts takes ~2 s, not ~0.7.
+#: from 0.9 to 0.2 points below frozen MiniLM + LR (benchmarks/small_data_search.py);
+#: a fit on 40 texts takes ~2 s instead of ~0.7.
 REPEAT_UNTIL = 1000
 MAX_REPEATS = 5
 #: Stopping tolerance of the search's dual fits: ranking needs accuracy, not optimal
@@ -71,9 +73,9 @@ def validation_splits(y, cv=3, random_state=0):
 
     ``cv`` stratified folds (fewer when a class has fewer examples), repeated with new
     shuffles on small data (:data:`REPEAT_UNTIL`); from :data:`HOLDOUT_FROM` labels on,
-    one stratified 75/25 split. A class seen only once
-    cannot be validated on: it stays in every training part, so that one rare label
-    does not switch the search off for all the others.
+    one stratified 75/25 split. A class seen only once cannot be validated on: it stays
+    in every training part, so that one rare label does not switch the search off for
+    all the others.
 
     Examples
     --------
@@ -95,11 +97,12 @@ def validation_splits(y, cv=3, random_state=0):
     else:
         n_splits = int(min(cv, counts[counts >= 2].min()))
         n_repeats = int(np.clip(REPEAT_UNTIL // len(common), 1, MAX_REPEATS))
-        folds = RepeatedStratifiedKFold(
-            n_splits=n_splits, n_repeats=n_repeats, random_state=random_state
-        )
         if n_repeats == 1:
             folds = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+        else:
+            folds = RepeatedStratifiedKFold(
+                n_splits=n_splits, n_repeats=n_repeats, random_state=random_state
+            )
     return [
         (np.concatenate([common[train], rare]), common[valid])
         for train, valid in folds.split(common, y[common])
