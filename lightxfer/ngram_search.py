@@ -183,29 +183,29 @@ def path_accuracy(features, y, splits, Cs):
     close to unimodal in C, and the large-C fits are the slow ones. Skipped Cs are NaN.
     """
     scores = np.full(len(Cs), np.nan)
+    # Each split is sliced once for the whole path, not once per C.
+    parts = [(features[train], y[train], features[valid], y[valid]) for train, valid in splits]
     # liblinear's convergence warnings at large C are noise here: ranking needs accuracy.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for i, C in enumerate(Cs):
-            scores[i] = np.mean(
-                [_fit_score(features, y, train, valid, C) for train, valid in splits]
-            )
+            scores[i] = np.mean([_fit_score(*part, C) for part in parts])
             if i and scores[i] < scores[i - 1]:
                 break
     return scores
 
 
-def _fit_score(features, y, train, valid, C):
+def _fit_score(X_train, y_train, X_valid, y_valid, C):
     # The dual problem is the smaller one when there are more features than texts.
-    dual = features.shape[1] > len(train)
+    dual = X_train.shape[1] > X_train.shape[0]
     tol = DUAL_TOL if dual else 1e-4
     model = LogisticRegression(
         solver="liblinear", C=C, dual=dual, tol=tol, max_iter=1000, random_state=0
     )
-    model = model if len(np.unique(y)) == 2 else OneVsRestClassifier(model)
+    model = model if len(np.unique(y_train)) == 2 else OneVsRestClassifier(model)
     with _LIBLINEAR:  # its one shuffle generator per process: threads take turns
-        model.fit(features[train], y[train])
-    return model.score(features[valid], y[valid])
+        model.fit(X_train, y_train)
+    return model.score(X_valid, y_valid)
 
 
 def lightest_good_weight(scores, n_valid, standard_errors=1.0):
