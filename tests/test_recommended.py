@@ -377,6 +377,24 @@ def test_selection_benchmark_on_trec(tmp_path):
     assert "| best weight (shipped) |" in (tmp_path / "selection.md").read_text()
 
 
+def test_small_data_search_benchmark_on_trec(tmp_path):
+    # One draw of 8 questions per class: the three rules, each scored on held-out
+    # training texts.
+    script = REPO / "benchmarks" / "small_data_search.py"
+    command = [sys.executable, str(script), "--out", str(tmp_path), "--no-encoder"]
+    command += ["--tasks", "trec", "--sizes", "8", "--seeds", "1"]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    rows = json.loads((tmp_path / "small_data_search.json").read_text())
+    assert {row["rule"] for row in rows} == {
+        "repeated folds (shipped)",
+        "one shuffle",
+        "frozen + LR-CV",
+    }
+    assert all(row["layer"] == "GloVe" and 20 < row["accuracy"] <= 100 for row in rows)
+    text = (tmp_path / "small_data_search.md").read_text()
+    assert "| GloVe | repeated folds (shipped) | 8 |" in text
+
+
 # -- scikit-learn conformance (issue 18: items 1, 2 and 5) -----------------------------------
 
 
