@@ -11,6 +11,7 @@ and allocates no more than its weight files hold. Nothing here enables
 """
 
 import hashlib
+import importlib.util
 import os
 import sys
 import threading
@@ -88,9 +89,10 @@ def load(reference, expected=None, *, download=False, allow_pickle=False):
     UnsafeFileError
         If loading the folder could run code or allocate without bound.
     """
+    _check_installed()  # a missing extra is the first thing to report
+    directory = resolve_directory(reference, download=download, allow_pickle=allow_pickle)
+    check_model_folder(directory, allow_pickle=allow_pickle)
     with _importing_sentence_transformers():
-        directory = resolve_directory(reference, download=download, allow_pickle=allow_pickle)
-        check_model_folder(directory, allow_pickle=allow_pickle)
         found = fingerprint(directory)
     if expected is not None and found != expected:
         raise EncoderMismatchError(
@@ -217,12 +219,23 @@ def _sentence_transformers():
     return require("sentence_transformers", "encoder")
 
 
+def _check_installed():
+    """Raise the one-line :class:`MissingExtraError` now if sentence-transformers is absent."""
+    try:
+        found = importlib.util.find_spec("sentence_transformers") is not None
+    except (ImportError, ValueError):  # a blocked or half-removed module
+        found = False
+    if not found:
+        _sentence_transformers()
+
+
 @contextmanager
 def _importing_sentence_transformers():
-    """Import sentence-transformers in a thread while the body runs; its error comes first.
+    """Import sentence-transformers in a thread while the body runs (and re-raise its error).
 
     On a cold start the import (torch included) takes seconds and hashing the model's
-    weights a fraction of one; hashing releases the GIL, so the two overlap.
+    weights a fraction of one; hashing releases the GIL, so the two overlap. The body
+    imports nothing, so the two threads never wait on each other's imports.
     """
     if sys.modules.get("sentence_transformers") is not None:
         yield
@@ -232,7 +245,7 @@ def _importing_sentence_transformers():
         try:
             yield
         finally:
-            importing.result()  # a missing extra is the first thing to report
+            importing.result()
 
 
 def _load_directory(directory, found, allow_pickle):
