@@ -263,6 +263,11 @@ def full_splits(data_dir, task, quick, max_folds=None):
     return [(X[tr], y[tr], X[te], y[te]) for tr, te in folds]
 
 
+def texts_of(splits):
+    """Every text of ``splits`` (training and test parts), e.g. to encode them once."""
+    return np.concatenate([np.concatenate([s[0], s[2]]) for s in splits])
+
+
 def sample_per_class(X, y, k, seed):
     """``k`` examples of every class (all of a class that has fewer), drawn with ``seed``."""
     rng = np.random.default_rng(seed)
@@ -312,15 +317,13 @@ def run(args):
         splits = full_splits(args.data_dir, task, quick, args.max_folds)
         pretrained = None
         if fasttext_ok:
-            texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits[:1]])
-            pretrained = write_pruned_vectors(texts, scratch / f"{task}_glove.vec")
+            pretrained = write_pruned_vectors(texts_of(splits[:1]), scratch / f"{task}_glove.vec")
         methods = build_methods(quick, pretrained, fasttext_ok, encoder_ok)
         if args.methods:
             methods = {k: v for k, v in methods.items() if any(m in k for m in args.methods)}
         uses_encoder = any(name.startswith(("MiniLM", "frozen MiniLM")) for name in methods)
         if uses_encoder:
-            texts = np.concatenate([np.concatenate([s[0], s[2]]) for s in splits])
-            warm_encoder_cache(texts, Path(args.encoder_cache))
+            warm_encoder_cache(texts_of(splits), Path(args.encoder_cache))
         X_pool, y_pool, X_test, y_test = splits[0]
         X_test, y_test = cap(X_test, y_test, test_cap)
         for name, factory in methods.items():

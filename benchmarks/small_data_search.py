@@ -25,7 +25,6 @@ import warnings
 from pathlib import Path
 
 import accuracy as bench  # the same data, draws and baselines
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -79,12 +78,6 @@ def held_out_pool(data_dir, task):
     return train_test_split(X, y, test_size=size, stratify=y, random_state=1)
 
 
-def all_texts(data_dir, task):
-    """Every text of the task, as accuracy.py caches their embeddings."""
-    splits = bench.full_splits(data_dir, task, quick=False)
-    return np.concatenate([np.concatenate([s[0], s[2]]) for s in splits])
-
-
 def score(factory, X, y, X_held, y_held, repeat_until):
     saved = ngram_search.REPEAT_UNTIL
     ngram_search.REPEAT_UNTIL = repeat_until
@@ -102,7 +95,9 @@ def run(args):
     for task in args.tasks:
         X_pool, X_held, y_pool, y_held = held_out_pool(args.data_dir, task)
         if use_encoder:
-            bench.warm_encoder_cache(all_texts(args.data_dir, task), args.encoder_cache)
+            # The texts accuracy.py caches embeddings for: its cache file serves both.
+            texts = bench.texts_of(bench.full_splits(args.data_dir, task, quick=False))
+            bench.warm_encoder_cache(texts, args.encoder_cache)
         for layer, (recommended, frozen) in shared_layers(use_encoder).items():
             rules = {
                 SHIPPED: (recommended, ngram_search.REPEAT_UNTIL),

@@ -54,8 +54,8 @@ HOLDOUT_FROM = 2000
 #: shuffle's luck let noise choose n-grams on 8 texts per class. On held-out training
 #: texts of the five benchmark tasks (8-128 per class, 6 draws) the repeats moved mean
 #: accuracy by -0.03 (MiniLM) / +0.19 (GloVe) points, and the worst task at 8 per class
-#: from 0.9 to 0.2 points below frozen MiniLM + LR (benchmarks/small_data_search.py);
-#: a fit on 40 texts takes ~2 s instead of ~0.7.
+#: from 0.9 to 0.2 points below frozen MiniLM + LR (benchmarks/small_data_search.py).
+#: The price is up to MAX_REPEATS times the search's fits on the smallest sets.
 REPEAT_UNTIL = 1000
 MAX_REPEATS = 5
 #: Stopping tolerance of the search's dual fits: ranking needs accuracy, not optimal
