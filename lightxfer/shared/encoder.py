@@ -12,7 +12,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
 from lightxfer.exceptions import EncoderMismatchError
-from lightxfer.shared import binding, feature_cache, sentence_models
+from lightxfer.shared import binding, feature_cache, fine_tuning, sentence_models
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.validation import to_text_list, training_texts
 
@@ -65,6 +65,14 @@ class SentenceEncoder(SharedLayer):
         (``pytorch_model.bin``), which can run code when loaded: only for a model from
         a source you trust. ``lightxfer.load`` never takes this from a file: it sets it
         from its own ``allow_pickle`` option.
+    fine_tune : {None, "contrastive"} or ContrastiveFineTuning, default=None
+        ``None`` keeps the model frozen. ``"contrastive"`` makes ``fit(X, y)`` train a
+        private copy of it on pairs of training texts of the same and of different
+        labels (SetFit's recipe, :mod:`lightxfer.shared.fine_tuning`), with the budget of
+        :class:`~lightxfer.shared.fine_tuning.ContrastiveFineTuning`, whose instance sets
+        another. The trained weights (the last two layers by default, ~14 MB for
+        all-MiniLM-L6-v2) are fitted state, saved in the model file; the base model
+        stays a reference.
 
     Attributes
     ----------
@@ -74,6 +82,10 @@ class SentenceEncoder(SharedLayer):
         Length of one embedding.
     max_seq_length_ : int
         Word pieces kept of each text.
+    fine_tuned_weights_ : dict of str to ndarray
+        With ``fine_tune``: the trained weights, by name, over the base model's.
+    fine_tuned_fingerprint_ : str
+        With ``fine_tune``: hash of ``fine_tuned_weights_``.
 
     Examples
     --------
@@ -94,6 +106,7 @@ class SentenceEncoder(SharedLayer):
         "cache": ["boolean"],
         "progress": ["boolean", None],
         "allow_pickle": ["boolean"],
+        "fine_tune": [None, str, fine_tuning.ContrastiveFineTuning],
     }
 
     weights_parameter = "model"
@@ -109,6 +122,7 @@ class SentenceEncoder(SharedLayer):
         cache=True,
         progress=None,
         allow_pickle=False,
+        fine_tune=None,
     ):
         self.model = model
         self.batch_size = batch_size
@@ -118,26 +132,41 @@ class SentenceEncoder(SharedLayer):
         self.cache = cache
         self.progress = progress
         self.allow_pickle = allow_pickle
+        self.fine_tune = fine_tune
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Check the texts and load the model; nothing is learned.
+        """Check the texts and load the model; with ``fine_tune``, train a copy of it.
 
         Parameters
         ----------
         X : iterable of str
-        y : ignored
+        y : array-like of shape (n_texts,), optional
+            The labels; needed (and used) only with ``fine_tune``.
 
         Returns
         -------
         self
         """
-        training_texts(X)
+        texts = training_texts(X)
+        settings = fine_tuning.resolve(self.fine_tune)
         self._reset()
         loaded = sentence_models.load(self.model, download=True, allow_pickle=self.allow_pickle)
         self.fingerprint_ = loaded.fingerprint
         self.embedding_dim_ = loaded.dimension
         self.max_seq_length_ = self._token_limit(loaded)
+        if settings is not None:
+            with _torch_threads(self.n_jobs):
+                weights, found = fine_tuning.fine_tune(
+                    loaded,
+                    texts,
+                    y,
+                    settings,
+                    max_seq_length=self.max_seq_length_,
+                    progress=self.progress,
+                )
+            self.fine_tuned_weights_ = weights
+            self.fine_tuned_fingerprint_ = found
         return self
 
     def transform(self, X):
@@ -156,9 +185,7 @@ class SentenceEncoder(SharedLayer):
         if _UNBOUND in self.__dict__:  # rebuilt by skops.io.load, not lightxfer.load
             self.__lightxfer_bind__(binding.BindOptions())
         texts = to_text_list(X)
-        loaded = sentence_models.load(
-            self.model, expected=self.fingerprint_, allow_pickle=self.allow_pickle
-        )
+        loaded = self._loaded_model()
         limit = self._token_limit(loaded)
         out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
         with self._progress_bar(len(texts), len(texts) > 2 * BLOCK, "encoding") as bar:
@@ -167,6 +194,17 @@ class SentenceEncoder(SharedLayer):
                 out[start : start + len(block)] = self._encode_block(loaded, block, limit)
                 bar.update(len(block))
         return out
+
+    def _loaded_model(self):
+        """The model ``transform`` encodes with: the base model, or its fine-tuned copy."""
+        loaded = sentence_models.load(
+            self.model, expected=self.fingerprint_, allow_pickle=self.allow_pickle
+        )
+        if not hasattr(self, "fine_tuned_weights_"):
+            return loaded
+        return fine_tuning.tuned_model(
+            loaded, self.fine_tuned_weights_, self.fine_tuned_fingerprint_
+        )
 
     def _token_limit(self, loaded):
         if self.max_seq_length is None:

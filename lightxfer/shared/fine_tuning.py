@@ -1,0 +1,361 @@
+"""Contrastive fine-tuning of a sentence encoder on a few labels (SetFit's recipe).
+
+Pairs of training texts are labelled 1 (same class) or 0 (different classes), and a
+private copy of the encoder learns to place them at cosine similarity 1 or 0 with
+sentence-transformers' own loss (``CosineSimilarityLoss``) and training loop
+(``SentenceTransformer.old_fit``, which needs neither ``datasets`` nor ``accelerate``).
+Only the last transformer layers train by default, so what changed -- the fitted state a
+model file stores, as float32 arrays next to the base model's fingerprint -- is a few
+megabytes, not the whole model. :func:`tuned_model` rebuilds the fine-tuned copy from the
+base model and those arrays, once per process.
+"""
+
+import copy
+import dataclasses
+import hashlib
+import sys
+import threading
+import warnings
+from collections import OrderedDict
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+#: Fewer examples than this in a class: fine-tuning warns that it may overfit.
+FEW_PER_CLASS = 4
+#: Fine-tuned copies kept in memory (each is a whole model, ~90 MB for MiniLM).
+KEPT_MODELS = 2
+
+_LOCK = threading.Lock()
+_TUNED = OrderedDict()  # (base fingerprint, tuned fingerprint) -> LoadedModel
+
+
+class ContrastiveFineTuning(BaseEstimator):
+    """How to fine-tune a sentence encoder on pairs built from the training labels.
+
+    Each training text is paired with ``pairs_per_text`` others, half of its class
+    (label 1) and half of other classes (label 0), as in SetFit; the total is capped at
+    ``max_pairs``, so the cost stops growing with the classes. The defaults keep a
+    9-class, 8-per-class fit (1440 pairs, 90 steps) to about a minute on 2 CPU cores.
+
+    Parameters
+    ----------
+    pairs_per_text : int, default=20
+        Pairs drawn per training text (SetFit's ``num_iterations`` draws 2 x 20).
+    max_pairs : int, default=1440
+        Cap on the pairs of one fit.
+    epochs : int, default=1
+        Passes over the pairs.
+    layers : int or None, default=2
+        Train only the last ``layers`` transformer layers (the rest stay frozen, and only
+        the trained ones are stored); ``None`` trains every weight.
+    learning_rate : float, default=5e-5
+        Peak learning rate of AdamW (linear warm-up over a tenth of the steps, then decay).
+    batch_size : int, default=16
+        Pairs per step.
+    random_state : int, RandomState or None, default=0
+        Draws the pairs, their order and dropout. The default makes fits repeatable.
+
+    Examples
+    --------
+    >>> ContrastiveFineTuning(layers=None).get_params()["layers"] is None
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "pairs_per_text": [Interval(Integral, 2, None, closed="left")],
+        "max_pairs": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "layers": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        pairs_per_text=20,
+        max_pairs=1440,
+        epochs=1,
+        layers=2,
+        learning_rate=5e-5,
+        batch_size=16,
+        random_state=0,
+    ):
+        self.pairs_per_text = pairs_per_text
+        self.max_pairs = max_pairs
+        self.epochs = epochs
+        self.layers = layers
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+
+def resolve(fine_tune):
+    """Return the :class:`ContrastiveFineTuning` that a ``fine_tune`` parameter means.
+
+    Parameters
+    ----------
+    fine_tune : None, "contrastive" or ContrastiveFineTuning
+
+    Returns
+    -------
+    ContrastiveFineTuning or None
+        ``None`` for a frozen encoder.
+    """
+    if fine_tune is None:
+        return None
+    if isinstance(fine_tune, str) and fine_tune == "contrastive":
+        return ContrastiveFineTuning()
+    if isinstance(fine_tune, ContrastiveFineTuning):
+        fine_tune._validate_params()
+        return fine_tune
+    raise ValueError(
+        f"fine_tune must be None, 'contrastive' or a ContrastiveFineTuning, got {fine_tune!r}"
+    )
+
+
+def check_labels(y, n_texts):
+    """Return the labels as an array, refusing labels no pair can be built from.
+
+    A class with one example has no positive pair, and one class has no negative pair:
+    both raise. Classes with fewer than :data:`FEW_PER_CLASS` examples warn, since the
+    encoder then learns from a handful of distinct pairs and may overfit them.
+    """
+    if y is None:
+        raise ValueError("fine-tuning the encoder needs the training labels: fit(X, y)")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n_texts:
+        raise ValueError(f"y must hold one label per text ({n_texts}), got shape {y.shape}")
+    classes, counts = np.unique(y, return_inverse=False, return_counts=True)
+    if len(classes) < 2:
+        raise ValueError("fine-tuning the encoder needs at least two classes in y")
+    if counts.min() < 2:
+        single = classes[counts < 2].tolist()
+        raise ValueError(
+            f"fine-tuning the encoder needs at least 2 examples per class (to build pairs of "
+            f"the same class), but class(es) {single} have 1: add examples or use "
+            "fine_tune=None"
+        )
+    if counts.min() < FEW_PER_CLASS:
+        warnings.warn(
+            f"fine-tuning the encoder on {counts.min()} examples of a class builds few "
+            "distinct pairs and may overfit them; compare with the frozen encoder "
+            "(fine_tune=None), e.g. with lightxfer.evaluate_transfer",
+            UserWarning,
+            stacklevel=3,
+        )
+    return y
+
+
+@validate_params(
+    {"y": ["array-like"], "pairs_per_text": [Integral], "max_pairs": [Integral]},
+    prefer_skip_nested_validation=True,
+)
+def make_pairs(y, pairs_per_text, max_pairs, random_state=None):
+    """Draw ``(i, j, same)`` pairs of example indices, half of them of the same class.
+
+    Every text is the first member of about ``pairs_per_text`` pairs (fewer when
+    ``max_pairs`` caps the total), and its partners are drawn uniformly from its own class
+    (other than itself) and from all other classes.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_texts,)
+    pairs_per_text, max_pairs : int
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    ndarray of shape (n_pairs, 3), int64
+        Columns: first index, second index, 1 if they share a class else 0; in random order.
+
+    Examples
+    --------
+    >>> make_pairs(["a", "a", "b", "b"], pairs_per_text=2, max_pairs=100).shape
+    (8, 3)
+    """
+    rng = check_random_state(random_state)
+    y = np.asarray(y)
+    n = len(y)
+    per_text = min(pairs_per_text, max(max_pairs // n, 2))
+    first = np.repeat(np.arange(n), per_text)
+    same = np.tile(np.arange(per_text) % 2 == 0, n)
+    second = np.empty_like(first)
+    for i in range(n):
+        rows = slice(i * per_text, (i + 1) * per_text)
+        positive = np.flatnonzero((y == y[i]) & (np.arange(n) != i))
+        negative = np.flatnonzero(y != y[i])
+        wanted = same[rows]
+        second[rows][wanted] = rng.choice(positive, wanted.sum())
+        second[rows][~wanted] = rng.choice(negative, (~wanted).sum())
+    pairs = np.column_stack([first, second, same.astype(np.int64)])
+    pairs = pairs[rng.permutation(len(pairs))]
+    return pairs[:max_pairs]
+
+
+def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
+    """Train a copy of ``loaded.model`` on pairs from ``(texts, y)``; return what changed.
+
+    Parameters
+    ----------
+    loaded : lightxfer.shared.sentence_models.LoadedModel
+        The base model; never modified.
+    texts : list of str
+    y : array-like of shape (len(texts),)
+    settings : ContrastiveFineTuning
+    max_seq_length : int
+        Word pieces kept of each text while training.
+    progress : bool, optional
+        Show sentence-transformers' progress bar (``None``: on a terminal).
+
+    Returns
+    -------
+    weights : dict of str to ndarray
+        The trained parameters (float32), by their name in the model's ``state_dict``.
+    fingerprint : str
+        Their :func:`weights_fingerprint`; :func:`tuned_model` returns the fine-tuned
+        copy (kept in memory) for it.
+    """
+    import torch
+    from sentence_transformers import InputExample
+
+    try:  # sentence-transformers 6 moved its losses
+        from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
+    except ImportError:
+        from sentence_transformers.losses import CosineSimilarityLoss
+
+    y = check_labels(y, len(texts))
+    rng = check_random_state(settings.random_state)
+    pairs = make_pairs(y, settings.pairs_per_text, settings.max_pairs, rng)
+    examples = [InputExample(texts=[texts[i], texts[j]], label=float(same)) for i, j, same in pairs]
+    model = copy.deepcopy(loaded.model)
+    model.max_seq_length = max_seq_length
+    trained = trainable_names(model, settings.layers)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name in trained)
+    loader = torch.utils.data.DataLoader(examples, batch_size=settings.batch_size, shuffle=False)
+    steps = len(loader) * settings.epochs
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.randint(2**31)))
+        model.old_fit(
+            train_objectives=[(loader, CosineSimilarityLoss(model))],
+            epochs=settings.epochs,
+            warmup_steps=max(steps // 10, 1),
+            optimizer_params={"lr": settings.learning_rate},
+            show_progress_bar=_shown(progress),
+        )
+    model.eval()
+    model.max_seq_length = loaded.max_seq_length
+    state = model.state_dict()
+    weights = {name: state[name].detach().cpu().numpy().copy() for name in sorted(trained)}
+    found = weights_fingerprint(weights)
+    _remember(loaded, found, model)
+    return weights, found
+
+
+def trainable_names(model, layers):
+    """Names of the parameters that train: all, or those of the last ``layers`` layers.
+
+    The transformer's layers are its largest ``torch.nn.ModuleList`` (BERT's
+    ``encoder.layer``); parameters outside it (embeddings, pooler) stay frozen.
+    """
+    import torch
+
+    names = [name for name, _ in model.named_parameters()]
+    if layers is None:
+        return set(names)
+    stacks = [
+        (sum(p.numel() for p in module.parameters()), prefix, module)
+        for prefix, module in model.named_modules()
+        if isinstance(module, torch.nn.ModuleList) and len(module)
+    ]
+    if not stacks:
+        raise ValueError("cannot find the transformer layers of this model: use layers=None")
+    _, prefix, stack = max(stacks, key=lambda found: found[0])
+    if layers > len(stack):
+        raise ValueError(f"layers={layers} exceeds the model's {len(stack)} transformer layers")
+    first = len(stack) - layers
+    kept = tuple(f"{prefix}.{index}." for index in range(first, len(stack)))
+    return {name for name in names if name.startswith(kept)}
+
+
+def weights_fingerprint(weights):
+    """Hash of fine-tuned weights: names, shapes, dtypes and bytes (32 hex digits)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(weights):
+        array = np.ascontiguousarray(weights[name])
+        digest.update(f"{name}\0{array.shape}\0{array.dtype.str}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def tuned_model(loaded, weights, expected):
+    """Return the fine-tuned copy of ``loaded``: ``weights`` put over the base model's.
+
+    Built once per process and weights (:data:`KEPT_MODELS` copies are kept).
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The base model.
+    weights : dict of str to ndarray
+        From :func:`fine_tune`, e.g. read back from a model file.
+    expected : str
+        Their :func:`weights_fingerprint`, recorded at fit.
+
+    Returns
+    -------
+    LoadedModel
+        Whose ``fingerprint`` names base and fine-tuned weights, so features cached for
+        it never mix with the frozen encoder's.
+
+    Raises
+    ------
+    ValueError
+        If the weights are not the recorded ones, or do not fit the base model.
+    """
+    with _LOCK:
+        found = _TUNED.get((loaded.fingerprint, expected))
+        if found is not None:
+            _TUNED.move_to_end((loaded.fingerprint, expected))
+            return found
+    if not isinstance(weights, dict) or weights_fingerprint(weights) != expected:
+        raise ValueError(
+            "the fine-tuned encoder weights do not match their recorded fingerprint: the "
+            "model file was altered; refit"
+        )
+    import torch
+
+    model = copy.deepcopy(loaded.model)
+    state = model.state_dict()
+    for name, array in weights.items():
+        if name not in state or tuple(state[name].shape) != np.shape(array):
+            raise ValueError(
+                f"the fine-tuned encoder weight {name!r} does not fit the base model "
+                f"(fingerprint {loaded.fingerprint}); refit"
+            )
+    updated = {name: torch.as_tensor(np.asarray(array)) for name, array in weights.items()}
+    model.load_state_dict(updated, strict=False)
+    model.eval()
+    return _remember(loaded, expected, model)
+
+
+def _remember(loaded, found, model):
+    tuned = dataclasses.replace(
+        loaded, model=model, fingerprint=f"{loaded.fingerprint}+{found}", lock=threading.Lock()
+    )
+    with _LOCK:
+        _TUNED[(loaded.fingerprint, found)] = tuned
+        while len(_TUNED) > KEPT_MODELS:
+            _TUNED.popitem(last=False)
+    return tuned
+
+
+def _shown(progress):
+    # The rule of lightxfer.progress: None shows the bar on a terminal only.
+    return progress if progress is not None else sys.stderr.isatty()

@@ -1,0 +1,137 @@
+"""Contrastive fine-tuning of the sentence encoder: a tiny budget on 16 short texts."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import lightxfer
+from lightxfer import SentenceEncoder, make_classifier
+from lightxfer.exceptions import MissingExtraError
+from lightxfer.shared import fine_tuning, sentence_models
+from lightxfer.shared.fine_tuning import ContrastiveFineTuning, make_pairs
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+POSITIVE = ["a good film", "great fun", "a lovely story", "superb acting", "i loved it",
+            "warm and funny", "a delight", "brilliant work"]  # fmt: skip
+NEGATIVE = ["a bad film", "dull and slow", "a boring story", "awful acting", "i hated it",
+            "cold and flat", "a mess", "lazy work"]  # fmt: skip
+TEXTS = POSITIVE + NEGATIVE
+LABELS = ["pos"] * 8 + ["neg"] * 8
+#: Two steps of eight pairs: enough to move the weights, seconds on a CPU.
+TINY = ContrastiveFineTuning(max_pairs=16, batch_size=8, learning_rate=1e-3)
+
+
+@pytest.fixture(scope="module")
+def tuned():
+    return SentenceEncoder(fine_tune=TINY).fit(TEXTS, LABELS)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return sentence_models.load(sentence_models.DEFAULT_MODEL)
+
+
+def test_fit_trains_only_the_last_two_layers_of_a_copy(tuned, minilm):
+    weights = tuned.fine_tuned_weights_
+    assert weights and all(".encoder.layer.4." in n or ".encoder.layer.5." in n for n in weights)
+    base = minilm.model.state_dict()
+    changed = [n for n, a in weights.items() if not np.array_equal(a, base[n].numpy())]
+    assert len(changed) > len(weights) / 2
+    frozen = SentenceEncoder(cache=False).fit(TEXTS).transform(TEXTS)
+    assert not np.allclose(tuned.transform(TEXTS), frozen, atol=1e-4)
+    # The shared base model is untouched: the frozen encoder still encodes as before.
+    direct = minilm.model.encode(TEXTS, convert_to_numpy=True)
+    np.testing.assert_array_equal(frozen, direct)
+
+
+def test_fit_is_deterministic_under_random_state(tuned):
+    again = SentenceEncoder(fine_tune=TINY).fit(TEXTS, LABELS)
+    assert again.fine_tuned_fingerprint_ == tuned.fine_tuned_fingerprint_
+    other = SentenceEncoder(fine_tune=TINY.set_params(random_state=1)).fit(TEXTS, LABELS)
+    TINY.set_params(random_state=0)
+    assert other.fine_tuned_fingerprint_ != tuned.fine_tuned_fingerprint_
+
+
+def test_frozen_and_fine_tuned_features_never_share_cache_entries(tuned):
+    frozen = SentenceEncoder().fit(TEXTS)
+    uncached = SentenceEncoder(cache=False).fit(TEXTS)
+    tuned.transform(TEXTS)  # fills the cache with fine-tuned rows first
+    np.testing.assert_array_equal(frozen.transform(TEXTS), uncached.transform(TEXTS))
+    fine = SentenceEncoder(fine_tune=TINY, cache=False)
+    fine.__dict__.update({k: v for k, v in vars(tuned).items() if k.endswith("_")})
+    np.testing.assert_array_equal(tuned.transform(TEXTS), fine.transform(TEXTS))
+
+
+def test_pairs_are_balanced_capped_and_never_pair_a_text_with_itself():
+    y = np.repeat(np.arange(9), 8)
+    pairs = make_pairs(y, pairs_per_text=20, max_pairs=1440, random_state=0)
+    assert pairs.shape == (1440, 3)
+    assert np.all(pairs[:, 0] != pairs[:, 1])
+    np.testing.assert_array_equal(pairs[:, 2], y[pairs[:, 0]] == y[pairs[:, 1]])
+    assert pairs[:, 2].mean() == 0.5
+    np.testing.assert_array_equal(pairs, make_pairs(y, 20, 1440, random_state=0))
+
+
+def test_one_example_of_a_class_refuses_and_two_warn():
+    with pytest.raises(ValueError, match=r"at least 2 examples per class.*\['neg'\]"):
+        SentenceEncoder(fine_tune=TINY).fit(TEXTS[:8] + TEXTS[8:9], LABELS[:9])
+    with pytest.raises(ValueError, match="needs the training labels"):
+        SentenceEncoder(fine_tune=TINY).fit(TEXTS)
+    two = ContrastiveFineTuning(max_pairs=2, batch_size=2)
+    with pytest.warns(UserWarning, match="on 2 examples of a class.*may overfit"):
+        SentenceEncoder(fine_tune=two).fit(TEXTS[6:10], LABELS[6:10])
+
+
+def test_the_default_stays_frozen_and_fit_ignores_labels():
+    encoder = SentenceEncoder().fit(TEXTS, LABELS)
+    assert encoder.fine_tune is None and not hasattr(encoder, "fine_tuned_weights_")
+
+
+def test_make_classifier_fine_tune_builds_the_plain_pipeline():
+    model = make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=True)
+    assert model.named_steps["embedding"].fine_tune == "contrastive"
+    assert type(model.named_steps["head"]).__name__ == "LogisticRegression"
+    with pytest.raises(ValueError, match="pass encoder="):
+        make_classifier(fine_tune=True)
+    with pytest.raises(ValueError, match="fine_tune must be None, 'contrastive'"):
+        SentenceEncoder(fine_tune="lora").fit(TEXTS, LABELS)
+
+
+def test_altered_weights_are_refused(tuned, minilm):
+    weights = {n: a.copy() for n, a in tuned.fine_tuned_weights_.items()}
+    next(iter(weights.values()))[0] += 1
+    with pytest.raises(ValueError, match="do not match their recorded fingerprint"):
+        fine_tuning.tuned_model(minilm, weights, "0" * 32)
+
+
+def test_saved_model_predicts_identically_in_a_new_offline_process(tmp_path):
+    model = make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=TINY).fit(TEXTS, LABELS)
+    path = lightxfer.save(model, tmp_path / "tuned.skops")
+    assert path.stat().st_size < 20e6  # two layers of MiniLM (14 MB), not the whole model
+    queries = ["what a good film", "so dull", "a story"]
+    expected = model.predict_proba(queries)
+    script = (
+        "import json, sys, lightxfer\n"
+        "model = lightxfer.load(sys.argv[1])\n"
+        "print(json.dumps(model.predict_proba(json.loads(sys.argv[2])).tolist()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), json.dumps(queries)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(np.array(json.loads(done.stdout)), expected)
+
+
+def test_missing_extra_is_the_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with warnings.catch_warnings(), pytest.raises(MissingExtraError, match=r"lightxfer\[encoder\]"):
+        make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=True).fit(TEXTS, LABELS)
