@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.progress import progress_bar
 from lightxfer.shared.encoder import SentenceEncoder
+from lightxfer.shared.fine_tuning import ContrastiveFineTuning
 from lightxfer.shared.validation import to_text_list
 from lightxfer.transferring import reused_layers, split_source, transfer
 
@@ -28,8 +29,9 @@ EMBEDDING = "frozen shared layer"
 RECOMMENDED = "recommended from scratch"
 TFIDF = "TF-IDF from scratch"
 ENCODER = "encoder from scratch"
+FINE_TUNED = "fine-tuned encoder from scratch"
 #: The models trained on the target texts alone; the best one is the verdict's yardstick.
-SCRATCH = (RECOMMENDED, TFIDF, ENCODER)
+SCRATCH = (RECOMMENDED, TFIDF, ENCODER, FINE_TUNED)
 METRICS = {
     "accuracy": accuracy_score,
     "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
@@ -60,6 +62,7 @@ def evaluate_transfer(
     freeze="auto",
     fine_tune=False,
     encoder=None,
+    fine_tune_encoder=False,
     test_size=0.3,
     plot=None,
     title=None,
@@ -99,6 +102,12 @@ def evaluate_transfer(
         ``make_classifier(encoder=encoder)`` from scratch (method ``"encoder from
         scratch"``), so the verdict is against the strongest model the user could
         train without a source. Each text is encoded once for all sizes and seeds.
+    fine_tune_encoder : bool, default=False
+        With ``encoder``, also train ``make_classifier(encoder=encoder, fine_tune=...)``
+        from scratch (method ``"fine-tuned encoder from scratch"``): the encoder
+        fine-tuned contrastively on each training sample, then a logistic regression.
+        Slow: every fit trains the encoder (about a minute on 2 cores) and encodes the
+        test texts anew.
     test_size : float, default=0.3
         Held-out share when ``X_test`` is not given.
     plot : str or path, optional
@@ -145,6 +154,11 @@ def evaluate_transfer(
     if encoder is not None:
         SentenceEncoder(encoder).fit(X[:1])  # a bad name fails now, not after other fits
         models[ENCODER] = make_classifier(encoder=encoder)
+        if fine_tune_encoder:
+            tuning = ContrastiveFineTuning()  # an estimator: _seeded sets its random_state
+            models[FINE_TUNED] = make_classifier(encoder=encoder, fine_tune=tuning)
+    elif fine_tune_encoder:
+        raise ValueError("fine_tune_encoder fine-tunes the encoder: pass encoder= too")
     groups = training_samples(y, train_sizes, n_seeds)
     steps = [
         (label, seed, train) for label, samples in groups for seed, train in enumerate(samples)
@@ -392,6 +406,7 @@ STYLES = {
     RECOMMENDED: {"marker": "^", "linestyle": "-.", "color": "C2"},
     TFIDF: {"marker": "v", "linestyle": ":", "color": "C3"},
     ENCODER: {"marker": "D", "linestyle": (0, (5, 1, 1, 1)), "color": "C4"},
+    FINE_TUNED: {"marker": "P", "linestyle": (0, (3, 1, 1, 1, 1, 1)), "color": "C5"},
 }
 
 

@@ -1,5 +1,6 @@
 """Contrastive fine-tuning of the sentence encoder: a tiny budget on 16 short texts."""
 
+import copy
 import json
 import os
 import subprocess
@@ -8,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import read_shared, texts_and_labels
+from sklearn.base import clone
 
 import lightxfer
 from lightxfer import SentenceEncoder, make_classifier
@@ -23,12 +26,18 @@ NEGATIVE = ["a bad film", "dull and slow", "a boring story", "awful acting", "i 
 TEXTS = POSITIVE + NEGATIVE
 LABELS = ["pos"] * 8 + ["neg"] * 8
 #: Two steps of eight pairs: enough to move the weights, seconds on a CPU.
-TINY = ContrastiveFineTuning(max_pairs=16, batch_size=8, learning_rate=1e-3)
+TINY = ContrastiveFineTuning(max_pairs=16, pairs_per_step=8, learning_rate=1e-3)
 
 
 @pytest.fixture(scope="module")
-def tuned():
-    return SentenceEncoder(fine_tune=TINY).fit(TEXTS, LABELS)
+def model():
+    """The plain pipeline on the fine-tuned encoder: the one fine-tuning of the module."""
+    return make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=TINY).fit(TEXTS, LABELS)
+
+
+@pytest.fixture(scope="module")
+def tuned(model):
+    return model.named_steps["embedding"]
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +59,10 @@ def test_fit_trains_only_the_last_two_layers_of_a_copy(tuned, minilm):
 
 
 def test_fit_is_deterministic_under_random_state(tuned):
-    again = SentenceEncoder(fine_tune=TINY).fit(TEXTS, LABELS)
+    again = SentenceEncoder(fine_tune=clone(TINY)).fit(TEXTS, LABELS)
     assert again.fine_tuned_fingerprint_ == tuned.fine_tuned_fingerprint_
-    other = SentenceEncoder(fine_tune=TINY.set_params(random_state=1)).fit(TEXTS, LABELS)
-    TINY.set_params(random_state=0)
-    assert other.fine_tuned_fingerprint_ != tuned.fine_tuned_fingerprint_
+    for name, weight in tuned.fine_tuned_weights_.items():
+        np.testing.assert_array_equal(again.fine_tuned_weights_[name], weight)
 
 
 def test_frozen_and_fine_tuned_features_never_share_cache_entries(tuned):
@@ -75,6 +83,7 @@ def test_pairs_are_balanced_capped_and_never_pair_a_text_with_itself():
     np.testing.assert_array_equal(pairs[:, 2], y[pairs[:, 0]] == y[pairs[:, 1]])
     assert pairs[:, 2].mean() == 0.5
     np.testing.assert_array_equal(pairs, make_pairs(y, 20, 1440, random_state=0))
+    assert not np.array_equal(pairs, make_pairs(y, 20, 1440, random_state=1))
 
 
 def test_one_example_of_a_class_refuses_and_two_warn():
@@ -82,7 +91,7 @@ def test_one_example_of_a_class_refuses_and_two_warn():
         SentenceEncoder(fine_tune=TINY).fit(TEXTS[:8] + TEXTS[8:9], LABELS[:9])
     with pytest.raises(ValueError, match="needs the training labels"):
         SentenceEncoder(fine_tune=TINY).fit(TEXTS)
-    two = ContrastiveFineTuning(max_pairs=2, batch_size=2)
+    two = ContrastiveFineTuning(max_pairs=2, pairs_per_step=2)
     with pytest.warns(UserWarning, match="on 2 examples of a class.*may overfit"):
         SentenceEncoder(fine_tune=two).fit(TEXTS[6:10], LABELS[6:10])
 
@@ -102,15 +111,18 @@ def test_make_classifier_fine_tune_builds_the_plain_pipeline():
         SentenceEncoder(fine_tune="lora").fit(TEXTS, LABELS)
 
 
-def test_altered_weights_are_refused(tuned, minilm):
-    weights = {n: a.copy() for n, a in tuned.fine_tuned_weights_.items()}
+def test_altered_weights_are_refused(model, tmp_path):
+    altered = copy.deepcopy(model)
+    weights = altered.named_steps["embedding"].fine_tuned_weights_
     next(iter(weights.values()))[0] += 1
     with pytest.raises(ValueError, match="do not match their recorded fingerprint"):
-        fine_tuning.tuned_model(minilm, weights, "0" * 32)
+        fine_tuning.check_weights(weights, altered[0].fine_tuned_fingerprint_)
+    path = lightxfer.save(altered, tmp_path / "altered.skops")
+    with pytest.raises(ValueError, match=f"^{path}: the fine-tuned encoder weights do not"):
+        lightxfer.load(path)
 
 
-def test_saved_model_predicts_identically_in_a_new_offline_process(tmp_path):
-    model = make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=TINY).fit(TEXTS, LABELS)
+def test_saved_model_predicts_identically_in_a_new_offline_process(model, tmp_path):
     path = lightxfer.save(model, tmp_path / "tuned.skops")
     assert path.stat().st_size < 20e6  # two layers of MiniLM (14 MB), not the whole model
     queries = ["what a good film", "so dull", "a story"]
@@ -135,3 +147,19 @@ def test_missing_extra_is_the_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with warnings.catch_warnings(), pytest.raises(MissingExtraError, match=r"lightxfer\[encoder\]"):
         make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=True).fit(TEXTS, LABELS)
+
+
+def test_evaluate_transfer_adds_the_fine_tuned_encoder_row(monkeypatch):
+    from lightxfer import evaluation
+
+    monkeypatch.setattr(evaluation, "ContrastiveFineTuning", lambda: clone(TINY))
+    X, y = texts_and_labels(read_shared("mpqa", 80))
+    source = make_classifier(head="logreg").fit(TEXTS, LABELS)
+    table = evaluation.evaluate_transfer(
+        source, X, y, train_sizes=(4,), n_seeds=1, encoder="all-MiniLM-L6-v2",
+        fine_tune_encoder=True,
+    )  # fmt: skip
+    assert evaluation.FINE_TUNED in set(table["method"])
+    assert table.loc[table["method"].isin(evaluation.SCRATCH), "best_scratch"].sum() == 1
+    with pytest.raises(ValueError, match="pass encoder= too"):
+        evaluation.evaluate_transfer(source, X, y, fine_tune_encoder=True)

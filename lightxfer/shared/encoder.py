@@ -68,8 +68,8 @@ class SentenceEncoder(SharedLayer):
     fine_tune : {None, "contrastive"} or ContrastiveFineTuning, default=None
         ``None`` keeps the model frozen. ``"contrastive"`` makes ``fit(X, y)`` train a
         private copy of it on pairs of training texts of the same and of different
-        labels (SetFit's recipe, :mod:`lightxfer.shared.fine_tuning`), with the budget of
-        :class:`~lightxfer.shared.fine_tuning.ContrastiveFineTuning`, whose instance sets
+        labels (SetFit's recipe, :mod:`lightxfer.shared.fine_tuning`) with the default
+        budget of :class:`~lightxfer.ContrastiveFineTuning`; an instance of it sets
         another. The trained weights (the last two layers by default, ~14 MB for
         all-MiniLM-L6-v2) are fitted state, saved in the model file; the base model
         stays a reference.
@@ -314,6 +314,11 @@ class SentenceEncoder(SharedLayer):
                 f"{self.fingerprint_}); {fix}, or check_vectors=False to use it anyway"
             )
         self.fingerprint_ = found
+        if hasattr(self, "fine_tuned_weights_"):  # an altered file fails now, not at predict
+            try:
+                fine_tuning.check_weights(self.fine_tuned_weights_, self.fine_tuned_fingerprint_)
+            except ValueError as exc:
+                raise ValueError(f"{where}{exc}") from None
 
 
 _UNBOUND = "_unbound"  # set on a rebuilt estimator until it is bound

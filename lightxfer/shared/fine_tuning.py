@@ -54,7 +54,7 @@ class ContrastiveFineTuning(BaseEstimator):
         the trained ones are stored); ``None`` trains every weight.
     learning_rate : float, default=5e-5
         Peak learning rate of AdamW (linear warm-up over a tenth of the steps, then decay).
-    batch_size : int, default=16
+    pairs_per_step : int, default=16
         Pairs per step.
     random_state : int, RandomState or None, default=0
         Draws the pairs, their order and dropout. The default makes fits repeatable.
@@ -71,7 +71,7 @@ class ContrastiveFineTuning(BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "layers": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "pairs_per_step": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -83,7 +83,7 @@ class ContrastiveFineTuning(BaseEstimator):
         epochs=1,
         layers=2,
         learning_rate=5e-5,
-        batch_size=16,
+        pairs_per_step=16,
         random_state=0,
     ):
         self.pairs_per_text = pairs_per_text
@@ -91,7 +91,7 @@ class ContrastiveFineTuning(BaseEstimator):
         self.epochs = epochs
         self.layers = layers
         self.learning_rate = learning_rate
-        self.batch_size = batch_size
+        self.pairs_per_step = pairs_per_step
         self.random_state = random_state
 
 
@@ -238,7 +238,9 @@ def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
     trained = trainable_names(model, settings.layers)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name in trained)
-    loader = torch.utils.data.DataLoader(examples, batch_size=settings.batch_size, shuffle=False)
+    loader = torch.utils.data.DataLoader(
+        examples, batch_size=settings.pairs_per_step, shuffle=False
+    )
     steps = len(loader) * settings.epochs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.randint(2**31)))
@@ -324,17 +326,13 @@ def tuned_model(loaded, weights, expected):
         if found is not None:
             _TUNED.move_to_end((loaded.fingerprint, expected))
             return found
-    if not isinstance(weights, dict) or weights_fingerprint(weights) != expected:
-        raise ValueError(
-            "the fine-tuned encoder weights do not match their recorded fingerprint: the "
-            "model file was altered; refit"
-        )
+    check_weights(weights, expected)
     import torch
 
     model = copy.deepcopy(loaded.model)
     state = model.state_dict()
     for name, array in weights.items():
-        if name not in state or tuple(state[name].shape) != np.shape(array):
+        if name not in state or tuple(state[name].shape) != array.shape:
             raise ValueError(
                 f"the fine-tuned encoder weight {name!r} does not fit the base model "
                 f"(fingerprint {loaded.fingerprint}); refit"
@@ -343,6 +341,19 @@ def tuned_model(loaded, weights, expected):
     model.load_state_dict(updated, strict=False)
     model.eval()
     return _remember(loaded, expected, model)
+
+
+def check_weights(weights, expected):
+    """Raise ``ValueError`` unless ``weights`` are float32 arrays with fingerprint ``expected``."""
+    arrays = isinstance(weights, dict) and all(
+        isinstance(name, str) and isinstance(a, np.ndarray) and a.dtype == np.float32
+        for name, a in weights.items()
+    )
+    if not arrays or weights_fingerprint(weights) != expected:
+        raise ValueError(
+            "the fine-tuned encoder weights do not match their recorded fingerprint: the "
+            "model file was altered; refit"
+        )
 
 
 def _remember(loaded, found, model):
