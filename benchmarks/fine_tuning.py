@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from accuracy import TASKS, full_splits, sample_per_class  # the same data and draws
 
+import lightxfer
 from lightxfer import ContrastiveFineTuning, SentenceEncoder, make_classifier
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +91,15 @@ def run_lightxfer(jobs, methods, results):
                 fit_seconds = time.perf_counter() - start
                 predicted = model.predict(draw["X_test"])
             accuracy = 100.0 * float(np.mean(predicted == np.array(draw["y_test"])))
-            row = {**job, "method": method, "accuracy": accuracy, "fit_seconds": fit_seconds}
+            with tempfile.TemporaryDirectory() as folder:
+                size = lightxfer.save(model, Path(folder) / "model.skops").stat().st_size
+            row = {
+                **job,
+                "method": method,
+                "accuracy": accuracy,
+                "fit_seconds": fit_seconds,
+                "file_mb": size / 1e6,
+            }
             with results.open("a") as out:
                 out.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
@@ -112,7 +121,8 @@ def report(work, out, meta):
         if line
     ]
     table = pd.DataFrame(rows)
-    ours = table[table["method"] != SETFIT]
+    tuned, frozen = "fine-tuned encoder + LR", "frozen encoder + LR"
+    main_rows = _same_draws(table, list(METHODS))
     lines = [
         "## Fine-tuning the encoder (few-shot, contrastive)",
         "",
@@ -120,19 +130,39 @@ def report(work, out, meta):
         "",
         f"    {meta['command']}",
         "",
-        *section(_same_draws(ours), "lightxfer's models"),
+        *section(main_rows, "lightxfer's models"),
+        *gains(main_rows, tuned, frozen),
     ]
-    if SETFIT in set(table["method"]):
-        lines += section(_same_draws(table), "against SetFit, on the draws SetFit finished")
+    for other, title in ((FULL, "last 2 layers vs all layers"), (SETFIT, "against SetFit")):
+        if other in set(table["method"]):
+            rows_ = _same_draws(table, [frozen, tuned, other])
+            lines += [*section(rows_, f"{title}, on the draws both finished")]
+            lines += gains(rows_, tuned, other)
     out.mkdir(parents=True, exist_ok=True)
     (out / "fine_tuning.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     (out / "fine_tuning.md").write_text("\n".join(lines) + "\n")
 
 
-def _same_draws(table):
-    """The rows of the draws every method of ``table`` finished: means over the same draws."""
-    complete = table.groupby("job")["method"].nunique() == table["method"].nunique()
+def _same_draws(table, methods):
+    """The rows of ``methods`` on the draws all of them finished: means over the same draws."""
+    table = table[table["method"].isin(methods)]
+    complete = table.groupby("job")["method"].nunique() == len(methods)
     return table[table["job"].isin(complete[complete].index)]
+
+
+def gains(table, method, other):
+    """One line: ``method`` minus ``other``, mean and worst task, and the fit-time ratio."""
+    if table.empty:
+        return []
+    wide = table.pivot_table(index=["per_class", "task"], columns="method", values="accuracy")
+    diff = (wide[method] - wide[other]).groupby(level="per_class")
+    seconds = table.pivot_table(index="job", columns="method", values="fit_seconds")
+    ratio = (seconds[method] / seconds[other]).median()
+    parts = [
+        f"{k} per class: {mean:+.1f} points on the mean of the tasks (worst task {worst:+.1f})"
+        for (k, mean), (_, worst) in zip(diff.mean().items(), diff.min().items())
+    ]
+    return [f"*{method} minus {other}*: " + "; ".join(parts) + f"; fit time x{ratio:.2f}.", ""]
 
 
 def section(table, title):
@@ -146,10 +176,10 @@ def section(table, title):
         lines += [
             f"**{title}, {k} per class** (test accuracy %, mean over seeds; seeds per task: "
             + ", ".join(f"{t} {seeds[t]}" for t in tasks)
-            + "; fit s: median seconds of one fit, 1 torch thread)",
+            + "; fit s: median seconds of one fit, 1 torch thread; file MB: `lightxfer.save`)",
             "",
-            "| method | " + " | ".join(tasks) + " | mean | fit s |",
-            "|---|" + "---:|" * (len(tasks) + 2),
+            "| method | " + " | ".join(tasks) + " | mean | fit s | file MB |",
+            "|---|" + "---:|" * (len(tasks) + 3),
         ]
         for method in methods:
             rows = part[part["method"] == method]
@@ -157,7 +187,11 @@ def section(table, title):
             cells = [f"{by_task[t]:.1f}" if t in by_task else "" for t in tasks]
             mean = by_task.mean() if len(by_task) == len(tasks) else float("nan")
             seconds = rows["fit_seconds"].median()
-            lines.append(f"| {method} | " + " | ".join(cells) + f" | {mean:.1f} | {seconds:.1f} |")
+            size = rows["file_mb"].median() if "file_mb" in rows else float("nan")
+            size = "" if pd.isna(size) else f"{size:.2f}"
+            lines.append(
+                f"| {method} | " + " | ".join(cells) + f" | {mean:.1f} | {seconds:.1f} | {size} |"
+            )
         lines.append("")
     return lines
 
@@ -201,10 +235,15 @@ def main(argv=None):
         "summary": (
             f"{len(args.tasks)} tasks, {args.sizes} per class, up to {args.seeds} seeds, at "
             f"most {args.test_size} test texts per task, all-MiniLM-L6-v2, 2 CPU cores "
-            "shared with other jobs (load average 6-10: compare ratios, not seconds)"
+            f"shared with other jobs (load average {os.getloadavg()[0]:.0f} at the start: "
+            "compare ratios, not seconds)"
         ),
         "command": "python benchmarks/fine_tuning.py " + " ".join(argv or sys.argv[1:]),
     }
+    if args.report_only and (work / "meta.json").is_file():
+        meta = json.loads((work / "meta.json").read_text())  # the run's, not this call's
+    elif not args.report_only:
+        (work / "meta.json").write_text(json.dumps(meta))
     if not args.report_only:
         import torch
 
