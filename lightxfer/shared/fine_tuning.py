@@ -134,7 +134,7 @@ def check_labels(y, n_texts):
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n_texts:
         raise ValueError(f"y must hold one label per text ({n_texts}), got shape {y.shape}")
-    classes, counts = np.unique(y, return_inverse=False, return_counts=True)
+    classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise ValueError("fine-tuning the encoder needs at least two classes in y")
     if counts.min() < 2:
@@ -246,7 +246,8 @@ def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
     rng = check_random_state(settings.random_state)
     pairs = make_pairs(y, settings.pairs_per_text, settings.max_pairs, rng)
     examples = [InputExample(texts=[texts[i], texts[j]], label=float(same)) for i, j, same in pairs]
-    model = copy.deepcopy(loaded.model)
+    with loaded.lock:  # not while another estimator changes its token limit
+        model = copy.deepcopy(loaded.model)
     model.max_seq_length = max_seq_length
     trained = trainable_names(model, settings.layers)
     for name, parameter in model.named_parameters():
@@ -342,7 +343,8 @@ def tuned_model(loaded, weights, expected):
     check_weights(weights, expected)
     import torch
 
-    model = copy.deepcopy(loaded.model)
+    with loaded.lock:
+        model = copy.deepcopy(loaded.model)
     state = model.state_dict()
     for name, array in weights.items():
         if name not in state or tuple(state[name].shape) != array.shape:
