@@ -32,7 +32,8 @@ import pandas as pd
 from accuracy import TASKS, full_splits, sample_per_class  # the same data and draws
 
 import lightxfer
-from lightxfer import ContrastiveFineTuning, SentenceEncoder, make_classifier
+from lightxfer import SentenceEncoder, make_classifier
+from lightxfer.shared.fine_tuning import ContrastiveFineTuning
 
 REPO = Path(__file__).resolve().parents[1]
 ENCODER = "all-MiniLM-L6-v2"

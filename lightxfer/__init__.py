@@ -8,13 +8,11 @@ from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.persistence import load, save
 from lightxfer.recommended import HybridVectorizer
 from lightxfer.shared.encoder import SentenceEncoder
-from lightxfer.shared.fine_tuning import ContrastiveFineTuning
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.transferring import FineTunedMLPClassifier, transfer
 from lightxfer.vectors import DEFAULT_VECTORS, VectorsRef, cache_path, fingerprint, load_vectors
 
 __all__ = [
-    "ContrastiveFineTuning",
     "DEFAULT_VECTORS",
     "EmbeddingVectorizer",
     "FineTunedMLPClassifier",

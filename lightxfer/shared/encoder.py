@@ -69,8 +69,8 @@ class SentenceEncoder(SharedLayer):
         ``None`` keeps the model frozen. ``"contrastive"`` makes ``fit(X, y)`` train a
         private copy of it on pairs of training texts of the same and of different
         labels (SetFit's recipe, :mod:`lightxfer.shared.fine_tuning`) with the default
-        budget of :class:`~lightxfer.ContrastiveFineTuning`; an instance of it sets
-        another. The trained weights (the last two layers by default, ~14 MB for
+        budget of :class:`~lightxfer.shared.fine_tuning.ContrastiveFineTuning`; an
+        instance of it sets another. The trained weights (the last two layers by default, ~14 MB for
         all-MiniLM-L6-v2) are fitted state, saved in the model file; the base model
         stays a reference.
 
