@@ -47,6 +47,12 @@ def add_arguments(parser):
         "the strongest model you could train without the source",
     )
     parser.add_argument(
+        "--fine-tune-encoder",
+        action="store_true",
+        help="with --encoder, also fine-tune the encoder on each training sample (contrastive, "
+        "SetFit's recipe; minutes per fit) and train a logistic regression on it",
+    )
+    parser.add_argument(
         "--plot", metavar="PNG", help="also write the learning curves here (.png, .pdf, .svg)"
     )
     parser.add_argument(
@@ -57,6 +63,8 @@ def add_arguments(parser):
 
 def run(args):
     sizes = parse_sizes(args.sizes)
+    if args.fine_tune_encoder and not args.encoder:
+        raise ValueError("--fine-tune-encoder fine-tunes the encoder: pass --encoder NAME too")
     if args.plot:
         check_plot_path(args.plot)
     if args.out:
@@ -82,6 +90,7 @@ def run(args):
         X_test=X_test,
         y_test=y_test,
         encoder=args.encoder,
+        fine_tune_encoder=args.fine_tune_encoder,
         plot=args.plot,
         title=title,
         **options,
