@@ -163,3 +163,13 @@ def test_evaluate_transfer_adds_the_fine_tuned_encoder_row(monkeypatch):
     assert table.loc[table["method"].isin(evaluation.SCRATCH), "best_scratch"].sum() == 1
     with pytest.raises(ValueError, match="pass encoder= too"):
         evaluation.evaluate_transfer(source, X, y, fine_tune_encoder=True)
+
+
+def test_cli_fine_tune_encoder_needs_the_encoder(capsys):
+    from lightxfer.cli.entrypoint import main as cli
+
+    argv = ["transfer", "--source", "s.skops", "--train", "t.csv", "--fine-tune-encoder"]
+    assert cli(argv) == 2
+    assert (
+        "--fine-tune-encoder fine-tunes the encoder: pass --encoder NAME" in capsys.readouterr().err
+    )
