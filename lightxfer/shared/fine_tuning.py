@@ -55,8 +55,10 @@ class ContrastiveFineTuning(BaseEstimator):
     layers : int or None, default=2
         Train only the last ``layers`` transformer layers (the rest stay frozen, and only
         the trained ones are stored); ``None`` trains every weight.
-    learning_rate : float, default=5e-5
+    learning_rate : float, default=2e-4
         Peak learning rate of AdamW (linear warm-up over a tenth of the steps, then decay).
+        Higher than SetFit's 2e-5 for the whole model: two layers and a few dozen steps
+        moved too little at 5e-5 (3-4 points lower on SST-2 and SUBJ at 8 per class).
     pairs_per_step : int, default=16
         Pairs per step.
     random_state : int, RandomState or None, default=0
@@ -85,7 +87,7 @@ class ContrastiveFineTuning(BaseEstimator):
         max_pairs=1440,
         epochs=1,
         layers=2,
-        learning_rate=5e-5,
+        learning_rate=2e-4,
         pairs_per_step=16,
         random_state=0,
     ):
