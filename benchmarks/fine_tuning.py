@@ -159,7 +159,12 @@ def report(work, out, meta):
         *section(main_rows, "lightxfer's models"),
         *gains(main_rows, tuned, frozen),
     ]
-    for other, title in ((FULL, "last 2 layers vs all layers"), (SETFIT, "against SetFit")):
+    others = (
+        (SLOW, "learning rate 2e-4 (the default) vs 5e-5"),
+        (FULL, "last 2 layers vs all layers"),
+        (SETFIT, "against SetFit"),
+    )
+    for other, title in others:
         if other in set(table["method"]):
             rows_ = _same_draws(table, [frozen, tuned, other])
             lines += [*section(rows_, f"{title}, on the draws both finished")]
