@@ -40,9 +40,10 @@ class ContrastiveFineTuning(BaseEstimator):
     (label 1) and half of other classes (label 0), as in SetFit; the total is capped at
     ``max_pairs``, so the cost stops growing with the classes: a 9-class, 8-per-class
     fit trains on 1440 pairs (90 steps of 16), half of SetFit's 2880, and a 2-class one
-    on 320 (20 steps). A step of short texts took 1.8 s on one thread of a 2-core machine
-    under a load average of 9, so ~3 minutes for 9 classes there (a quiet machine and
-    two threads are faster; not measured); lower ``max_pairs`` for less.
+    on 320 (20 steps). On one thread of a nearly idle 2-core machine, 8 per class of TREC
+    (6 classes, 60 steps) took 20 s and of SST-5 (5 classes, 50 steps of longer texts)
+    39 s (benchmarks/fine_tuning.py), so a 9-class fit takes about a minute; under a load
+    average of 10-20 it took 3-6 times longer. Lower ``max_pairs`` for less.
 
     Parameters
     ----------
