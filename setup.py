@@ -37,7 +37,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["lightxfer", "lightxfer.*"]),
     # The benchmark datasets (lightxfer.datasets), bz2-compressed: 1.2 MB.
-    package_data={"lightxfer": ["data/*.csv.bz2", "data/README.md"]},
+    package_data={"lightxfer": ["data/*.csv.bz2", "data/README.md", "data/sources/*.npz"]},
     install_requires=[
         "numpy>=1.26",
         "scipy>=1.11",

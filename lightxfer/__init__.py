@@ -9,6 +9,8 @@ from lightxfer.persistence import load, save
 from lightxfer.recommended import HybridVectorizer
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
+from lightxfer.shipped_sources import load_source, sources
+from lightxfer.source_blocks import SourceBlocks
 from lightxfer.transferring import FineTunedMLPClassifier, transfer
 from lightxfer.vectors import DEFAULT_VECTORS, VectorsRef, cache_path, fingerprint, load_vectors
 
@@ -19,16 +21,19 @@ __all__ = [
     "FrozenHiddenLayers",
     "HybridVectorizer",
     "SentenceEncoder",
+    "SourceBlocks",
     "VectorsRef",
     "cache_path",
     "distributed",
     "evaluate_transfer",
     "fingerprint",
     "load",
+    "load_source",
     "load_vectors",
     "make_classifier",
     "make_head",
     "plot_transfer",
     "save",
+    "sources",
     "transfer",
 ]

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
+from lightxfer.source_blocks import SourceBlocks
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
 HEADS = {
@@ -46,7 +47,14 @@ def make_head(head="logreg", **head_params):
 
 
 def make_classifier(
-    vectors=None, pooling=None, head=None, *, encoder=None, n_jobs=None, **head_params
+    vectors=None,
+    pooling=None,
+    head=None,
+    *,
+    encoder=None,
+    sources=None,
+    n_jobs=None,
+    **head_params,
 ):
     """Build a Pipeline: the frozen shared layer (step ``"embedding"``) then a head (``"head"``).
 
@@ -64,6 +72,11 @@ def make_classifier(
       layer's lead on small data and is never far behind n-gram models on large data.
       ``head``, ``pooling`` or head parameters build the plain pipeline instead (the
       shared layer's features straight into the head), with defaults for the rest.
+    - **shipped sources**: ``sources="auto"`` or a list of names appends the frozen
+      hidden layers of the source heads that ship with lightxfer
+      (:func:`lightxfer.sources`, trained on the default encoder) to the shared layer's
+      features, weighted by validation on the training data so that unrelated sources
+      drop out (:class:`lightxfer.source_blocks.SourceBlocks`).
 
     ``n_jobs`` never changes the model.
 
@@ -79,6 +92,10 @@ def make_classifier(
     encoder : str or path, optional
         A sentence-transformers model as the shared layer, e.g. ``"all-MiniLM-L6-v2"``
         (needs ``pip install "lightxfer[encoder]"``).
+    sources : "auto" or list of str, optional
+        Shipped source heads whose frozen hidden layers join the shared layer's features
+        (``"auto"``: every one trained on this shared layer; none is trained on word
+        vectors). Default: none.
     n_jobs : int, optional
         Processes for the word-vector layer, torch threads for an encoder (and, in the
         recommended model, processes for its search).
@@ -107,6 +124,8 @@ def make_classifier(
             "vectors=/pooling=, not both"
         )
     shared = _shared_layer(vectors, pooling, encoder, n_jobs)
+    if sources is not None:
+        shared = SourceBlocks(shared, sources=sources, n_jobs=n_jobs)
     if head is None and pooling is None and not head_params:
         from lightxfer.recommended import make_recommended
 

@@ -21,7 +21,7 @@ from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.progress import progress_bar
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.validation import to_text_list
-from lightxfer.transferring import reused_layers, split_source, transfer
+from lightxfer.transferring import resolve_source, reused_layers, split_source, transfer
 
 TRANSFER = "transfer"
 EMBEDDING = "frozen shared layer"
@@ -78,8 +78,8 @@ def evaluate_transfer(
 
     Parameters
     ----------
-    source_model : fitted Pipeline
-        See :func:`lightxfer.transfer`.
+    source_model : fitted Pipeline or str
+        See :func:`lightxfer.transfer`; a name such as ``"sst2"`` is a shipped source.
     X, y : sequence of str, sequence
         Target texts and labels. Without ``X_test``, a stratified ``test_size`` share is
         held out once (the same for every size and seed) and training samples are drawn
@@ -127,6 +127,7 @@ def evaluate_transfer(
     """
     if plot is not None:
         check_plot_path(plot)
+    source_model = resolve_source(source_model)  # a shipped source's name, e.g. "sst2"
     transferred = transfer(
         source_model, head=head, freeze=freeze, fine_tune=fine_tune, **head_params
     )

@@ -6,6 +6,7 @@ from lightxfer.classifier import HEADS
 from lightxfer.cli.common import add_allow_pickle, add_table_columns, load_model, read_labelled
 from lightxfer.evaluation import check_output_path, check_plot_path, evaluate_transfer, format_table
 from lightxfer.persistence import save
+from lightxfer.shipped_sources import NAMES, is_source_name, load_source
 from lightxfer.transferring import FREEZE, SourceMismatchError, split_source, transfer
 
 NAME = "transfer"
@@ -18,7 +19,13 @@ HELP = (
 
 
 def add_arguments(parser):
-    parser.add_argument("--source", required=True, metavar="MODEL", help="fitted source model")
+    parser.add_argument(
+        "--source",
+        required=True,
+        metavar="MODEL",
+        help="fitted source model, or a source shipped with lightxfer (sst2, sst5, subj, trec, "
+        "mpqa, or an alias such as sentiment), or all: each shipped source in turn",
+    )
     parser.add_argument("--train", required=True, metavar="FILE", help="labelled target table")
     parser.add_argument(
         "--test", metavar="FILE", help="labelled target test table (default: hold out 30%%)"
@@ -61,7 +68,9 @@ def run(args):
         check_plot_path(args.plot)
     if args.out:
         check_output_path(args.out)
-    source = load_model(args.source, args.allow_pickle)
+    if args.source.strip().lower() == "all":
+        return run_all_sources(args, sizes)
+    source = saved_or_shipped(args.source, args.allow_pickle)
     options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
     try:
         transferred = transfer(source, **options)
@@ -95,6 +104,42 @@ def run(args):
         print(f"learning curves written to {args.plot}")
     if args.out:
         print(f"saved transferred model to {save(transferred.fit(X, y), args.out)}")
+    return 0
+
+
+def saved_or_shipped(name, allow_pickle):
+    """A saved model's path, or (when no such file exists) a shipped source's name."""
+    if is_source_name(name) and not Path(name).exists():
+        return load_source(name)
+    return load_model(name, allow_pickle)
+
+
+def run_all_sources(args, sizes):
+    """``--source all``: each shipped source against training from scratch, one after another."""
+    if args.out:
+        raise ValueError("--out saves one transferred model: name one --source, not all")
+    X, y = read_labelled(args.train, args.text_column, args.label_column)
+    X_test = y_test = None
+    if args.test:
+        X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
+    options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
+    verdicts = []
+    for name in NAMES:
+        table = evaluate_transfer(
+            name,
+            X,
+            y,
+            train_sizes=sizes,
+            n_seeds=args.seeds,
+            X_test=X_test,
+            y_test=y_test,
+            encoder=args.encoder,
+            title=f"shipped source {name} → {Path(args.train).name}",
+            **options,
+        )
+        print(f"source {name} ({table.attrs['reused']}):\n\n{format_table(table)}\n")
+        verdicts.append(f"{name}: {table.attrs['verdict']}")
+    print("\n".join(verdicts))
     return 0
 
 
