@@ -92,13 +92,23 @@ def test_a_crafted_source_file_is_refused_without_unpickling(tmp_path, monkeypat
 
 
 def test_sources_block_weight_is_chosen_by_validation(mpqa):
+    from lightxfer import ngram_search
+
     X, y, X_test, y_test = mpqa
-    related = make_classifier(encoder="all-MiniLM-L6-v2", sources=["sst2", "subj"]).fit(X, y)
-    blocks = related.named_steps["embedding"].shared_
-    assert blocks.sources_ == ["sst2", "subj"] and blocks.weight_ > 0
-    assert len(blocks.cv_results_["accuracy"]) == 8  # 2 weights x 4 Cs
-    plain = make_classifier(encoder="all-MiniLM-L6-v2").fit(X, y)
-    assert related.score(X_test, y_test) > plain.score(X_test, y_test)
+    model = make_classifier(encoder="all-MiniLM-L6-v2", sources=["sst2", "sst5"]).fit(X, y)
+    blocks = model.named_steps["embedding"].shared_
+    assert blocks.sources_ == ["sst2", "sst5"]
+    # The weight is the search's choice, replayed from its scores (2 weights x 4 Cs).
+    scores = blocks.cv_results_["accuracy"].reshape(2, 4)
+    splits = ngram_search.validation_splits(y)
+    assert (
+        blocks.weight_
+        == ngram_search.choose([0.0, 1.0], [0.1, 1.0, 10.0, 100.0], scores, splits)[0]
+    )
+    # Weighted in, the block is the two heads' 512 units after the encoder's 384 features.
+    blocks = SourceBlocks(sources=["sst2", "sst5"], weight=1.0).fit(X)
+    assert blocks.transform(X_test).shape == (len(X_test), 384 + 512)
+    assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["sst2_0", "sst5_255"]
     # Labels that no source knows (random): the block drops out, the model is the plain one.
     noise = np.random.default_rng(0).permutation(y)
     unrelated = make_classifier(encoder="all-MiniLM-L6-v2", sources="auto").fit(X, noise)
