@@ -13,6 +13,7 @@ SECTIONS = [
     "selection.md",
     "small_data_search.md",
     "transfer.md",
+    "shipped_sources.md",
     "distributed.md",
     "memory.md",
     "model_files.md",
@@ -36,6 +37,8 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
 | `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle, on held-out training texts |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
+| `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
+| `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR and the recommended model |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |
 | `model_files.py` | size and load time of `lightxfer.save` vs `joblib.dump` files, 200 and 2000 texts |
