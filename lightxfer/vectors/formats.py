@@ -40,8 +40,7 @@ _BLOCK_VALUES = 100_000
 # can match the same characters (a 128 KiB line is checked in milliseconds).
 _NUMBERS_AFTER_WORD = re.compile(rb"\S+(?: (?:[-+0-9.eE]+|[-+]?nan|[-+]?inf))+\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
-# A run of lines holding only ASCII whitespace, each ended by its newline.
-_BLANK_LINES = re.compile(rb"(?:[ \t\r\f\v]*\n)*")
+_SPACE = re.compile(rb"\s*")
 _CHUNK = 1 << 20
 
 
@@ -237,9 +236,11 @@ def _lines(path, handle):
     """
     buffer, start, line_no = b"", 0, 1
     while True:
-        skipped = _BLANK_LINES.match(buffer, start).end()
-        line_no += buffer.count(b"\n", start, skipped)
-        start = skipped
+        # Skip whitespace up to the last newline before the next line with a word.
+        blank = buffer.rfind(b"\n", start, _SPACE.match(buffer, start).end())
+        if blank >= 0:
+            line_no += buffer.count(b"\n", start, blank + 1)
+            start = blank + 1
         end = buffer.find(b"\n", start)
         if end < 0 or end - start >= MAX_LINE_BYTES:
             if len(buffer) - start > MAX_LINE_BYTES:

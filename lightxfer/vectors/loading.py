@@ -271,8 +271,7 @@ def _default_glove():
         kv = store.keyed_vectors(words, np.load(npy, mmap_mode="r"))
         meta = {"kind": "raw", "source": DEFAULT_VECTORS}
         meta["fingerprint"] = loaded.compute_fingerprint(kv)
-        store.write_entry(key, meta, _raw_filler(kv))
-        entry = store.read_entry(key)
+        entry = store.write_entry(key, meta, _raw_filler(kv))
     return (*entry, store.entry_dir(key))
 
 
@@ -325,8 +324,7 @@ def _load_file(path, allow_pickle):
     key = _file_key(path)
     entry = store.read_entry(key)
     if entry is None:
-        store.write_entry(key, {"kind": kind, "source": str(path)}, _filler(kind, path))
-        entry = store.read_entry(key)
+        entry = store.write_entry(key, {"kind": kind, "source": str(path)}, _filler(kind, path))
     return (*entry, store.entry_dir(key))
 
 
