@@ -8,8 +8,10 @@ Time bounds are generous: they catch hangs and quadratic work, not slowness.
 
 import contextlib
 import gzip
+import json
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -23,7 +25,7 @@ from gensim.models.fasttext import load_facebook_vectors
 from gensim.test.utils import datapath
 
 import lightxfer
-from lightxfer.exceptions import VectorsFileError
+from lightxfer.exceptions import UnsafeFileError, VectorsFileError
 from lightxfer.vectors import formats, loaded, store
 
 needs_alarm = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
@@ -209,3 +211,124 @@ def test_a_small_gz_of_newlines_is_handled_quickly(tmp_path):
     assert f"line {200 * (1 << 20) + 2}: expected a word and 2 values" in _load_error(
         path, seconds=30
     )
+
+
+# -- 7. encoder folders: what sentence-transformers reads is what was checked --------------
+
+TEXTS = ["a good film", "a bad film", "great fun", "dull and boring"]
+
+
+class _RunsCode:
+    """Unpickling this creates ``marker``: proof that a pickle was executed."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.fixture
+def model_copy(tmp_path, monkeypatch):
+    """A copy of the packaged encoder folder, its 90 MB weights linked, not copied."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from lightxfer.shared import sentence_models
+
+    source = sentence_models.resolve_directory(sentence_models.DEFAULT_MODEL)
+    copy = tmp_path / "minilm"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("model.safetensors"))
+    (copy / "model.safetensors").symlink_to(source / "model.safetensors")
+    return copy
+
+
+def _edit_json(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _refused_load(folder, *names, expected=None):
+    from lightxfer.shared import sentence_models
+
+    with pytest.raises(UnsafeFileError) as info:
+        sentence_models.load(str(folder), expected)
+    message = str(info.value)
+    assert "\n" not in message and str(folder) in message, message
+    for name in names:
+        assert name in message, message
+    return message
+
+
+def test_a_transformer_hidden_in_dot_cache_is_refused(model_copy):
+    from lightxfer.shared import sentence_models
+
+    # The whole transformer moves under .cache/, which the checks and the fingerprint skip.
+    hidden = model_copy / ".cache" / "transformer"
+    hidden.mkdir(parents=True)
+    for path in list(model_copy.iterdir()):
+        if path.is_file() and path.name not in ("modules.json", "README.md"):
+            path.rename(hidden / path.name)
+    _edit_json(model_copy / "modules.json", lambda m: m[0].update(path=".cache/transformer"))
+    before = sentence_models.fingerprint(model_copy)
+    # The attacker then changes what the model computes; the fingerprint must not hold.
+    _edit_json(hidden / "config.json", lambda c: c.update(layer_norm_eps=10.0))
+    _refused_load(model_copy, ".cache", expected=before)
+
+
+def test_a_folder_inside_a_cache_is_fingerprinted(model_copy, tmp_path):
+    from lightxfer.shared import sentence_models
+
+    # Every hub download sits in ~/.cache/huggingface: its files must all be hashed.
+    cached = tmp_path / ".cache" / "hub" / "minilm"
+    cached.parent.mkdir(parents=True)
+    model_copy.rename(cached)
+    packaged = sentence_models.resolve_directory(sentence_models.DEFAULT_MODEL)
+    assert sentence_models.fingerprint(cached) == sentence_models.fingerprint(packaged)
+    _edit_json(cached / "config.json", lambda c: c.update(layer_norm_eps=10.0))
+    assert sentence_models.fingerprint(cached) != sentence_models.fingerprint(packaged)
+
+
+def test_a_tokenizer_outside_the_folder_is_refused(model_copy, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        shutil.copy(model_copy / name, elsewhere / name)
+    _edit_json(
+        model_copy / "sentence_bert_config.json",
+        lambda c: c.update(tokenizer_name_or_path=str(elsewhere)),
+    )
+    _refused_load(model_copy, "tokenizer_name_or_path")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"model_args": {"gguf_file": "weights.gguf"}}, {"tokenizer_args": {"vocab": "/etc/x"}}],
+)
+def test_module_arguments_naming_files_are_refused(model_copy, arguments):
+    _edit_json(model_copy / "sentence_bert_config.json", lambda c: c.update(arguments))
+    _refused_load(model_copy, "names a file or folder")
+
+
+def test_a_dense_module_is_judged_by_the_file_it_reads(model_copy, tmp_path):
+    marker = tmp_path / "code-ran"
+    dense = model_copy / "2_Dense"
+    dense.mkdir()
+    config = {"in_features": 384, "out_features": 384, "bias": True}
+    config["activation_function"] = "torch.nn.modules.activation.Tanh"
+    (dense / "config.json").write_text(json.dumps(config))
+    # sentence-transformers reads model.safetensors, else pytorch_model.bin: not this one.
+    (dense / "dummy.safetensors").write_bytes(b"")
+    (dense / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    module = {"idx": 3, "name": "3", "path": "2_Dense"}
+    module["type"] = "sentence_transformers.models.Dense"
+    _edit_json(model_copy / "modules.json", lambda modules: modules.append(module))
+    _refused_load(model_copy, "pytorch_model.bin", "allow_pickle=True")
+    assert not marker.exists()
+
+
+def test_explicit_transformers_weights_follow_the_pickle_rule(model_copy, tmp_path):
+    marker = tmp_path / "code-ran"
+    (model_copy / "weights.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    _edit_json(model_copy / "config.json", lambda c: c.update(transformers_weights="weights.bin"))
+    _refused_load(model_copy, "weights.bin")
+    assert not marker.exists()
