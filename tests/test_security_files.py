@@ -302,7 +302,10 @@ def test_a_tokenizer_outside_the_folder_is_refused(model_copy, tmp_path):
 
 @pytest.mark.parametrize(
     "arguments",
-    [{"model_args": {"gguf_file": "weights.gguf"}}, {"tokenizer_args": {"vocab": "/etc/x"}}],
+    [
+        {"model_args": {"gguf_file": "weights.gguf"}},
+        {"tokenizer_args": {"vocab": "elsewhere/vocab.txt"}},
+    ],
 )
 def test_module_arguments_naming_files_are_refused(model_copy, arguments):
     _edit_json(model_copy / "sentence_bert_config.json", lambda c: c.update(arguments))

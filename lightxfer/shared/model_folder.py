@@ -60,7 +60,8 @@ ACTIVATIONS = frozenset(
     for name in names
 )
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
-#: The config files a ``Transformer`` module reads its arguments from (the first found).
+#: The config files a ``Transformer`` module may read its arguments from (it reads the
+#: first one found; each one present is checked).
 SENTENCE_CONFIGS = tuple(
     f"sentence_{name}_config.json"
     for name in ("bert", "roberta", "distilbert", "camembert", "albert", "xlm-roberta", "xlnet")
@@ -288,7 +289,7 @@ def _shards(module_folder, index):
         weight_map = json.loads((module_folder / index).read_bytes()[:MAX_CONFIG_BYTES])
         return sorted({str(name) for name in weight_map["weight_map"].values()})
     except (ValueError, KeyError, TypeError, AttributeError):
-        return [index]  # unreadable: transformers fails on it before reading any weight
+        return []  # unreadable: transformers fails on it before reading any weight
 
 
 def _weights(folder, module_folder, kind, allow_pickle, config=None):
