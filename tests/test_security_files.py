@@ -197,6 +197,12 @@ def test_a_cut_gzipped_word2vec_binary_names_the_file(tmp_path):
     assert "is the file complete?" in _load_error(path)
 
 
+def test_a_gzipped_fasttext_bin_asks_to_be_decompressed(tmp_path):
+    path = tmp_path / "model.bin.gz"
+    path.write_bytes(gzip.compress(Path(datapath("lee_fasttext_new.bin")).read_bytes()))
+    assert "compressed fastText .bin" in _load_error(path)
+
+
 @needs_alarm
 def test_a_small_gz_of_newlines_is_handled_quickly(tmp_path):
     # 200 kB compressed, 200 MB of blank lines after one vector: minutes, line by line.

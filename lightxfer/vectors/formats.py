@@ -1,7 +1,8 @@
 """Recognise vector file formats and read the ones gensim does not stream.
 
-Text formats (word2vec text with a header, GloVe without one, optionally compressed) are
-parsed in blocks straight into a file, so a file larger than RAM is never held in memory,
+Text formats (word2vec text with a header, GloVe without one) and word2vec binary, each
+optionally gzip- or bzip2-compressed (recognised by content, not name), are parsed in
+blocks straight into a file, so a file larger than RAM is never held in memory,
 and every malformed line is reported with its number. Messages name the file and the line
 or word number, never the file's content: a path read by mistake (or named by a crafted
 model file) is not echoed back.
