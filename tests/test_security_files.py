@@ -132,8 +132,8 @@ def test_concurrent_first_loads_share_one_entry(tmp_path):
     processes = 4
     context = multiprocessing.get_context("fork")
     with context.Manager() as manager, context.Pool(processes) as pool:
-        # Processes committing in turn (the loser finds a complete entry), then all at once.
-        for round_, stagger in enumerate([0.3, 0.3, 0.0, 0.0]):
+        # Processes committing in turn (each loser finds a complete entry), then all at once.
+        for round_, stagger in enumerate([0.2, 0.0, 0.0]):
             path = tmp_path / f"round-{round_}.bin"
             shutil.copy(source, path)
             cache = tmp_path / f"cache-{round_}"
