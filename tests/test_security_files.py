@@ -311,11 +311,12 @@ def test_a_tokenizer_outside_the_folder_is_refused(model_copy, tmp_path):
     [
         {"model_args": {"gguf_file": "weights.gguf"}},
         {"tokenizer_args": {"vocab": "elsewhere/vocab.txt"}},
+        {"model_kwargs": {"attn_implementation": "someone/kernel"}},  # code from the hub
     ],
 )
 def test_module_arguments_naming_files_are_refused(model_copy, arguments):
     _edit_json(model_copy / "sentence_bert_config.json", lambda c: c.update(arguments))
-    _refused_load(model_copy, "names a file or folder")
+    _refused_load(model_copy, "names a file, folder or code")
 
 
 def test_a_dense_module_is_judged_by_the_file_it_reads(model_copy, tmp_path):

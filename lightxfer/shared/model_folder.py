@@ -68,8 +68,12 @@ SENTENCE_CONFIGS = tuple(
 )
 #: Arguments a module config may not pass to transformers: each names a file or folder
 #: to read (or write) instead of the checked ones, as do names ending in ``_file``,
-#: ``_dir``, ``_folder`` or ``_path``.
-FILE_ARGUMENTS = frozenset({"variant", "subfolder", "gguf_file", "revision", "tokenizer_file"})
+#: ``_dir``, ``_folder`` or ``_path``, or fetches code or weights of its own
+#: (quantisation back ends, hub kernels).
+FILE_ARGUMENTS = frozenset(
+    {"variant", "subfolder", "gguf_file", "revision", "tokenizer_file"}
+    | {"quantization_config", "use_kernels", "kernel_config"}
+)
 _FILE_SUFFIXES = ("_file", "_dir", "_folder", "_path")
 _ARGUMENTS = ("model_args", "tokenizer_args", "config_args")
 _ARGUMENTS += ("model_kwargs", "processor_kwargs", "config_kwargs")
@@ -230,8 +234,8 @@ def _check_module_arguments(folder, module_folder):
                 if key in FILE_ARGUMENTS or str(key).endswith(_FILE_SUFFIXES) or _names_path(value):
                     _refuse(
                         folder,
-                        f"{where}: {group} sets {str(key)[:80]!r}, which names a file or folder "
-                        "lightxfer does not check",
+                        f"{where}: {group} sets {str(key)[:80]!r}, which names a file, folder "
+                        "or code lightxfer does not check",
                     )
 
 
