@@ -20,9 +20,9 @@ What :func:`load` does, in order
    estimator or shared layer this search does not reach.
 4. Checks, on every estimator found, what would act at predict time: a ``token_pattern``
    must be one lightxfer knows (:data:`KNOWN_TOKEN_PATTERNS`) or one the caller names;
-   n-gram lengths are bounded (:data:`MAX_NGRAM`), an ``analyzer`` must be one lightxfer
-   writes (:data:`KNOWN_ANALYZERS`) or one the caller names, and a vectorizer reads the
-   texts it is given, never files they name; runtime-only parameters
+   n-gram lengths are bounded (:data:`MAX_NGRAM`), an ``analyzer`` must be one of
+   :data:`KNOWN_ANALYZERS`, and a vectorizer reads the texts it is given, never files they
+   name; runtime-only parameters
    (:data:`RUNTIME_PARAMS`) are reset to their defaults or to the caller's values.
 5. Binds every shared layer found (the protocol below), with the caller's options.
 
@@ -112,10 +112,11 @@ KNOWN_TOKEN_PATTERNS = (None, r"(?u)\b\w\w+\b", r"\S+")
 #: ``(1, 10**6)`` would take gigabytes on a short text; lightxfer itself writes at most 5.
 MAX_NGRAM = 10
 
-#: ``analyzer`` values a file may hold: the ones lightxfer writes (scikit-learn's default
-#: ``"word"``, and ``"char_wb"`` for HybridVectorizer's character n-grams). Any other is
-#: refused unless named in ``load(..., analyzers=[...])`` (or ``trusted=True``).
-KNOWN_ANALYZERS = ("word", "char_wb")
+#: ``analyzer`` values a file may hold: scikit-learn's own (lightxfer writes ``"word"`` and
+#: ``"char_wb"``), whose cost per text :data:`MAX_NGRAM` bounds. A callable is a function,
+#: which the trusted type list refuses; any other string is refused on load rather than
+#: failing at predict time.
+KNOWN_ANALYZERS = ("word", "char", "char_wb")
 
 #: A ``.skops`` file may decompress to at most this many times its own size, plus
 #: ``_EXPANSION_SLACK`` bytes, counting each member as often as the schema reads it.
@@ -350,7 +351,6 @@ def load(
     vectors=None,
     encoder=None,
     token_patterns=(),
-    analyzers=(),
     **runtime_params,
 ):
     """Load a model written by :func:`save`.
@@ -385,8 +385,6 @@ def load(
         download) or a folder that passes the checks.
     token_patterns : sequence of str, default=()
         ``token_pattern`` values to accept beyond :data:`KNOWN_TOKEN_PATTERNS`.
-    analyzers : sequence of str, default=()
-        ``analyzer`` values to accept beyond :data:`KNOWN_ANALYZERS`, e.g. ``["char"]``.
     **runtime_params
         Values for the :data:`RUNTIME_PARAMS` of every estimator that has them, e.g.
         ``n_jobs=2``; the file's own values are never used.
@@ -398,7 +396,7 @@ def load(
     Raises
     ------
     UnsafeFileError
-        If the file holds an untrusted type, pattern or analyzer, n-grams longer than
+        If the file holds an untrusted type or pattern, n-grams longer than
         :data:`MAX_NGRAM`, a pickle without ``allow_pickle=True``, more data than its
         size allows, or an object where the checks cannot reach it.
     ModelFileError
@@ -435,7 +433,7 @@ def load(
     estimators = [item for item in objects if _is_estimator(item)]
     if trusted is not True:
         _check_token_patterns(path, estimators, token_patterns)
-        _check_text_vectorizers(path, estimators, analyzers)
+        _check_text_vectorizers(path, estimators)
     _reset_runtime_params(path, estimators, runtime_params)
     options = BindOptions(
         path=path,
@@ -688,7 +686,7 @@ def _check_token_patterns(path, estimators, allowed):
             )
 
 
-def _check_text_vectorizers(path, estimators, analyzers):
+def _check_text_vectorizers(path, estimators):
     """Bound what the text vectorizers of a file may cost per text, and what they read."""
     for item in estimators:
         name = type(item).__name__
@@ -703,11 +701,10 @@ def _check_text_vectorizers(path, estimators, analyzers):
                     "longer n-grams from a file could take gigabytes on a short text"
                 )
         analyzer = vars(item).get("analyzer", "word")
-        if "analyzer" in vars(item) and not _known(analyzer, KNOWN_ANALYZERS, analyzers):
+        if not _known(analyzer, KNOWN_ANALYZERS, ()):
             raise UnsafeFileError(
-                f"{path}: {name}.analyzer {_shown(analyzer)} is not one lightxfer writes "
-                f"({', '.join(KNOWN_ANALYZERS)}): pass analyzers=[...] naming it if you "
-                "trust the file"
+                f"{path}: {name}.analyzer {_shown(analyzer)} is not one of "
+                f"{', '.join(KNOWN_ANALYZERS)}; damaged or crafted file"
             )
         if vars(item).get("input", "content") != "content":
             raise UnsafeFileError(

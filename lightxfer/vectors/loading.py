@@ -131,6 +131,11 @@ def resolve_reference(ref, *, check=True, allow_pickle=False, folder=None):
     if ref.source is None:
         return load_by_fingerprint(expected)
     if is_path_reference(ref.source):
+        if folder is None and not Path(ref.source).is_absolute():
+            raise VectorsFileError(
+                f"{ref.source!r} is relative to the model file: load the model with "
+                "lightxfer.load, which knows the file's folder"
+            )
         try:
             kv = _load(
                 _referable(ref.source, folder), ref.limit, allow_pickle=allow_pickle, download=False
@@ -189,11 +194,7 @@ _MAX_LINKS = 40
 def _referable(source, folder):
     """The real path a model file's ``source`` names, relative to the file's ``folder``."""
     path = Path(source)
-    if not path.is_absolute():
-        if folder is None:
-            raise VectorsFileError(f"{source}: a relative vectors reference needs its model file")
-        path = Path(folder) / path
-    return str(_resolved(path))
+    return str(_resolved(path if path.is_absolute() else Path(folder) / path))
 
 
 def _resolved(path):
