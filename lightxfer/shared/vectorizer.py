@@ -12,7 +12,12 @@ from joblib import Memory, Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
+from lightxfer.exceptions import (
+    ModelFileError,
+    VectorsFileError,
+    VectorsMismatchError,
+    VectorsUnavailableError,
+)
 from lightxfer.shared import binding, feature_cache
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
@@ -472,6 +477,11 @@ class EmbeddingVectorizer(SharedLayer):
                 bound["vectors"] = found
             if given is not None and not self.store_vectors:
                 bound["vectors"] = given  # refits use the vectors the caller named
+            if "fingerprint_" in state and "vectors_" not in {*bound, *state}:
+                raise ModelFileError(
+                    f"{options.where}a fitted {type(self).__name__} has no vectors "
+                    "reference; damaged or crafted file"
+                )
             state.update(bound)
             for name in _UNBOUND:
                 state.pop(name, None)
@@ -488,7 +498,7 @@ class EmbeddingVectorizer(SharedLayer):
             if not all(isinstance(word, str) for word in words):
                 raise TypeError("a word is not a string")
         except (TypeError, ValueError) as exc:
-            raise ValueError(
+            raise ModelFileError(
                 f"{options.where}the vectors stored with the model are damaged ({exc})"
             ) from None
         kv = keyed_vectors(list(words), matrix)

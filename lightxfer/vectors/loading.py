@@ -174,8 +174,8 @@ def _unusable(source, allow_pickle):
     if allow_pickle:
         return f"{shown!r} is missing or not a usable vectors file"
     return (
-        f"{shown!r} is missing or not a usable vectors file; a gensim KeyedVectors file "
-        "also needs allow_pickle=True"
+        f"{shown!r} is missing or not a usable vectors file (for a gensim KeyedVectors "
+        "file you trust, pass allow_pickle=True)"
     )
 
 
