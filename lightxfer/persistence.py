@@ -363,8 +363,8 @@ def load(
     path : str or path
     trusted : sequence of str or True, default=()
         Extra type names to allow in a ``.skops`` file (e.g. ``"sklearn.tree._tree.Tree"``
-        for a decision-tree head you trust); ``True`` allows any type and any
-        ``token_pattern``.
+        for a decision-tree head you trust); ``True`` allows any type, any
+        ``token_pattern`` and any text vectorizer settings.
     allow_pickle : bool, default=False
         Allow ``.joblib``/``.pkl`` model files and vectors in gensim's pickle format
         (``KeyedVectors.save``), which can run arbitrary code when loaded: only for files
