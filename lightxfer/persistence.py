@@ -56,6 +56,7 @@ that no thread sees it half bound. Two more rules make the protocol hold outside
   ``BindOptions()`` would.
 """
 
+import contextlib
 import gc
 import glob
 import importlib
@@ -274,7 +275,8 @@ def _remove_stale_temporaries(path):
             continue  # gone already, or not ours to open
         try:
             if _lock(descriptor, blocking=False):  # no live save holds it
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # e.g. still open elsewhere on Windows
+                    tmp.unlink(missing_ok=True)
         finally:
             os.close(descriptor)
 
