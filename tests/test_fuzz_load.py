@@ -70,7 +70,7 @@ STRINGS = (
     "/proc/self/cwd/vectors.kv",
     "vectors.kv",
     "glove.pkl",
-    "../fuzz0/vectors.kv",
+    "data/../vectors.kv",
     "glove.txt",
     "glove-twitter-25",
     "0" * 32,
