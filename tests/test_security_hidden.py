@@ -31,6 +31,7 @@ from lightxfer import EmbeddingVectorizer, VectorsRef
 from lightxfer.exceptions import UnsafeFileError, VectorsFileError
 from lightxfer.persistence import MAX_NGRAM, _versions
 from lightxfer.recommended import HybridVectorizer
+from lightxfer.shared import sentence_models
 from lightxfer.vectors import loaded
 
 pytestmark = pytest.mark.filterwarnings("ignore:only .* of the tokens")
@@ -163,6 +164,23 @@ def test_copies_of_a_never_bound_model_never_follow_a_pickle(tmp_path, attack, f
             model.predict(TEXTS)
     with pytest.raises(VectorsFileError):
         lightxfer.transfer(rebuilt).fit(TEXTS, LABELS)
+    assert not marker.exists()
+
+
+def test_copies_of_a_never_bound_encoder_do_not_obey_the_files_allow_pickle(tmp_path):
+    source = sentence_models.resolve_directory(sentence_models.DEFAULT_MODEL)
+    folder = tmp_path / "minilm"  # the packaged model, its weights replaced by a pickle
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    marker = tmp_path / "ran"
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    model = lightxfer.make_classifier(encoder="all-MiniLM-L6-v2", head="logreg")
+    model.fit(TEXTS[:8], LABELS[:8])
+    model.named_steps["embedding"].set_params(model=str(folder), allow_pickle=True)
+    path = _dump(model, tmp_path / "model.skops")  # as an attacker edits the file
+    rebuilt = sio.load(path, trusted=sio.get_untrusted_types(file=path))["model"]  # not bound
+    for copied in (copy.deepcopy(rebuilt), pickle.loads(pickle.dumps(rebuilt))):
+        with pytest.raises(UnsafeFileError, match="pytorch_model.bin.*allow_pickle=True"):
+            copied.predict(TEXTS)
     assert not marker.exists()
 
 
