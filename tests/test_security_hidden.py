@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 import lightxfer
-from lightxfer import EmbeddingVectorizer, VectorsRef
+from lightxfer import EmbeddingVectorizer, SentenceEncoder, VectorsRef
 from lightxfer.exceptions import UnsafeFileError, VectorsFileError
 from lightxfer.persistence import MAX_NGRAM, _versions
 from lightxfer.recommended import HybridVectorizer
@@ -173,14 +173,16 @@ def test_copies_of_a_never_bound_encoder_do_not_obey_the_files_allow_pickle(tmp_
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns("model.safetensors"))
     marker = tmp_path / "ran"
     (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
-    model = lightxfer.make_classifier(encoder="all-MiniLM-L6-v2", head="logreg")
-    model.fit(TEXTS[:8], LABELS[:8])
-    model.named_steps["embedding"].set_params(model=str(folder), allow_pickle=True)
-    path = _dump(model, tmp_path / "model.skops")  # as an attacker edits the file
+    # A fitted encoder as a crafted file holds it: the folder, and allow_pickle=True.
+    state = SentenceEncoder(str(folder), allow_pickle=True).__getstate__()
+    state.update(fingerprint_=ZERO_FP, embedding_dim_=384, max_seq_length_=256)
+    encoder = SentenceEncoder.__new__(SentenceEncoder)
+    encoder.__setstate__(state)
+    path = _dump(encoder, tmp_path / "model.skops")
     rebuilt = sio.load(path, trusted=sio.get_untrusted_types(file=path))["model"]  # not bound
     for copied in (copy.deepcopy(rebuilt), pickle.loads(pickle.dumps(rebuilt))):
         with pytest.raises(UnsafeFileError, match="pytorch_model.bin.*allow_pickle=True"):
-            copied.predict(TEXTS)
+            copied.transform(TEXTS)
     assert not marker.exists()
 
 
