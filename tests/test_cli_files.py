@@ -176,11 +176,9 @@ def test_predict_refuses_an_input_that_has_a_prediction_column(numeric, tmp_path
 
 
 def test_grid_on_the_recommended_model_leaves_its_c_alone():
-    recommended = train.default_grid(make_classifier())
-    assert "head__C" not in recommended and "embedding__pooling" in recommended
+    assert train.default_grid(make_classifier()) == {}  # it searches its n-gram weight and C
+    assert "already chooses" in train.nothing_to_grid(make_classifier())
     assert "head__C" in train.default_grid(make_classifier(pooling="mean"))
-    with pytest.raises(ValueError, match="tunes itself"):
-        train.default_grid(make_classifier(), fix_pooling=True)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +206,7 @@ def test_train_lines_reach_a_pipe_as_each_stage_starts(numeric, tmp_path, monkey
         seen_when_saving.append(pipe.getvalue().decode())
         return path
 
-    monkeypatch.setattr(train, "save", save)
+    monkeypatch.setattr(lightxfer.persistence, "save", save)
     paths, _ = numeric
     argv = ["train", "--train", paths["train"], "--pooling", "mean", "--out", tmp_path / "m"]
     assert main([str(arg) for arg in argv]) == 0
