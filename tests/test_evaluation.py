@@ -10,6 +10,7 @@ from lightxfer.evaluation import (
     BETTER,
     EMBEDDING,
     MIN_TEST_SIZE,
+    ONE_SAMPLE,
     RECOMMENDED,
     TFIDF,
     TOO_LITTLE,
@@ -234,7 +235,7 @@ def test_headline_names_the_sizes_where_transfer_wins():
         ([0.05, 0.04, 0.06], 0.005, BETTER),
         ([-0.05, -0.04, -0.06], 0.005, WORSE),
         ([0.05, -0.05, 0.01], 0.005, UNCLEAR),  # within two standard errors over seeds
-        ([0.05], 0.005, UNCLEAR),  # one sample of many: no spread to judge by
+        ([0.05], 0.005, ONE_SAMPLE),  # one sample of many: no spread to judge by
         ([0.003] * 3, 0.0, UNCLEAR),  # under a point
         # Zero spread over seeds adds no evidence: the test set's noise still counts.
         ([0.04] * 3, 0.025, UNCLEAR),
@@ -246,6 +247,57 @@ def test_verdict_needs_evidence_from_seeds_and_test_set(diffs, paired_se, verdic
     scores = hand_made_scores({"8": gains(diffs, diffs, [0.3] * n)}, paired_se=paired_se)
     table = summarize(scores)
     assert table.loc[table["method"] == RECOMMENDED, "verdict"].item() == verdict
+
+
+def test_one_seed_says_what_it_cannot_tell_and_shows_no_infinity():
+    table = summarize(hand_made_scores({"8": gains([-0.078], [-0.078], [-0.1])}))
+    assert set(table.loc[table["method"] != TRANSFER, "verdict"]) == {ONE_SAMPLE}
+    assert np.isfinite(table["transfer_gain_se"].dropna()).all()
+    text = format_table(table) + "\n".join(table.attrs["summary"])
+    assert "inf" not in text and "-10.0 ± 0.5" in text
+    assert table.attrs["verdict"].startswith("One seed cannot tell")
+    assert any("another sample" in line for line in table.attrs["summary"])
+
+
+def test_a_model_predicting_one_class_is_never_the_yardstick():
+    # Issue 25's MPQA case: TF-IDF on 8 texts per class predicts the majority class for
+    # every text, 67% accuracy, while transfer is better on every other measure.
+    rows = []
+    for seed in range(3):
+        for method, accuracy, balanced, top_share in [
+            (TRANSFER, 0.62, 0.63, 0.6),
+            (RECOMMENDED, 0.58, 0.55, 0.7),
+            (TFIDF, 0.67, 0.5, 1.0),
+        ]:
+            rows.append(
+                {"method": method, "per_class": "8", "seed": seed, "n_train": 16}
+                | {"n_test": 300, "sampled": True, "paired_se": 0.01, "accuracy": accuracy}
+                | {"macro_f1": balanced, "balanced_accuracy": balanced + 0.01 * seed}
+                | {"metric": "balanced_accuracy", "majority": 0.67, "top_share": top_share}
+            )
+    table = summarize(pd.DataFrame(rows))
+    tfidf = table[table["method"] == TFIDF].iloc[0]
+    assert tfidf["one_class"] and not tfidf["best_scratch"]
+    best = table[table["best_scratch"]].iloc[0]
+    assert best["method"] == RECOMMENDED and best["verdict"] == BETTER
+    assert best["transfer_gain"] == pytest.approx(0.08)  # on balanced accuracy
+    text = format_table(table)
+    assert "majority class: 67%" in text and "balanced accuracy" in text
+    assert "TF-IDF from scratch (predicts one class)" in text
+    assert any("imbalanced" in line for line in table.attrs["summary"])
+
+
+def test_an_imbalanced_target_is_judged_on_balanced_accuracy(source):
+    X, y = texts_and_labels(read_shared("mpqa", 300))
+    table = evaluate_transfer(source, X, y, train_sizes=[8], n_seeds=2)
+    assert table.attrs["metric"] == "balanced_accuracy"
+    assert table["majority"].iloc[0] == pytest.approx(np.mean(y == "negative"), abs=0.03)
+    assert table["balanced_accuracy_mean"].between(0, 1).all()
+    scores = pd.DataFrame(table.attrs["scores"])
+    at_8 = scores.pivot(index="seed", columns="method", values="balanced_accuracy")
+    row = table[table["method"] == RECOMMENDED].iloc[0]
+    assert row["transfer_gain"] == pytest.approx((at_8[TRANSFER] - at_8[RECOMMENDED]).mean())
+    assert not table.loc[table["best_scratch"], "one_class"].any()
 
 
 def test_too_few_test_texts_give_no_verdict():

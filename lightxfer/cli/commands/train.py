@@ -185,7 +185,8 @@ def cv_estimate(model, X, y, cv):
     folds = min(cv, int(np.unique(y, return_counts=True)[1].min()))
     if folds < 2:
         return "no CV estimate: a class has a single example"
-    scores = cross_val_score(model, X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=0))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+    scores = cross_val_score(model, X, y, cv=cv, error_score="raise")
     return (
         f"{folds}-fold CV accuracy estimate: {scores.mean():.1%} ± "
         f"{scores.std(ddof=1) / np.sqrt(folds):.1%} (standard error over folds)"
