@@ -203,11 +203,6 @@ def test_vectors_info_and_convert(files, glove, tmp_path, capsys):
     assert (tmp_path / cache).is_dir()
 
 
-def test_demo_runs(capsys):
-    code, out, _ = run(capsys, "demo", "--folds", "2")
-    assert code == 0 and "TF-IDF + logistic regression" in out
-
-
 def test_missing_column(files, tmp_path, capsys):
     code, _, err = run(
         capsys, "train", "--train", files["train"], "--label-column", "sentiment",

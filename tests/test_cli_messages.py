@@ -1,6 +1,8 @@
 """Issue 25: every ``--grid`` fits, ``train`` reports a score, and each mistake gets one line."""
 
+import io
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 import lightxfer
-from lightxfer import EmbeddingVectorizer, make_classifier
+from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier
 from lightxfer.cli.entrypoint import main
 from lightxfer.persistence import untrusted_types
 from lightxfer.tables import TableError, read_table
@@ -86,6 +88,39 @@ def test_train_prints_a_cross_validated_estimate_and_its_time(small, tmp_path, c
     assert "5-fold CV accuracy estimate: " in out and "trained in " in out
     code, out, _ = run(capsys, *argv, "--cv", "0", "--out", tmp_path / "b.skops")
     assert code == 0 and "CV" not in out and "trained in " in out
+
+
+class Terminal(io.StringIO):
+    """Standard error as a terminal: tqdm shows bars there."""
+
+    def isatty(self):
+        return True
+
+
+def test_encoding_shows_a_bar_below_thousands_of_texts_on_a_terminal_only(monkeypatch):
+    texts = [f"text number {i}" for i in range(300)]
+    encoder = SentenceEncoder(ENCODER, cache=False).fit(texts[:1])
+    # What is tested is the bar, not the model: skip the encoding itself.
+    dimension = encoder.transform(texts[:1]).shape[1]
+    monkeypatch.setattr(
+        SentenceEncoder,
+        "_encode",
+        lambda self, loaded, block, limit: np.zeros((len(block), dimension)),
+    )
+    for stream, shown in [(Terminal(), True), (io.StringIO(), False)]:
+        monkeypatch.setattr(sys, "stderr", stream)
+        encoder.transform(texts)
+        assert ("encoding" in stream.getvalue()) is shown
+
+
+def test_train_on_a_terminal_shows_the_recommended_search(small, tmp_path, monkeypatch):
+    folder, _ = small
+    argv = ["train", "--train", folder / "train.csv", "--cv", "0", "--out", tmp_path / "m.skops"]
+    for stream, shown in [(Terminal(), True), (io.StringIO(), False)]:
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert main([str(arg) for arg in argv]) == 0
+        assert ("searching" in stream.getvalue()) is shown
+    assert lightxfer.load(tmp_path / "m.skops").get_params()["embedding__progress"] is None
 
 
 # -- 6. messages -----------------------------------------------------------------------------
