@@ -536,10 +536,13 @@ STYLES = {
 
 
 def plot_transfer(table, path, *, title=None, ax=None):
-    """Draw accuracy against training size for each method (mean ± std band).
+    """Draw the verdict's score against training size for each method.
 
     Methods are drawn with their own marker and line style, shifted slightly apart
-    along the x axis, so that methods with equal scores stay visible.
+    along the x axis, so that methods with equal scores stay visible. Two bands are
+    shaded, ± 1 standard error over seeds (the legend says so): transfer's and that of
+    the model from scratch most often the verdict's yardstick. The score is accuracy,
+    or balanced accuracy on an imbalanced test set (``table.attrs["metric"]``).
 
     Parameters
     ----------
@@ -566,18 +569,22 @@ def plot_transfer(table, path, *, title=None, ax=None):
         ax = Figure(figsize=(6, 4)).subplots()
     sizes = list(dict.fromkeys(table["per_class"]))
     methods = list(dict.fromkeys(table["method"]))
+    metric = table.attrs.get("metric", "accuracy")
+    shaded = {TRANSFER, *table.loc[table["best_scratch"], "method"].mode()[:1]}
     for i, method in enumerate(methods):
         rows = table[table["method"] == method].set_index("per_class").loc[sizes]
         x = np.arange(len(sizes)) + 0.04 * (i - (len(methods) - 1) / 2)
-        mean, std = rows["accuracy_mean"] * 100, rows["accuracy_std"].fillna(0) * 100
+        mean = rows[f"{metric}_mean"] * 100
+        se = rows[f"{metric}_std"].fillna(0) * 100 / np.sqrt(rows["n_seeds"])
         (line,) = ax.plot(x, mean, label=method, **STYLES.get(method, {"marker": "o"}))
-        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
+        if method in shaded:
+            ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=line.get_color())
     n_train = table.groupby("per_class", sort=False)["n_train"].first()
     ax.set_xticks(range(len(sizes)), [f"{s}\n({n_train[s]} texts)" for s in sizes])
     ax.set_xlabel("training examples per class")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')} (%)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(title="shaded: ± 1 standard error over seeds", title_fontsize="small")
     title = title or table.attrs.get("title")
     if title:
         ax.set_title(title)

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import read_shared, texts_and_labels
+from matplotlib.colors import to_rgb
 
 import lightxfer
 from lightxfer.evaluation import (
@@ -109,6 +110,17 @@ def test_plot_is_written_with_a_title_and_every_line_visible(table):
         "16\n(32 texts)",
         "all\n(210 texts)",
     ]
+
+
+def test_plot_shades_two_bands_and_says_what_they_are(table):
+    ax = plot_transfer(table, None)
+    assert len(ax.collections) == 2  # transfer and the usual yardstick from scratch
+    shaded = {tuple(c.get_facecolor()[0][:3].round(3)) for c in ax.collections}
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    yardstick = table.loc[table["best_scratch"], "method"].mode()[0]
+    expected = {tuple(np.round(to_rgb(colours[m]), 3)) for m in (TRANSFER, yardstick)}
+    assert shaded == expected
+    assert "standard error over seeds" in ax.get_legend().get_title().get_text()
 
 
 def test_default_title_names_source_and_target(source, subj):
