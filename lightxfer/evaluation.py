@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.progress import progress_bar
 from lightxfer.shared.encoder import SentenceEncoder
-from lightxfer.shared.validation import to_text_list
+from lightxfer.shared.validation import check_labels, to_text_list
 from lightxfer.transferring import reused_layers, split_source, transfer
 
 TRANSFER = "transfer"
@@ -151,13 +151,13 @@ def evaluate_transfer(
     transferred = transfer(
         source_model, head=head, freeze=freeze, fine_tune=fine_tune, **head_params
     )
-    X, y = np.asarray(to_text_list(X), dtype=object), np.asarray(y)
+    X, y = np.asarray(to_text_list(X), dtype=object), check_labels(y)
     if X_test is None:
         X, X_test, y, y_test = train_test_split(
             X, y, test_size=test_size, stratify=y, random_state=0
         )
     else:
-        X_test, y_test = np.asarray(to_text_list(X_test), dtype=object), np.asarray(y_test)
+        X_test, y_test = np.asarray(to_text_list(X_test), dtype=object), check_labels(y_test)
     models = {TRANSFER: transferred}
     shared_alone = transfer(source_model, head=head, freeze="embedding", **head_params)
     if len(shared_alone.steps) != len(transferred.steps) or fine_tune:

@@ -312,6 +312,12 @@ def test_an_imbalanced_target_is_judged_on_balanced_accuracy(source):
     assert not table.loc[table["best_scratch"], "one_class"].any()
 
 
+def test_labels_mixing_numbers_and_text_are_refused_before_any_fit(source):
+    texts = ["a good film", "a bad one", "fine acting", "dull plot"] * 5
+    with pytest.raises(TypeError, match=r"mix numbers and text \(e.g. 1 and 'a'\)"):
+        evaluate_transfer(source, texts, [1, "a", 1, "1"] * 5, train_sizes=[2], n_seeds=1)
+
+
 def test_too_few_test_texts_give_no_verdict():
     scores = hand_made_scores({"8": gains([0.3] * 3, [0.3] * 3, [0.3] * 3)}, n_test=30)
     table = summarize(scores)
