@@ -66,6 +66,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    if args.cv is not None and (args.cv == 1 or args.cv < 0):
+        raise ValueError(f"--cv must be 0 (no estimate) or at least 2 folds, got {args.cv}")
     from lightxfer.cli.common import (
         check_model_output,
         check_trainable,
@@ -74,8 +76,6 @@ def run(args):
     )
     from lightxfer.persistence import save
 
-    if args.cv is not None and (args.cv == 1 or args.cv < 0):
-        raise ValueError(f"--cv must be 0 (no estimate) or at least 2 folds, got {args.cv}")
     check_model_output(args.out, args.allow_pickle)
     stage = Stages()
     X, y = read_labelled(args.train, args.text_column, args.label_column)
