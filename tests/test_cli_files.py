@@ -42,7 +42,8 @@ def numeric(tmp_path_factory):
     test_table.to_csv(paths["test"], index=False)
     assert "0.0" in paths["train"].read_text() and "0.0" not in paths["test"].read_text()
     paths["model"] = folder / "model.skops"
-    argv = ["train", "--train", paths["train"], "--pooling", "mean", "--out", paths["model"]]
+    argv = ["train", "--train", paths["train"], "--pooling", "mean", "--cv", "0"]
+    argv += ["--out", paths["model"]]
     assert main([str(arg) for arg in argv]) == 0
     return paths, test_table
 
@@ -208,7 +209,17 @@ def test_train_lines_reach_a_pipe_as_each_stage_starts(numeric, tmp_path, monkey
 
     monkeypatch.setattr(lightxfer.persistence, "save", save)
     paths, _ = numeric
-    argv = ["train", "--train", paths["train"], "--pooling", "mean", "--out", tmp_path / "m"]
+    argv = [
+        "train",
+        "--train",
+        paths["train"],
+        "--pooling",
+        "mean",
+        "--cv",
+        "0",
+        "--out",
+        tmp_path / "m",
+    ]
     assert main([str(arg) for arg in argv]) == 0
     assert "training on 200 texts, 2 classes (0, 1)" in seen_when_saving[0]
 
