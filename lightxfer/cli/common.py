@@ -134,9 +134,14 @@ def check_source(path, model):
 
 
 def takes_texts(model):
-    """Tell whether ``model`` (a pipeline's first step) declares text input."""
+    """Tell whether ``model`` may take texts: its first step does not say it takes numbers.
+
+    A step declares text input by its tags (scikit-learn's and lightxfer's vectorizers);
+    one fitted on a numeric matrix has ``n_features_in_``. A step that says neither (a
+    user's own transformer) is given the benefit of the doubt.
+    """
     first = model[0] if isinstance(model, Pipeline) else model
-    return get_tags(first).input_tags.string
+    return get_tags(first).input_tags.string or not hasattr(first, "n_features_in_")
 
 
 def check_model_output(path, allow_pickle):
