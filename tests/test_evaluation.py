@@ -45,7 +45,7 @@ def subj():
 def table(source, subj, tmp_path_factory):
     path = tmp_path_factory.mktemp("plots") / "new folder" / "curves.png"
     result = evaluate_transfer(
-        source, *subj, train_sizes=(4, 16, "all"), n_seeds=3, plot=path, title="SST-2 → SUBJ"
+        source, *subj, train_sizes=(4, 16, "all"), n_seeds=2, plot=path, title="SST-2 → SUBJ"
     )
     result.attrs["plot"] = path
     return result
@@ -55,7 +55,7 @@ def test_table_is_tidy(table):
     assert table[["per_class", "method"]].values.tolist() == [
         [size, method] for size in ("4", "16", "all") for method in METHODS
     ]
-    assert (table["n_seeds"] == 3).all()
+    assert (table["n_seeds"] == 2).all()
     assert table.loc[table["per_class"] == "4", "n_train"].tolist() == [8] * 4
     assert (table.loc[table["per_class"] == "all", "n_train"] == 210).all()  # 70% of 300
     assert (table["n_test"] == 90).all()
@@ -69,7 +69,7 @@ def test_table_is_tidy(table):
 
 def test_gains_are_paired_differences_against_every_other_model(table):
     scores = pd.DataFrame(table.attrs["scores"])
-    assert len(scores) == 3 * 3 * 4
+    assert len(scores) == 3 * 2 * 4
     at_16 = scores[scores["per_class"] == "16"].pivot(
         index="seed", columns="method", values="accuracy"
     )
@@ -78,14 +78,14 @@ def test_gains_are_paired_differences_against_every_other_model(table):
         diff = at_16[TRANSFER] - at_16[method]
         assert row["transfer_gain"] == pytest.approx(diff.mean())
         assert row["transfer_gain_std"] == pytest.approx(diff.std())
-        assert row["transfer_gain_se"] >= diff.std() / np.sqrt(3)
+        assert row["transfer_gain_se"] >= diff.std() / np.sqrt(2)
         assert row["verdict"] in (BETTER, WORSE, UNCLEAR)
     assert table.loc[table["method"] == TRANSFER, "transfer_gain"].isna().all()
 
 
 def test_verdict_is_against_the_best_model_from_scratch(table):
     for _, rows in table.groupby("per_class"):
-        scratch = rows[rows["method"].isin([RECOMMENDED, TFIDF])]
+        scratch = rows[rows["method"].isin([RECOMMENDED, TFIDF]) & ~rows["one_class"]]
         assert scratch["best_scratch"].sum() == 1
         best = scratch.loc[scratch["accuracy_mean"].idxmax()]
         assert best["best_scratch"]
@@ -133,7 +133,7 @@ def test_default_title_names_source_and_target(source, subj):
 
 def test_identical_pipelines_are_not_compared(source, subj):
     result = evaluate_transfer(
-        source, *subj, train_sizes=[8], n_seeds=2, freeze="embedding", progress=False
+        source, *subj, train_sizes=[8], n_seeds=1, freeze="embedding", progress=False
     )
     assert result["method"].tolist() == [TRANSFER, RECOMMENDED, TFIDF]
     assert result.attrs["reused"] == "the frozen shared layers (EmbeddingVectorizer)"
@@ -177,7 +177,7 @@ def test_given_test_set_and_different_label_set(source):
         X_test=test["text"],
         y_test=test["label"],
         train_sizes=[8],
-        n_seeds=2,
+        n_seeds=1,
         head="logreg",
         C=10,
     )
@@ -301,7 +301,7 @@ def test_a_model_predicting_one_class_is_never_the_yardstick():
 
 def test_an_imbalanced_target_is_judged_on_balanced_accuracy(source):
     X, y = texts_and_labels(read_shared("mpqa", 300))
-    table = evaluate_transfer(source, X, y, train_sizes=[8], n_seeds=2)
+    table = evaluate_transfer(source, X, y, train_sizes=[8], n_seeds=1)
     assert table.attrs["metric"] == "balanced_accuracy"
     assert table["majority"].iloc[0] == pytest.approx(np.mean(y == "negative"), abs=0.03)
     assert table["balanced_accuracy_mean"].between(0, 1).all()

@@ -100,11 +100,13 @@ def run(args):
         stage(f"best parameters: {search.best_params_}")
         stage(f"best {search.n_splits_}-fold CV accuracy: {search.best_score_:.1%}")
         model = search.best_estimator_
+        stage(f"searched and trained in {time.perf_counter() - start:.1f} s")
     else:
         if folds:
-            stage(cv_estimate(model, X, y, folds))
+            stage(f"{cv_estimate(model, X, y, folds)}, in {time.perf_counter() - start:.1f} s")
+            start = time.perf_counter()
         model.fit(X, y)
-    stage(f"trained in {time.perf_counter() - start:.1f} s")
+        stage(f"trained in {time.perf_counter() - start:.1f} s")
     stage(f"saved model to {save(model, args.out)}")
     return 0
 
