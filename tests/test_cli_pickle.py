@@ -68,7 +68,7 @@ def test_vectors_command_opens_a_kv_file_only_with_the_flag(capsys, kv_file, act
 
 def test_train_then_predict_on_kv_vectors_need_the_flag(capsys, tmp_path, kv_file, train_file):
     model = tmp_path / "model.skops"
-    train = ["train", "--train", train_file, "--vectors", kv_file, "--out", model]
+    train = ["train", "--train", train_file, "--vectors", kv_file, "--cv", "0", "--out", model]
     assert_asks_for_the_flag(capsys, kv_file, *train)
     assert not model.exists()
     code, _, _ = run(capsys, *train, "--allow-pickle")

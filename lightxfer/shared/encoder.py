@@ -161,7 +161,7 @@ class SentenceEncoder(SharedLayer):
         )
         limit = self._token_limit(loaded)
         out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
-        with self._progress_bar(len(texts), len(texts) > 2 * BLOCK, "encoding") as bar:
+        with self._progress_bar(len(texts), len(texts) > BLOCK // 8, "encoding") as bar:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
                 out[start : start + len(block)] = self._encode_block(loaded, block, limit)
