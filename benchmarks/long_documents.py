@@ -346,11 +346,14 @@ def build_parser():
         type=Path,
         default=Path(os.environ.get("TMPDIR", "/tmp")) / "lightxfer-bench-encoder",
     )
-    parser.add_argument("--n-test", type=int, default=300, help="test articles (300)")
-    parser.add_argument("--max-train", type=int, default=600, help="training pool cap (600)")
+    parser.add_argument("--n-test", type=int, default=150, help="test articles (150)")
+    parser.add_argument("--max-train", type=int, default=400, help="training pool cap (400)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--seeds", type=int, default=3, help="draws per size (3)")
     parser.add_argument("--repeats", type=int, default=2, help="timing repeats (2)")
+    parser.add_argument(
+        "--cost-articles", type=int, default=60, help="test articles timed cold (60)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1)")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
@@ -363,7 +366,8 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     if args.quick:
-        args.n_test, args.max_train, args.sizes, args.seeds, args.repeats = 25, 50, [8], 1, 1
+        args.n_test, args.max_train, args.sizes, args.seeds, args.repeats = 10, 15, [2], 1, 1
+        args.cost_articles = 5
     X_all, y_all = load_bbc(args.data_dir)
     X, y, X_test, y_test = split(X_all, y_all, args.n_test, args.max_train)
     warm_cache(np.concatenate([X, X_test]), args.encoder_cache)
@@ -371,7 +375,7 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the encoder's own "texts were cut" warnings
         rows = accuracy_rows(X, y, X_test, y_test, args.sizes, seeds, args.methods)
-    cost, summary, by_length = cost_rows(X_test, args.repeats)
+    cost, summary, by_length = cost_rows(X_test[: args.cost_articles], args.repeats)
     results = {
         "meta": {
             "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),

@@ -4,11 +4,12 @@ import os
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 
 from lightxfer import SentenceEncoder
-from lightxfer.shared import chunking, sentence_models
+from lightxfer.shared import binding, chunking, sentence_models
 from lightxfer.shared.feature_cache import FEATURE_CACHE
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -188,3 +189,30 @@ def test_bad_long_text_parameters_are_rejected():
     for params in ({"long_texts": "split"}, {"chunk_pooling": "sum"}, {"max_chunks": 0}):
         with pytest.raises(ValueError, match=next(iter(params))):
             SentenceEncoder(**params).fit(["a text"])
+
+
+def test_dask_and_lightxfer_embed_read_long_texts_the_same_way(article, tmp_path):
+    db = pytest.importorskip("dask.bag")
+    from lightxfer import distributed
+    from lightxfer.cli.commands.embed import read_features
+    from lightxfer.cli.entrypoint import main as cli
+
+    texts = [article, "A short one .", article + " With its own end ."]
+    encoder = SentenceEncoder().fit(texts)
+    expected = encoder.transform(texts)
+    features = distributed.transform(encoder, db.from_sequence(texts, npartitions=2))
+    np.testing.assert_allclose(features.compute(scheduler="sync"), expected, atol=1e-6)
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "texts.csv", index=False)
+    argv = ["embed", "--input", str(tmp_path / "texts.csv"), "--output", str(tmp_path / "out")]
+    assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--no-progress"]) == 0
+    np.testing.assert_allclose(read_features(tmp_path / "out"), expected, atol=1e-6)
+
+
+def test_a_model_saved_before_long_texts_keeps_truncating(article):
+    state = SentenceEncoder().fit(["a text"]).__getstate__()
+    for name in ("long_texts", "chunk_pooling", "max_chunks"):
+        del state[name]  # as in a file written before they existed
+    old = binding.unpickle(SentenceEncoder, state)
+    assert old.get_params()["long_texts"] == "truncate"
+    truncating = SentenceEncoder(long_texts="truncate").fit(["a text"])
+    np.testing.assert_array_equal(old.transform([article]), truncating.transform([article]))

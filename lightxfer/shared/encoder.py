@@ -311,6 +311,8 @@ class SentenceEncoder(SharedLayer):
     def __setstate__(self, state):
         # skops calls this while rebuilding a model file: store, resolve nothing, and
         # remember that the file's allow_pickle and model are not yet the caller's word.
+        # A file from before long_texts was fitted on, and predicts with, truncated texts.
+        state = {**_BEFORE_LONG_TEXTS, **state}
         super().__setstate__(state)
         self.__dict__[_UNBOUND] = True
 
@@ -362,6 +364,7 @@ class SentenceEncoder(SharedLayer):
 
 
 _UNBOUND = "_unbound"  # set on a rebuilt estimator until it is bound
+_BEFORE_LONG_TEXTS = {"long_texts": "truncate", "chunk_pooling": "mean", "max_chunks": 32}
 
 
 @contextmanager
