@@ -32,6 +32,7 @@ import platform
 import re
 import shlex
 import sys
+import tempfile
 import time
 import warnings
 from functools import partial
@@ -344,7 +345,8 @@ def build_parser():
     parser.add_argument(
         "--encoder-cache",
         type=Path,
-        default=Path(os.environ.get("TMPDIR", "/tmp")) / "lightxfer-bench-encoder",
+        default=Path(tempfile.gettempdir()) / "lightxfer-bench-encoder",
+        help="folder of the MiniLM embeddings of the articles and chunks, reused across runs",
     )
     parser.add_argument("--n-test", type=int, default=150, help="test articles (150)")
     parser.add_argument("--max-train", type=int, default=400, help="training pool cap (400)")

@@ -80,6 +80,17 @@ def plan_texts(texts, tokenizer, limit, *, max_chunks, lock=None, key=None):
     Returns
     -------
     list of Plan or None
+
+    Examples
+    --------
+    >>> from lightxfer.shared import sentence_models
+    >>> tokenizer = sentence_models.load("all-MiniLM-L6-v2").model.tokenizer
+    >>> text = "A short sentence. " * 100  # 400 word pieces, 4 a sentence
+    >>> fits, long = plan_texts(["A short sentence.", text], tokenizer, 256, max_chunks=None)
+    >>> fits is None, long.sizes, long.cut  # the second chunk repeats 4 sentences
+    (True, (252, 164), 0)
+    >>> plan_texts([text], tokenizer, 256, max_chunks=1)[0].cut  # characters not read
+    659
     """
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
