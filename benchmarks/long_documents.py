@@ -208,7 +208,7 @@ def cost_rows(texts, repeats):
 
     def transform(long_texts):
         encoder = SentenceEncoder(ENCODER, cache=False, long_texts=long_texts, max_chunks=None)
-        encoder.fit(texts[:1])
+        encoder.fit(["probe"])  # fit reads nothing; no "texts were cut" warning
         return lambda: encoder.transform(texts)
 
     def encode(batch):
@@ -261,7 +261,7 @@ def _by_length(texts, plans, repeats):
         group = [t for t, n in zip(texts, words) if low <= n < high]
         if not group:
             continue
-        encoder = SentenceEncoder(ENCODER, cache=False, max_chunks=None).fit(group[:1])
+        encoder = SentenceEncoder(ENCODER, cache=False, max_chunks=None).fit(["probe"])
         seconds = _timed(partial(encoder.transform, group), repeats)
         members = set(group)
         n_chunks = sum(len(p.chunks) if p else 1 for t, p in zip(texts, plans) if t in members)
@@ -290,7 +290,8 @@ def markdown(results):
         f"{meta['n_train_pool']} training articles (pool; at most {meta['max_train']}, "
         f"stratified) and {meta['n_test']} test articles drawn once with seed 0 from "
         f"{meta['n_articles']} distinct BBC News articles; {len(meta['seeds'])} draws of k "
-        "per class. Scaled down for a loaded 2-core machine (one torch thread, nice): "
+        "per class. Scaled down for a 2-core machine shared with other jobs (load average "
+        f"{meta['load_average'][0]:.0f} at the end; one torch thread, nice): "
         "capped pool and test set, few seeds. Test accuracy (%), mean over draws; fit + "
         "predict seconds with every text already encoded (the cache). Reproduce with:",
         "",
