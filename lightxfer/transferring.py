@@ -192,9 +192,10 @@ def split_source(source_model):
         raise TypeError(
             f"the last step of source_model must be a classifier, got {type(classifier).__name__}"
         )
-    check_is_fitted(classifier)
+    unfitted = "source_model is not fitted (its %(name)s is not): fit it on the source task first"
+    check_is_fitted(classifier, msg=unfitted)
     prefix = model[:-1]
-    check_is_fitted(prefix.steps[-1][1])
+    check_is_fitted(prefix.steps[-1][1], msg=unfitted)
     return prefix, classifier
 
 

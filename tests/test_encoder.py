@@ -302,7 +302,7 @@ def test_cli_train_and_embed_with_the_encoder(sample, tmp_path, capsys):
     table.to_csv(tmp_path / "train.csv", index=False)
     out = tmp_path / "model.skops"
     assert cli(["train", "--train", str(tmp_path / "train.csv"), "--encoder",
-                "all-MiniLM-L6-v2", "--out", str(out)]) == 0  # fmt: skip
+                "all-MiniLM-L6-v2", "--cv", "0", "--out", str(out)]) == 0  # fmt: skip
     model = lightxfer.load(out)  # the recommended model on the encoder
     assert isinstance(model.named_steps["embedding"].shared_, SentenceEncoder)
     argv = ["embed", "--input", str(tmp_path / "train.csv"), "--output", str(tmp_path / "emb")]

@@ -194,7 +194,7 @@ class SentenceEncoder(SharedLayer):
         limit = self._token_limit(loaded)
         width = sum(width for _, width in self._feature_blocks())
         out = np.empty((len(texts), width), dtype=np.float32)
-        with self._progress_bar(len(texts), len(texts) > 2 * BLOCK, "encoding") as bar:
+        with self._progress_bar(len(texts), len(texts) > BLOCK // 8, "encoding") as bar:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
                 out[start : start + len(block)] = self._encode_block(loaded, block, limit)
@@ -317,8 +317,11 @@ class SentenceEncoder(SharedLayer):
         self.__dict__[_UNBOUND] = True
 
     def __reduce_ex__(self, protocol):
-        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy).
-        return binding.unpickle, (type(self), self.__getstate__())
+        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy), but a
+        # copy of an estimator never bound (rebuilt from a file) stays unbound.
+        with binding.LOCK:
+            bound = None if _UNBOUND in self.__dict__ else True
+            return binding.unpickle, (type(self), self.__getstate__(), bound)
 
     def __lightxfer_bind__(self, options):
         """Check the model the rebuilt estimator refers to (:mod:`lightxfer.shared.binding`).
@@ -332,14 +335,15 @@ class SentenceEncoder(SharedLayer):
         ----------
         options : lightxfer.shared.binding.BindOptions
         """
-        self.__dict__.pop(_UNBOUND, None)
-        if options.path is None and options.allow_pickle:
-            return  # an in-process pickle: trusted as it is
-        self.allow_pickle = options.allow_pickle
-        given = options.sources.get("encoder")
-        if given is not None:
-            self.model = os.fspath(given) if isinstance(given, os.PathLike) else given
-        if options.path is None or not hasattr(self, "fingerprint_"):
+        trusted = options.path is None and options.allow_pickle  # an in-process pickle
+        with binding.LOCK:  # publish "bound" last: a thread never sees the file's options
+            if not trusted:
+                self.allow_pickle = options.allow_pickle
+                given = options.sources.get("encoder")
+                if given is not None:
+                    self.model = os.fspath(given) if isinstance(given, os.PathLike) else given
+            self.__dict__.pop(_UNBOUND, None)
+        if trusted or options.path is None or not hasattr(self, "fingerprint_"):
             return  # checked on first use
         where, fix = options.where, "pass encoder=<model name or folder> to lightxfer.load"
         if not isinstance(self.model, str):

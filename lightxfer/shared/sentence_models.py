@@ -143,10 +143,14 @@ def fingerprint(directory):
         32 hexadecimal digits; equal for byte-identical copies of a model.
     """
     directory = Path(directory)
+    # Only the folder's own .cache/ is left out (the check refuses modules in it): the
+    # folder itself may well sit in one, as every hub download does.
     files = sorted(
         path
         for path in directory.rglob("*")
-        if path.is_file() and path.name not in NOT_HASHED and ".cache" not in path.parts
+        if path.is_file()
+        and path.name not in NOT_HASHED
+        and ".cache" not in path.relative_to(directory).parts
     )
     stats = [(path, path.stat()) for path in files]
     signature = tuple((str(p), s.st_size, s.st_mtime_ns, s.st_ino) for p, s in stats)

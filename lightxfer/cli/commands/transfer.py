@@ -2,11 +2,7 @@
 
 from pathlib import Path
 
-from lightxfer.classifier import HEADS
-from lightxfer.cli.common import add_allow_pickle, add_table_columns, load_model, read_labelled
-from lightxfer.evaluation import check_output_path, check_plot_path, evaluate_transfer, format_table
-from lightxfer.persistence import save
-from lightxfer.transferring import FREEZE, SourceMismatchError, split_source, transfer
+from lightxfer.cli.arguments import FREEZE, HEADS, add_allow_pickle, add_table_columns, add_trusted
 
 NAME = "transfer"
 HELP = (
@@ -28,7 +24,7 @@ def add_arguments(parser):
         "--sizes", default="8,32,128,all", help="examples per class, comma-separated (8,32,128,all)"
     )
     parser.add_argument("--seeds", type=int, default=5, help="random samples per size (5)")
-    parser.add_argument("--head", choices=sorted(HEADS), default="logreg", help="new head (logreg)")
+    parser.add_argument("--head", choices=HEADS, default="logreg", help="new head (logreg)")
     parser.add_argument(
         "--freeze",
         choices=FREEZE,
@@ -52,22 +48,41 @@ def add_arguments(parser):
     parser.add_argument(
         "--out", metavar="MODEL", help="also fit the transferred model on all of --train, save it"
     )
-    add_allow_pickle(parser)
+    add_allow_pickle(parser, "a .joblib/.pkl model or vectors it refers to, an --out .pkl file")
+    add_trusted(parser)
 
 
 def run(args):
+    from lightxfer.cli.common import (
+        check_model_output,
+        check_source,
+        check_trainable,
+        load_model,
+        read_labelled,
+    )
+    from lightxfer.evaluation import (
+        check_output_path,
+        check_plot_path,
+        evaluate_transfer,
+        format_table,
+    )
+    from lightxfer.persistence import save
+    from lightxfer.transferring import SourceMismatchError, split_source, transfer
+
     sizes = parse_sizes(args.sizes)
     if args.plot:
         check_plot_path(args.plot)
     if args.out:
         check_output_path(args.out)
-    source = load_model(args.source, args.allow_pickle)
+        check_model_output(args.out, args.allow_pickle)
+    source = check_source(args.source, load_model(args.source, args.allow_pickle, args.trusted))
     options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
     try:
         transferred = transfer(source, **options)
     except SourceMismatchError as error:
         raise ValueError(error.describe(cli_spelling)) from None
     X, y = read_labelled(args.train, args.text_column, args.label_column)
+    check_trainable(args.train, args.label_column, y)
     X_test = y_test = None
     if args.test:
         X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
