@@ -26,7 +26,6 @@ from lightxfer.progress import progress_bar
 
 __all__ = [
     "CS",
-    "DROP_BELOW",
     "DUAL_TOL",
     "HOLDOUT_FROM",
     "MAX_REPEATS",
@@ -51,17 +50,12 @@ HOLDOUT_FROM = 2000
 #: Below :data:`HOLDOUT_FROM`, the k-fold CV is repeated with new shuffles until it has
 #: made about this many validation predictions per candidate, at most
 #: :data:`MAX_REPEATS` times: fits on a few dozen texts cost milliseconds, and one
-#: shuffle's luck let noise choose n-grams on 8 texts per class. On held-out training
-#: texts of the five benchmark tasks (8-128 per class, 6 draws) the repeats moved mean
-#: accuracy by -0.03 (MiniLM) / +0.19 (GloVe) points, and the worst task at 8 per class
-#: from 0.9 to 0.2 points below frozen MiniLM + LR (benchmarks/small_data_search.py).
-#: The price is up to MAX_REPEATS times the search's fits on the smallest sets.
-REPEAT_UNTIL = 1000
+#: shuffle's luck let noise choose n-grams on 8 texts per class (repeats up to 1000
+#: predictions moved mean held-out accuracy by +0.19 points with GloVe,
+#: benchmarks/small_data_search.py). Up to 300 predictions, only texts below 150 are
+#: repeated: TODO measured.
+REPEAT_UNTIL = 300
 MAX_REPEATS = 5
-#: Only the weights within this many standard errors of the first round's best
-#: accuracy are scored on the repeated rounds of folds (successive halving): the others
-#: cannot end within one standard error of the best.
-DROP_BELOW = 3.0
 #: Stopping tolerance of the search's dual fits: ranking needs accuracy, not optimal
 #: weights; on SST-2, SST-5 and TREC it chose as 1e-4 did, in 55-80% of the time
 #: (test_loose_tolerance_chooses_as_a_tight_one).
@@ -116,10 +110,6 @@ def validation_splits(y, cv=3, random_state=0):
 def search(features_of, weights, y, splits, Cs, *, n_jobs=None, progress=None):
     """Validation accuracy of each candidate weight (rows) at each C (columns).
 
-    Every weight is scored on the first round of splits (one k-fold CV, or the holdout);
-    only the weights within :data:`DROP_BELOW` standard errors of that round's best are
-    scored on the repeated rounds too. A dropped weight keeps its first-round scores.
-
     Parameters
     ----------
     features_of : callable
@@ -140,47 +130,19 @@ def search(features_of, weights, y, splits, Cs, *, n_jobs=None, progress=None):
     ndarray of shape (len(weights), len(Cs))
         NaN where a path stopped early (see :func:`path_accuracy`).
     """
-    first = _first_round(splits)
-    known = [{} for _ in weights]  # per weight: (split, C) -> accuracy, reused by round 2
-    rows = list(range(len(weights)))
+    accuracy = []
     large = len(y) >= HOLDOUT_FROM
     with progress_bar(
         progress, large=large, total=len(weights), desc="searching", unit=" weights"
     ) as bar:
-        accuracy = np.array(
-            _paths(features_of, weights, rows, y, splits[:first], Cs, known, n_jobs, bar)
+        # Processes: threads would take turns at liblinear (see _LIBLINEAR).
+        paths = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+            delayed(path_accuracy)(features_of(w), y, splits, Cs) for w in weights
         )
-        if first < len(splits):
-            best = np.nanmax(accuracy, axis=1)
-            margin = DROP_BELOW * _standard_error(best.max(), n_validated(splits[:first]))
-            rows = [row for row in rows if best[row] >= best.max() - margin]
-            bar.total += len(rows)
-            accuracy[rows] = _paths(features_of, weights, rows, y, splits, Cs, known, n_jobs, bar)
-    return accuracy
-
-
-def _first_round(splits):
-    """How many leading splits validate every text once (one k-fold CV, or the holdout)."""
-    everyone, seen = n_validated(splits), set()
-    for i, (_, valid) in enumerate(splits, start=1):
-        seen.update(valid.tolist())
-        if len(seen) == everyone:
-            return i
-    return len(splits)
-
-
-def _paths(features_of, weights, rows, y, splits, Cs, known, n_jobs, bar):
-    """Paths of ``weights[rows]`` on ``splits``; each weight's ``known`` scores are reused."""
-    # Processes: threads would take turns at liblinear (see _LIBLINEAR).
-    paths = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-        delayed(_path)(features_of(weights[row]), y, splits, Cs, known[row]) for row in rows
-    )
-    accuracy = []
-    for row, (path, scores) in zip(rows, paths):
-        known[row].update(scores)
-        accuracy.append(path)
-        bar.update()
-    return accuracy
+        for path in paths:
+            accuracy.append(path)
+            bar.update()
+    return np.array(accuracy)
 
 
 def choose(weights, Cs, accuracy, splits):
@@ -218,12 +180,7 @@ def path_accuracy(features, y, splits, Cs):
     stops at the first C that scores below the one before: validation accuracy is
     close to unimodal in C, and the large-C fits are the slow ones. Skipped Cs are NaN.
     """
-    return _path(features, y, splits, Cs, {})[0]
-
-
-def _path(features, y, splits, Cs, known):
-    """:func:`path_accuracy` and the ``(split, C) -> accuracy`` scores, reusing ``known``."""
-    scores, found = np.full(len(Cs), np.nan), {}
+    scores = np.full(len(Cs), np.nan)
     # Each split is sliced (and made float64 for liblinear) once for the whole path.
     parts = [
         (features[train].astype(np.float64), y[train], features[valid].astype(np.float64), y[valid])
@@ -233,15 +190,10 @@ def _path(features, y, splits, Cs, known):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for i, C in enumerate(Cs):
-            for split, part in enumerate(parts):
-                if (split, C) not in known:
-                    found[split, C] = _fit_score(*part, C)
-            scores[i] = np.mean(
-                [known.get((split, C), found.get((split, C))) for split in range(len(parts))]
-            )
+            scores[i] = np.mean([_fit_score(*part, C) for part in parts])
             if i and scores[i] < scores[i - 1]:
                 break
-    return scores, found
+    return scores
 
 
 def _fit_score(X_train, y_train, X_valid, y_valid, C):
@@ -270,10 +222,6 @@ def _fit_score(X_train, y_train, X_valid, y_valid, C):
     return float(np.mean(predicted == y_valid))
 
 
-def _standard_error(accuracy, n_valid):
-    return np.sqrt(accuracy * (1 - accuracy) / n_valid)
-
-
 def lightest_good_weight(scores, n_valid, standard_errors=1.0):
     """The lightest weight within ``standard_errors`` standard errors of the best accuracy.
 
@@ -294,5 +242,5 @@ def lightest_good_weight(scores, n_valid, standard_errors=1.0):
     1.0
     """
     best = max(scores.values())
-    margin = standard_errors * _standard_error(best, n_valid)
-    return min(w for w, score in scores.items() if score >= best - margin)
+    standard_error = np.sqrt(best * (1 - best) / n_valid)
+    return min(w for w, score in scores.items() if score >= best - standard_errors * standard_error)
