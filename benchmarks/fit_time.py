@@ -2,8 +2,8 @@
 
 Every model of the accuracy benchmark (``accuracy.build_methods``) plus untuned TF-IDF +
 ``LogisticRegression()`` and the recommended model under the previous search (one
-``LogisticRegression`` fitted and scored per fold and candidate, which chose the same) is
-fitted on n texts of a task's training pool (models taking turns
+``LogisticRegression``, one-vs-rest beyond two classes, fitted and scored per fold and
+candidate) is fitted on n texts of a task's training pool (models taking turns
 at each size, fastest of ``--repeat``) and then predicts 2000 held-out texts. The
 in-process feature cache is cleared before every fit and every prediction, so each
 encodes its texts itself; the GloVe vectors are loaded before timing. With
@@ -25,12 +25,11 @@ import warnings
 from pathlib import Path
 
 import accuracy as bench  # the same models and data
-import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
+from small_data_search import previous_fit_score
 from throughput import write_section
 
 from lightxfer import make_classifier, ngram_search
@@ -45,17 +44,6 @@ N_PREDICT = 2000
 def untuned_tfidf():
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+")
     return Pipeline([("tfidf", vectorizer), ("head", LogisticRegression(max_iter=1000))])
-
-
-def previous_fit_score(X_train, y_train, X_valid, y_valid, C):
-    """The search's fit before it called liblinear directly (same scores, more checks)."""
-    dual = X_train.shape[1] > X_train.shape[0]
-    tol = ngram_search.DUAL_TOL if dual else 1e-4
-    model = LogisticRegression(
-        solver="liblinear", C=C, dual=dual, tol=tol, max_iter=1000, random_state=0
-    )
-    model = model if len(np.unique(y_train)) == 2 else OneVsRestClassifier(model)
-    return model.fit(X_train, y_train).score(X_valid, y_valid)
 
 
 class PreviousSearch:
@@ -108,6 +96,8 @@ def run(args):
                     {"task": task, "n_train": len(y_train), "method": name}
                     | {"fit_s": round(fit, 3), "predict_per_s": round(N_PREDICT / predict, 1)}
                 )
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")  # so far
     return rows
 
 

@@ -5,8 +5,9 @@ n-gram weight; this module scores each with liblinear logistic models over a pat
 on validation splits of the training texts, and reads the scores with the
 one-standard-error rule on small data (the best weight from :data:`HOLDOUT_FROM`
 texts on). On small data the k-fold CV is repeated with new shuffles, so that one
-shuffle's luck does not choose the weight. Tests and benchmarks replay the search
-through the same public functions.
+shuffle's luck does not choose the weight. A search makes hundreds of small fits, so
+each calls liblinear directly, without an estimator's per-fit checks. Tests and
+benchmarks replay the search through the same public functions.
 """
 
 import threading
@@ -200,28 +201,29 @@ def path_accuracy(features, y, splits, Cs):
 
 
 def _fit_score(X_train, y_train, X_valid, y_valid, C):
-    """Validation accuracy of liblinear's L2 logistic model, one-vs-rest beyond two classes.
+    """Validation accuracy of liblinear's L2 logistic model (one-vs-rest beyond two classes).
 
-    The scores are those of ``LogisticRegression(solver="liblinear", random_state=0)``
-    (wrapped in ``OneVsRestClassifier`` beyond two classes), computed without their
-    per-fit input checks, which took most of the time of a fit on a few hundred texts.
+    liblinear is called as ``LogisticRegression(solver="liblinear")`` calls it, once for
+    all classes, without the estimator's per-fit input checks and scorer, which took most
+    of the time of a fit on a few hundred texts. Binary scores are those of
+    ``LogisticRegression``; beyond two classes liblinear's own one-vs-rest draws its
+    shuffles from one generator instead of reseeding per class as
+    ``OneVsRestClassifier(LogisticRegression(...))`` did, so scores can differ in the
+    last fold-level decimals.
     """
     # The dual problem is the smaller one when there are more features than texts.
     dual = X_train.shape[1] > X_train.shape[0]
     tol = DUAL_TOL if dual else 1e-4
+    with _LIBLINEAR:  # its one shuffle generator per process: threads take turns
+        coef, intercept, _ = _fit_liblinear(
+            X_train, y_train, C, True, 1.0, None, "l2", dual, 0, 1000, tol, random_state=0
+        )
+    decision = X_valid @ coef.T + intercept
     classes = np.unique(y_train)
-    targets = [y_train] if len(classes) == 2 else [y_train == c for c in classes]
-    decisions = []
-    for target in targets:
-        with _LIBLINEAR:  # its one shuffle generator per process: threads take turns
-            coef, intercept, _ = _fit_liblinear(
-                X_train, target, C, True, 1.0, None, "l2", dual, 0, 1000, tol, random_state=0
-            )
-        decisions.append(X_valid @ coef.ravel() + intercept[0])
     if len(classes) == 2:
-        predicted = classes[(decisions[0] > 0).astype(int)]
+        predicted = classes[(decision[:, 0] > 0).astype(int)]
     else:
-        predicted = classes[np.argmax(np.column_stack(decisions), axis=1)]
+        predicted = classes[np.argmax(decision, axis=1)]
     return float(np.mean(predicted == y_valid))
 
 

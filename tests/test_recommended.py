@@ -159,7 +159,8 @@ def test_search_fits_every_C_of_a_multiclass_path():
         model = LogisticRegression(solver="liblinear", C=C, dual=True, tol=DUAL_TOL, random_state=0)
         model = OneVsRestClassifier(model)
         expected = model.fit(features[::2], y[::2]).score(features[1::2], y[1::2])
-        assert score == pytest.approx(expected)
+        # liblinear's own one-vs-rest shuffles from one generator, not one per class.
+        assert score == pytest.approx(expected, abs=2 / 120)
 
 
 @pytest.mark.parametrize(("name", "n"), [("sst2_train", 600), ("trec_train", 2500)])
