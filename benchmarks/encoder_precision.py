@@ -87,7 +87,7 @@ def accuracy(args):
 
 def markdown(results, command):
     rates, table = results["sentences_per_s"], pd.DataFrame(results["accuracy"])
-    mean = table.groupby(["size", "precision", "task"], sort=False)["accuracy"].mean()
+    mean = table.groupby(["size", "precision", "task"], sort=False)["accuracy"].mean().sort_index()
     tasks = list(dict.fromkeys(table["task"]))
     lines = [
         '## Sentence encoder: `SentenceEncoder(precision="int8")` against float32',
@@ -114,12 +114,15 @@ def markdown(results, command):
         "| training texts | precision | " + " | ".join(t.upper() for t in tasks) + " | mean |",
         "|---|---|" + "---|" * (len(tasks) + 1),
     ]
-    for (size, precision), part in mean.groupby(level=[0, 1], sort=False):
-        cells = [f"{part.loc[(size, precision, t)]:.1f}" for t in tasks]
+    for (size, precision), part in table.groupby(["size", "precision"], sort=False):
+        part = mean.loc[(size, precision)]
+        cells = [f"{part.loc[t]:.1f}" for t in tasks]
         lines.append(f"| {size} | {precision} | " + " | ".join(cells) + f" | {part.mean():.1f} |")
+    lines.append("")
     for size in dict.fromkeys(table["size"]):
-        loss = mean.loc[(size, "float32")].mean() - mean.loc[(size, "int8")].mean()
-        lines.append(f"\n- {size} training texts: int8 loses {loss:+.2f} points on the mean.")
+        change = mean.loc[(size, "int8")].mean() - mean.loc[(size, "float32")].mean()
+        label = "all training texts" if size == "all" else f"{size} per class"
+        lines.append(f"- {label}: int8 minus float32 {change:+.2f} points on the mean.")
     return "\n".join(lines) + "\n"
 
 

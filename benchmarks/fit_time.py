@@ -146,7 +146,8 @@ def markdown(rows, meta):
             fits = []
             for n in sizes:
                 seconds, base = cell[method, n]["fit_s"], cell[UNTUNED, n]["fit_s"]
-                fits.append(f"{seconds:.2f} s ({seconds / base:.0f}x)")
+                ratio = seconds / base
+                fits.append(f"{seconds:.2f} s ({ratio:.{0 if ratio >= 10 else 1}f}x)")
             rate = cell[method, sizes[-1]]["predict_per_s"]
             lines.append(f"| {method} | " + " | ".join(fits) + f" | {rate:,.0f} |")
         lines.append("")
