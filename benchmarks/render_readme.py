@@ -35,9 +35,12 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `throughput.py` | sentences/s of `EmbeddingVectorizer.transform` vs a per-document loop and zeugma |
 | `gridsearch.py` | GridSearchCV over heads: cached pipeline vs precomputed features vs no cache |
 | `encoder_throughput.py` | `SentenceEncoder` vs sentence-transformers' `encode`; its grid search; model load |
+| `encoder_precision.py` | `SentenceEncoder(precision="int8")` vs float32: sentences/s at 1 and 2 threads, accuracy of frozen features + LR on the five tasks |
+| `fit_time.py` | cost: fit seconds (x untuned TF-IDF + LR) and predictions/s of every model of the accuracy table |
+| `import_time.py` | seconds to `import lightxfer` in a fresh process vs `import sklearn.pipeline` |
 | `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF, fastText and frozen MiniLM (`--quick` for CI) |
 | `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
-| `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle, on held-out training texts |
+| `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle (and other `REPEAT_UNTIL`), accuracy on held-out training texts and fit time |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
 | `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR and the recommended model |

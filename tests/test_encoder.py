@@ -78,7 +78,7 @@ def test_promised_signature_and_export():
     params = inspect.signature(SentenceEncoder).parameters
     assert list(params) == [
         "model", "batch_size", "n_jobs", "normalize", "max_seq_length", "cache", "progress",
-        "allow_pickle", "long_texts", "chunk_pooling", "max_chunks",
+        "allow_pickle", "long_texts", "chunk_pooling", "max_chunks", "precision",
     ]  # fmt: skip
     assert params["model"].default == "all-MiniLM-L6-v2"
 

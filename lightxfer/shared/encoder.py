@@ -83,6 +83,11 @@ class SentenceEncoder(SharedLayer):
         of English for all-MiniLM-L6-v2), so that one huge document costs bounded time
         and memory; the rest of the text is not read. ``None``: no cap. ``fit`` warns
         when training texts are cut, by this cap or by ``long_texts="truncate"``.
+    precision : {"float32", "int8"}, default="float32"
+        ``"int8"`` encodes with a dynamically quantised copy of the model (int8 linear
+        layers, built once per process): about twice as fast on a CPU, with embeddings
+        close to but not equal to float32's. Part of the shared layer: a model fitted on
+        one precision is never given the other's features.
 
     Attributes
     ----------
@@ -115,6 +120,7 @@ class SentenceEncoder(SharedLayer):
         "long_texts": [StrOptions({"chunk", "truncate"})],
         "chunk_pooling": [StrOptions(set(chunking.POOLINGS))],
         "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
+        "precision": [StrOptions(set(sentence_models.PRECISIONS))],
     }
 
     weights_parameter = "model"
@@ -133,6 +139,7 @@ class SentenceEncoder(SharedLayer):
         long_texts="chunk",
         chunk_pooling="mean",
         max_chunks=32,
+        precision="float32",
     ):
         self.model = model
         self.batch_size = batch_size
@@ -145,6 +152,7 @@ class SentenceEncoder(SharedLayer):
         self.long_texts = long_texts
         self.chunk_pooling = chunk_pooling
         self.max_chunks = max_chunks
+        self.precision = precision
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -163,7 +171,9 @@ class SentenceEncoder(SharedLayer):
         """
         texts = training_texts(X)
         self._reset()
-        loaded = sentence_models.load(self.model, download=True, allow_pickle=self.allow_pickle)
+        loaded = sentence_models.load(
+            self.model, download=True, allow_pickle=self.allow_pickle, precision=self.precision
+        )
         self.fingerprint_ = loaded.fingerprint
         self.embedding_dim_ = loaded.dimension
         self.max_seq_length_ = self._token_limit(loaded)
@@ -189,7 +199,10 @@ class SentenceEncoder(SharedLayer):
             self.__lightxfer_bind__(binding.BindOptions())
         texts = to_text_list(X)
         loaded = sentence_models.load(
-            self.model, expected=self.fingerprint_, allow_pickle=self.allow_pickle
+            self.model,
+            expected=self.fingerprint_,
+            allow_pickle=self.allow_pickle,
+            precision=self.precision,
         )
         limit = self._token_limit(loaded)
         width = sum(width for _, width in self._feature_blocks())
@@ -260,6 +273,8 @@ class SentenceEncoder(SharedLayer):
         if not self.cache:
             return self._encode(loaded, texts, limit)
         key = ("sentence-encoder", loaded.fingerprint, bool(self.normalize), limit)
+        if loaded.precision != "float32":  # float32 rows keep the key they always had
+            key += (loaded.precision,)
 
         def encode(new):
             # Rows come with token counts, for the word-vector layer's coverage: none here.
@@ -311,9 +326,9 @@ class SentenceEncoder(SharedLayer):
     def __setstate__(self, state):
         # skops calls this while rebuilding a model file: store, resolve nothing, and
         # remember that the file's allow_pickle and model are not yet the caller's word.
-        # A file from before long_texts was fitted on, and predicts with, truncated texts.
-        state = {**_BEFORE_LONG_TEXTS, **state}
-        super().__setstate__(state)
+        # A file from before long_texts was fitted on, and predicts with, truncated texts;
+        # files from before the precision parameter were float32.
+        super().__setstate__({**_BEFORE_LONG_TEXTS, "precision": "float32", **state})
         self.__dict__[_UNBOUND] = True
 
     def __reduce_ex__(self, protocol):
