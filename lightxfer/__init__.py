@@ -1,16 +1,59 @@
-"""lightxfer: transfer learning for text with frozen pretrained word vectors and scikit-learn."""
+"""lightxfer: transfer learning for text with frozen pretrained word vectors and scikit-learn.
 
-from lightxfer import distributed
+The exports are imported on first use (PEP 562): ``import lightxfer`` alone imports
+neither scikit-learn nor gensim nor torch, and ``from lightxfer import X`` imports only
+what ``X`` needs.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from lightxfer._version import __version__ as __version__
-from lightxfer.classifier import make_classifier, make_head
-from lightxfer.evaluation import evaluate_transfer, plot_transfer
-from lightxfer.frozen import FrozenHiddenLayers
-from lightxfer.persistence import load, save
-from lightxfer.recommended import HybridVectorizer
-from lightxfer.shared.encoder import SentenceEncoder
-from lightxfer.shared.vectorizer import EmbeddingVectorizer
-from lightxfer.transferring import FineTunedMLPClassifier, transfer
-from lightxfer.vectors import DEFAULT_VECTORS, VectorsRef, cache_path, fingerprint, load_vectors
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from lightxfer import distributed
+    from lightxfer.classifier import make_classifier, make_head
+    from lightxfer.evaluation import evaluate_transfer, plot_transfer
+    from lightxfer.frozen import FrozenHiddenLayers
+    from lightxfer.persistence import load, save
+    from lightxfer.recommended import HybridVectorizer
+    from lightxfer.shared.encoder import SentenceEncoder
+    from lightxfer.shared.vectorizer import EmbeddingVectorizer
+    from lightxfer.shipped_sources import load_source, sources
+    from lightxfer.source_blocks import SourceBlocks
+    from lightxfer.transferring import FineTunedMLPClassifier, transfer
+    from lightxfer.vectors import (
+        DEFAULT_VECTORS,
+        VectorsRef,
+        cache_path,
+        fingerprint,
+        load_vectors,
+    )
+
+#: Exported name -> the module that defines it (a module name for a submodule).
+_EXPORTS = {
+    "DEFAULT_VECTORS": "lightxfer.vectors",
+    "EmbeddingVectorizer": "lightxfer.shared.vectorizer",
+    "FineTunedMLPClassifier": "lightxfer.transferring",
+    "FrozenHiddenLayers": "lightxfer.frozen",
+    "HybridVectorizer": "lightxfer.recommended",
+    "SentenceEncoder": "lightxfer.shared.encoder",
+    "SourceBlocks": "lightxfer.source_blocks",
+    "VectorsRef": "lightxfer.vectors",
+    "cache_path": "lightxfer.vectors",
+    "distributed": "lightxfer.distributed",
+    "evaluate_transfer": "lightxfer.evaluation",
+    "fingerprint": "lightxfer.vectors",
+    "load": "lightxfer.persistence",
+    "load_source": "lightxfer.shipped_sources",
+    "load_vectors": "lightxfer.vectors",
+    "make_classifier": "lightxfer.classifier",
+    "make_head": "lightxfer.classifier",
+    "plot_transfer": "lightxfer.evaluation",
+    "save": "lightxfer.persistence",
+    "sources": "lightxfer.shipped_sources",
+    "transfer": "lightxfer.transferring",
+}
 
 __all__ = [
     "DEFAULT_VECTORS",
@@ -19,16 +62,33 @@ __all__ = [
     "FrozenHiddenLayers",
     "HybridVectorizer",
     "SentenceEncoder",
+    "SourceBlocks",
     "VectorsRef",
     "cache_path",
     "distributed",
     "evaluate_transfer",
     "fingerprint",
     "load",
+    "load_source",
     "load_vectors",
     "make_classifier",
     "make_head",
     "plot_transfer",
     "save",
+    "sources",
     "transfer",
 ]
+
+
+def __getattr__(name):
+    """Import an export on first use and keep it (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lightxfer' has no attribute {name!r}")
+    module = import_module(_EXPORTS[name])
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

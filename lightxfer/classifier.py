@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
+from lightxfer.source_blocks import SourceBlocks
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
 HEADS = {
@@ -52,6 +53,7 @@ def make_classifier(
     *,
     encoder=None,
     fine_tune=False,
+    sources=None,
     n_jobs=None,
     **head_params,
 ):
@@ -73,6 +75,11 @@ def make_classifier(
       shared layer's features straight into the head), with defaults for the rest.
     - ``fine_tune`` (with ``encoder``) trains a copy of the encoder on the training
       labels before the head, and builds the plain pipeline.
+    - **shipped sources**: ``sources="auto"`` or a list of names appends the frozen
+      hidden layers of the source heads that ship with lightxfer
+      (:func:`lightxfer.sources`, trained on the default encoder) to the shared layer's
+      features, weighted by validation on the training data so that unrelated sources
+      drop out (:class:`lightxfer.source_blocks.SourceBlocks`).
 
     ``n_jobs`` never changes the model.
 
@@ -92,6 +99,10 @@ def make_classifier(
         Fine-tune the encoder on the training labels, contrastively (SetFit's recipe;
         see :class:`lightxfer.SentenceEncoder`), then fit the head on its embeddings.
         Needs ``encoder``.
+    sources : "auto" or list of str, optional
+        Shipped source heads whose frozen hidden layers join the shared layer's features
+        (``"auto"``: every one trained on this shared layer; none is trained on word
+        vectors). Default: none.
     n_jobs : int, optional
         Processes for the word-vector layer, torch threads for an encoder (and, in the
         recommended model, processes for its search).
@@ -128,6 +139,8 @@ def make_classifier(
     shared = _shared_layer(vectors, pooling, encoder, n_jobs)
     if tuning is not None:
         shared.set_params(fine_tune=tuning)
+    if sources is not None:
+        shared = SourceBlocks(shared, sources=sources, n_jobs=n_jobs)
     if head is None and pooling is None and not head_params and tuning is None:
         from lightxfer.recommended import make_recommended
 

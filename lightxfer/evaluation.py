@@ -3,8 +3,16 @@
 For each training size and seed, the transferred model, the frozen shared layer alone
 and the models trained from scratch (the recommended ``make_classifier()``, TF-IDF +
 logistic regression and, when asked, ``make_classifier(encoder=...)``) fit the same
-sample of target texts and are scored on the same held-out texts. Each comparison is a paired difference of accuracies; its uncertainty
-adds the spread over seeds (other training samples) to that of a finite test set.
+sample of target texts and are scored on the same held-out texts. Each comparison is a
+paired difference of scores; its uncertainty adds the spread over seeds (other training
+samples) to that of a finite test set.
+
+The verdict's score is accuracy on a balanced test set. On an imbalanced one (the
+largest class holds at least :data:`IMBALANCE` more of the texts than an even share)
+it is balanced accuracy, the mean of the per-class recalls, which a model predicting
+one class for every text cannot raise above ``1 / n_classes``; and a model from scratch
+that predicts one class for nearly every test text (:data:`ONE_CLASS_SHARE`) is shown
+but never the verdict's yardstick.
 """
 
 import os
@@ -14,15 +22,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from lightxfer.classifier import make_classifier, make_tfidf_baseline
 from lightxfer.progress import progress_bar
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.fine_tuning import ContrastiveFineTuning
-from lightxfer.shared.validation import to_text_list
-from lightxfer.transferring import reused_layers, split_source, transfer
+from lightxfer.shared.validation import check_labels, to_text_list
+from lightxfer.transferring import resolve_source, reused_layers, split_source, transfer
 
 TRANSFER = "transfer"
 EMBEDDING = "frozen shared layer"
@@ -34,18 +42,26 @@ FINE_TUNED = "fine-tuned encoder from scratch"
 SCRATCH = (RECOMMENDED, TFIDF, ENCODER, FINE_TUNED)
 METRICS = {
     "accuracy": accuracy_score,
-    "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
+    "macro_f1": lambda y, p: f1_score(y, p, average="macro", zero_division=0),
+    "balanced_accuracy": balanced_accuracy_score,
 }
+#: A test set is imbalanced when its largest class exceeds an even share (``1 / n_classes``)
+#: by this much; the verdict then compares balanced accuracy instead of accuracy.
+IMBALANCE = 0.1
+#: A model that predicts one class for at least this share of the test texts (mean over
+#: seeds) is shown but never chosen as the best model from scratch.
+ONE_CLASS_SHARE = 0.95
 #: Fewest test texts for a verdict: below, one text moves accuracy by more than two
 #: points, and the verdict says "too little data to tell".
 MIN_TEST_SIZE = 50
 #: Smallest accuracy difference (one point) that counts as one model beating another.
 MIN_GAIN = 0.01
-BETTER, WORSE, UNCLEAR, TOO_LITTLE = (
+BETTER, WORSE, UNCLEAR, TOO_LITTLE, ONE_SAMPLE = (
     "transfer better",
     "transfer worse",
     "no clear difference",
     "too little data to tell",
+    "one seed cannot tell",
 )
 
 
@@ -81,8 +97,8 @@ def evaluate_transfer(
 
     Parameters
     ----------
-    source_model : fitted Pipeline
-        See :func:`lightxfer.transfer`.
+    source_model : fitted Pipeline or str
+        See :func:`lightxfer.transfer`; a name such as ``"sst2"`` is a shipped source.
     X, y : sequence of str, sequence
         Target texts and labels. Without ``X_test``, a stratified ``test_size`` share is
         held out once (the same for every size and seed) and training samples are drawn
@@ -122,30 +138,36 @@ def evaluate_transfer(
     pandas.DataFrame
         One row per size and method: ``per_class``, ``method``, ``n_train`` and
         ``n_test`` (texts actually used), ``n_seeds``, the mean and std over seeds of
-        ``accuracy`` and ``macro_f1``. Each other method's row also holds
-        ``transfer_gain`` (transfer's accuracy minus this method's, paired by seed,
-        mean), ``transfer_gain_std`` (its std over seeds), ``transfer_gain_se`` (its
-        standard error: seeds and test texts), ``verdict`` ("transfer better",
-        "transfer worse", "no clear difference" when the gain is within two standard
-        errors or under a point, or "too little data to tell" below ``MIN_TEST_SIZE``
-        test texts) and ``best_scratch`` (the best from-scratch model at this size,
-        the verdict's yardstick). ``table.attrs`` holds ``"verdict"`` (one line: does
+        ``accuracy``, ``macro_f1`` and ``balanced_accuracy``, ``majority`` (the share
+        of the test set's largest class) and ``one_class`` (the model predicts one
+        class for nearly every test text). Each other method's row also holds
+        ``transfer_gain`` (transfer's score minus this method's, paired by seed, mean;
+        the score is ``table.attrs["metric"]``: accuracy, or balanced accuracy on an
+        imbalanced test set), ``transfer_gain_std`` (its std over seeds),
+        ``transfer_gain_se`` (its standard error: seeds and test texts; with one sampled
+        seed, the test texts' alone), ``verdict`` ("transfer better", "transfer worse",
+        "no clear difference" when the gain is within two standard errors or under a
+        point, "one seed cannot tell" when a single random sample was drawn, or "too
+        little data to tell" below ``MIN_TEST_SIZE`` test texts) and ``best_scratch``
+        (the best from-scratch model at this size that does not predict one class: the
+        verdict's yardstick). ``table.attrs`` holds ``"verdict"`` (one line: does
         transfer beat training from scratch, at which sizes), ``"summary"`` (that line,
-        then one sentence per size), ``"reused"`` (which source layers were reused),
-        ``"title"`` and ``"scores"`` (every seed's scores, as records).
+        then one sentence per size), ``"metric"``, ``"reused"`` (which source layers
+        were reused), ``"title"`` and ``"scores"`` (every seed's scores, as records).
     """
     if plot is not None:
         check_plot_path(plot)
+    source_model = resolve_source(source_model)  # a shipped source's name, e.g. "sst2"
     transferred = transfer(
         source_model, head=head, freeze=freeze, fine_tune=fine_tune, **head_params
     )
-    X, y = np.asarray(to_text_list(X), dtype=object), np.asarray(y)
+    X, y = np.asarray(to_text_list(X), dtype=object), check_labels(y)
     if X_test is None:
         X, X_test, y, y_test = train_test_split(
             X, y, test_size=test_size, stratify=y, random_state=0
         )
     else:
-        X_test, y_test = np.asarray(to_text_list(X_test), dtype=object), np.asarray(y_test)
+        X_test, y_test = np.asarray(to_text_list(X_test), dtype=object), check_labels(y_test)
     models = {TRANSFER: transferred}
     shared_alone = transfer(source_model, head=head, freeze="embedding", **head_params)
     if len(shared_alone.steps) != len(transferred.steps) or fine_tune:
@@ -164,8 +186,10 @@ def evaluate_transfer(
         (label, seed, train) for label, samples in groups for seed, train in enumerate(samples)
     ]
     rows = []
+    metric, majority = verdict_metric(y_test)
     bar = progress_bar(progress, iterable=steps, desc="transfer", unit=" samples")
     for label, seed, train in bar:
+        bar.set_description(f"transfer, {label} per class")
         correct = {}
         for method, model in models.items():
             predicted = _seeded(clone(model), seed).fit(X[train], y[train]).predict(X_test)
@@ -178,7 +202,14 @@ def evaluate_transfer(
                     "n_train": len(train),
                     "n_test": len(y_test),
                     "sampled": len(train) < len(y),
-                    "paired_se": _paired_se(correct[TRANSFER], correct[method]),
+                    "paired_se": _paired_se(
+                        correct[TRANSFER],
+                        correct[method],
+                        y_test if metric == "balanced_accuracy" else None,
+                    ),
+                    "metric": metric,
+                    "majority": majority,
+                    "top_share": _top_share(predicted),
                 }
                 | {name: metric(y_test, predicted) for name, metric in METRICS.items()}
             )
@@ -229,10 +260,42 @@ def sample_per_class(y, size, seed):
     return np.sort(np.concatenate(picked))
 
 
-def _paired_se(a, b):
-    """Standard error, over test texts, of the accuracy of ``a`` minus that of ``b``."""
+def verdict_metric(y_test):
+    """``(metric, majority)``: the verdict's score for ``y_test`` and its largest class's share.
+
+    Examples
+    --------
+    >>> verdict_metric(["a", "b"] * 5)
+    ('accuracy', 0.5)
+    >>> verdict_metric(["a"] * 7 + ["b"] * 3)
+    ('balanced_accuracy', 0.7)
+    """
+    counts = np.unique(np.asarray(y_test), return_counts=True)[1]
+    majority = float(counts.max() / counts.sum())
+    imbalanced = majority - 1 / len(counts) >= IMBALANCE - 1e-9
+    return ("balanced_accuracy" if imbalanced else "accuracy"), majority
+
+
+def _top_share(predicted):
+    """Share of the predictions that are the most predicted class."""
+    return float(np.unique(predicted, return_counts=True)[1].max() / len(predicted))
+
+
+def _paired_se(a, b, classes=None):
+    """Standard error, over test texts, of the score of ``a`` minus that of ``b``.
+
+    ``a`` and ``b`` say which test texts each model got right; the score is accuracy,
+    or with ``classes`` (the true labels) balanced accuracy, an equally weighted mean of
+    the classes' accuracies.
+    """
     diff = a.astype(float) - b.astype(float)
-    return float(diff.std() / np.sqrt(len(diff))) if len(diff) else np.inf
+    if not len(diff):
+        return np.inf
+    if classes is None:
+        return float(diff.std() / np.sqrt(len(diff)))
+    groups = [diff[np.asarray(classes) == c] for c in np.unique(classes)]
+    variance = sum(g.var() / len(g) for g in groups) / len(groups) ** 2
+    return float(np.sqrt(variance))
 
 
 def summarize(scores):
@@ -241,8 +304,19 @@ def summarize(scores):
     ``scores`` has one row per method, size and seed, with the columns of
     ``table.attrs["scores"]``: ``method``, ``per_class``, ``seed``, ``n_train``,
     ``n_test``, ``sampled`` (the training set is a sample of the pool),
-    ``paired_se`` (see :func:`_paired_se`), ``accuracy`` and ``macro_f1``.
+    ``paired_se`` (see :func:`_paired_se`), ``accuracy`` and ``macro_f1``, and where
+    known ``balanced_accuracy``, ``metric`` (the verdict's score, see
+    :func:`verdict_metric`), ``majority`` and ``top_share`` (of the predictions, the
+    most predicted class's share). Scores without them are judged on accuracy.
     """
+    scores = scores.copy()
+    defaults = {"metric": "accuracy", "majority": np.nan, "top_share": 0.0}
+    for column, value in defaults.items():
+        if column not in scores:
+            scores[column] = value
+    if "balanced_accuracy" not in scores:
+        scores["balanced_accuracy"] = np.nan
+    metric = scores["metric"].iloc[0]
     grouped = scores.groupby(["per_class", "method"], sort=False)
     table = grouped.agg(
         n_train=("n_train", "mean"),
@@ -252,40 +326,83 @@ def summarize(scores):
         accuracy_std=("accuracy", "std"),
         macro_f1_mean=("macro_f1", "mean"),
         macro_f1_std=("macro_f1", "std"),
+        balanced_accuracy_mean=("balanced_accuracy", "mean"),
+        balanced_accuracy_std=("balanced_accuracy", "std"),
+        majority=("majority", "first"),
+        top_share=("top_share", "mean"),
     ).reset_index()
     table["n_train"] = table["n_train"].round().astype(int)
-    compared = table.apply(lambda row: _compare(scores, row), axis=1, result_type="expand")
+    table["one_class"] = table["top_share"] >= ONE_CLASS_SHARE
+    table = table.drop(columns="top_share")
+    compared = table.apply(lambda row: _compare(scores, row, metric), axis=1, result_type="expand")
     table[["transfer_gain", "transfer_gain_std", "transfer_gain_se", "verdict"]] = compared
     is_scratch = table["method"].isin(SCRATCH)
-    best = table[is_scratch].groupby("per_class", sort=False)["accuracy_mean"].idxmax()
+    # A model predicting one class is never the yardstick, unless every one does.
+    one_class = is_scratch & table["one_class"]
+    every_one = one_class.groupby(table["per_class"]).transform("sum") == is_scratch.groupby(
+        table["per_class"]
+    ).transform("sum")
+    usable = is_scratch & (~table["one_class"] | every_one)
+    best = table[usable].groupby("per_class", sort=False)[f"{metric}_mean"].idxmax()
     table["best_scratch"] = table.index.isin(best.to_numpy())
     # Plain records, not a DataFrame: pandas compares attrs when concatenating tables.
     table.attrs["scores"] = scores.to_dict(orient="records")
+    table.attrs["metric"] = metric
     table.attrs["verdict"] = headline(table)
-    table.attrs["summary"] = [table.attrs["verdict"]] + [
-        _size_sentence(rows) for _, rows in table.groupby("per_class", sort=False)
-    ]
+    table.attrs["summary"] = (
+        [table.attrs["verdict"]]
+        + [_size_sentence(rows, metric) for _, rows in table.groupby("per_class", sort=False)]
+        + _caveats(table)
+    )
     return table
 
 
-def _compare(scores, row):
+def _caveats(table):
+    """Sentences on what the table cannot show: imbalance, one-class models, one seed."""
+    lines = []
+    if table.attrs["metric"] == "balanced_accuracy":
+        majority = table["majority"].iloc[0]
+        lines.append(
+            f"The test set is imbalanced: its largest class holds {majority:.0%} of the texts, "
+            "the accuracy of predicting that class for every text. The verdict compares "
+            "balanced accuracy (the mean of the per-class recalls), which such a model "
+            "cannot raise above chance."
+        )
+    one_class = table[table["one_class"] & table["method"].isin(SCRATCH)]
+    for method, rows in one_class.groupby("method", sort=False):
+        lines.append(
+            f"{method} predicts one class for nearly every test text at "
+            f"{_sizes(list(rows['per_class']))}: shown, never the yardstick."
+        )
+    if (table["verdict"] == ONE_SAMPLE).any():
+        lines.append(
+            "One seed draws one training sample per size: the ± covers the test set's "
+            "noise only, not how much another sample would change the scores, so no "
+            "verdict is given there; use 3 or more seeds."
+        )
+    return lines
+
+
+def _compare(scores, row, metric="accuracy"):
     """``(gain, its std over seeds, its standard error, verdict)`` of transfer vs ``row``."""
     if row.method == TRANSFER:
         return np.nan, np.nan, np.nan, ""
     at_size = scores[scores["per_class"] == row.per_class]
-    accuracy = at_size.pivot(index="seed", columns="method", values="accuracy")
-    diff = (accuracy[TRANSFER] - accuracy[row.method]).to_numpy()
+    score = at_size.pivot(index="seed", columns="method", values=metric)
+    diff = (score[TRANSFER] - score[row.method]).to_numpy()
     mine = at_size[at_size["method"] == row.method]
     gain, spread = float(diff.mean()), float(diff.std(ddof=1)) if len(diff) > 1 else np.nan
-    if len(diff) > 1:
-        seeds_se = spread / np.sqrt(len(diff))
-    else:  # one sample of many possible ones says nothing about the others
-        seeds_se = np.inf if mine["sampled"].any() else 0.0
+    # One sample of many possible ones says nothing about the others: its standard
+    # error is the test set's alone, and it gets no verdict.
+    one_sample = len(diff) == 1 and mine["sampled"].any()
+    seeds_se = spread / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
     # The seeds share one test set: its noise does not average out over them, and seeds
     # that agree exactly (all on the same full data) add no evidence beyond it.
     se = float(np.hypot(seeds_se, mine["paired_se"].mean()))
     if row.n_test < MIN_TEST_SIZE:
         return gain, spread, se, TOO_LITTLE
+    if one_sample:
+        return gain, spread, se, ONE_SAMPLE
     if abs(gain) <= max(2 * se, MIN_GAIN):
         return gain, spread, se, UNCLEAR
     return gain, spread, se, BETTER if gain > 0 else WORSE
@@ -306,6 +423,11 @@ def headline(table):
     sizes = {v: [s for s, verdict in verdicts.items() if verdict == v] for v in verdicts.values()}
     labels = list(verdicts)
     if BETTER not in sizes and WORSE not in sizes:
+        if ONE_SAMPLE in sizes:
+            return (
+                "One seed cannot tell whether transfer beats training from scratch: one "
+                "training sample per size; use 3 or more seeds."
+            )
         return "No clear difference between transfer and training from scratch at any size."
     parts = []
     if BETTER in sizes:
@@ -318,6 +440,8 @@ def headline(table):
         parts.append(f"training from scratch beats transfer at {_sizes(sizes[WORSE])}")
     if UNCLEAR in sizes:
         parts.append(f"no clear difference at {_sizes(sizes[UNCLEAR])}")
+    if ONE_SAMPLE in sizes:
+        parts.append(f"one seed cannot tell at {_sizes(sizes[ONE_SAMPLE])}")
     line = "; ".join(parts)
     return line[0].upper() + line[1:] + "."
 
@@ -342,16 +466,18 @@ def _join(words):
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def _size_sentence(rows):
+def _size_sentence(rows, metric="accuracy"):
     """One size: transfer vs the best from-scratch model, and vs the frozen shared layer."""
     first = rows.iloc[0]
     mine = rows[rows["method"] == TRANSFER].iloc[0]
+    score = f"{metric}_mean"
     text = (
         f"{_size(first.per_class)}, {first.n_train} training and {first.n_test} test texts: "
-        f"transfer {mine.accuracy_mean * 100:.1f}%"
+        f"transfer {mine[score] * 100:.1f}%"
+        + ("" if metric == "accuracy" else " balanced accuracy")
     )
     for _, row in rows[rows["best_scratch"] | (rows["method"] == EMBEDDING)].iterrows():
-        text += f"; {row.method} {row.accuracy_mean * 100:.1f}%, {_points(row)}: {row.verdict}"
+        text += f"; {row.method} {row[score] * 100:.1f}%, {_points(row)}: {row.verdict}"
     return text + "."
 
 
@@ -369,6 +495,10 @@ def default_title(source_model, n_target):
 def format_table(table):
     """Return ``table`` as a markdown table with percentages (means ± std over seeds).
 
+    On an imbalanced test set the accuracy header names the majority class's share and
+    a balanced-accuracy column follows macro-F1; a model that predicts one class is
+    marked "(predicts one class)"; the verdict's yardstick is in bold.
+
     Parameters
     ----------
     table : pandas.DataFrame
@@ -378,24 +508,35 @@ def format_table(table):
     -------
     str
     """
+    balanced = table.attrs.get("metric") == "balanced_accuracy"
+    accuracy = "accuracy"
+    if balanced:
+        accuracy = f"accuracy (majority class: {table['majority'].iloc[0]:.0%})"
     lines = [
-        "| per class | train | test | method | accuracy | macro-F1 | transfer gain "
-        "± SE | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| per class | train | test | method | {accuracy} | macro-F1 | "
+        + ("balanced accuracy | " if balanced else "")
+        + "transfer gain ± SE | verdict |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if balanced else ""),
     ]
     for row in table.itertuples():
         gain = "" if pd.isna(row.transfer_gain) else _points(row).removesuffix(" points")
         method = f"**{row.method}**" if row.best_scratch else row.method
+        if getattr(row, "one_class", False):
+            method += " (predicts one class)"
+        balanced_cell = (
+            f"{_pm(row.balanced_accuracy_mean, row.balanced_accuracy_std)} | " if balanced else ""
+        )
         lines.append(
             f"| {row.per_class} | {row.n_train} | {row.n_test} | {method} | "
             f"{_pm(row.accuracy_mean, row.accuracy_std)} | "
-            f"{_pm(row.macro_f1_mean, row.macro_f1_std)} | {gain} | {row.verdict} |"
+            f"{_pm(row.macro_f1_mean, row.macro_f1_std)} | {balanced_cell}{gain} | {row.verdict} |"
         )
     return "\n".join(lines)
 
 
 def _pm(mean, std):
-    return f"{mean * 100:.1f} ± {0 if pd.isna(std) else std * 100:.1f}"
+    # One seed has no spread: the mean alone, rather than a made-up "± 0".
+    return f"{mean * 100:.1f}" if pd.isna(std) else f"{mean * 100:.1f} ± {std * 100:.1f}"
 
 
 #: Line style, marker and colour of each method: no line hides another, and a method
@@ -411,10 +552,13 @@ STYLES = {
 
 
 def plot_transfer(table, path, *, title=None, ax=None):
-    """Draw accuracy against training size for each method (mean ± std band).
+    """Draw the verdict's score against training size for each method.
 
     Methods are drawn with their own marker and line style, shifted slightly apart
-    along the x axis, so that methods with equal scores stay visible.
+    along the x axis, so that methods with equal scores stay visible. Two bands are
+    shaded, ± 1 standard error over seeds (the legend says so): transfer's and that of
+    the model from scratch most often the verdict's yardstick. The score is accuracy,
+    or balanced accuracy on an imbalanced test set (``table.attrs["metric"]``).
 
     Parameters
     ----------
@@ -441,18 +585,22 @@ def plot_transfer(table, path, *, title=None, ax=None):
         ax = Figure(figsize=(6, 4)).subplots()
     sizes = list(dict.fromkeys(table["per_class"]))
     methods = list(dict.fromkeys(table["method"]))
+    metric = table.attrs.get("metric", "accuracy")
+    shaded = {TRANSFER, *table.loc[table["best_scratch"], "method"].mode()[:1]}
     for i, method in enumerate(methods):
         rows = table[table["method"] == method].set_index("per_class").loc[sizes]
         x = np.arange(len(sizes)) + 0.04 * (i - (len(methods) - 1) / 2)
-        mean, std = rows["accuracy_mean"] * 100, rows["accuracy_std"].fillna(0) * 100
+        mean = rows[f"{metric}_mean"] * 100
+        se = rows[f"{metric}_std"].fillna(0) * 100 / np.sqrt(rows["n_seeds"])
         (line,) = ax.plot(x, mean, label=method, **STYLES.get(method, {"marker": "o"}))
-        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
+        if method in shaded:
+            ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=line.get_color())
     n_train = table.groupby("per_class", sort=False)["n_train"].first()
     ax.set_xticks(range(len(sizes)), [f"{s}\n({n_train[s]} texts)" for s in sizes])
     ax.set_xlabel("training examples per class")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')} (%)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(title="shaded: ± 1 standard error over seeds", title_fontsize="small")
     title = title or table.attrs.get("title")
     if title:
         ax.set_title(title)

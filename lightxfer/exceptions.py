@@ -21,6 +21,13 @@ class UnsafeFileError(ValueError):
     """
 
 
+class ModelFileError(ValueError):
+    """A model file is damaged, crafted or not written by :func:`lightxfer.save`.
+
+    The message names the file, never its content.
+    """
+
+
 class EncoderUnavailableError(OSError):
     """A named sentence-transformers model is not on this machine and cannot be downloaded now."""
 

@@ -5,8 +5,9 @@ n-gram weight; this module scores each with liblinear logistic models over a pat
 on validation splits of the training texts, and reads the scores with the
 one-standard-error rule on small data (the best weight from :data:`HOLDOUT_FROM`
 texts on). On small data the k-fold CV is repeated with new shuffles, so that one
-shuffle's luck does not choose the weight. Tests and benchmarks replay the search
-through the same public functions.
+shuffle's luck does not choose the weight. A search makes hundreds of small fits, so
+each calls liblinear directly, without an estimator's per-fit checks. Tests and
+benchmarks replay the search through the same public functions.
 """
 
 import threading
@@ -15,13 +16,12 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     RepeatedStratifiedKFold,
     StratifiedKFold,
     StratifiedShuffleSplit,
 )
-from sklearn.multiclass import OneVsRestClassifier
+from sklearn.svm._base import _fit_liblinear  # LogisticRegression's own liblinear call
 
 from lightxfer.progress import progress_bar
 
@@ -55,7 +55,9 @@ HOLDOUT_FROM = 2000
 #: texts of the five benchmark tasks (8-128 per class, 6 draws) the repeats moved mean
 #: accuracy by -0.03 (MiniLM) / +0.19 (GloVe) points, and the worst task at 8 per class
 #: from 0.9 to 0.2 points below frozen MiniLM + LR (benchmarks/small_data_search.py).
-#: The price is up to MAX_REPEATS times the search's fits on the smallest sets.
+#: Repeating only up to 300 predictions (texts below 150) took 0.6x the fit time but
+#: lost 0.36 / 0.14 points on MPQA / SST-2 (up to 2.2 on one size; GloVe, 3 draws), so
+#: the price stays up to MAX_REPEATS times the search's fits on the smallest sets.
 REPEAT_UNTIL = 1000
 MAX_REPEATS = 5
 #: Stopping tolerance of the search's dual fits: ranking needs accuracy, not optimal
@@ -183,8 +185,11 @@ def path_accuracy(features, y, splits, Cs):
     close to unimodal in C, and the large-C fits are the slow ones. Skipped Cs are NaN.
     """
     scores = np.full(len(Cs), np.nan)
-    # Each split is sliced once for the whole path, not once per C.
-    parts = [(features[train], y[train], features[valid], y[valid]) for train, valid in splits]
+    # Each split is sliced (and made float64 for liblinear) once for the whole path.
+    parts = [
+        (features[train].astype(np.float64), y[train], features[valid].astype(np.float64), y[valid])
+        for train, valid in splits
+    ]
     # liblinear's convergence warnings at large C are noise here: ranking needs accuracy.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -196,16 +201,30 @@ def path_accuracy(features, y, splits, Cs):
 
 
 def _fit_score(X_train, y_train, X_valid, y_valid, C):
+    """Validation accuracy of liblinear's L2 logistic model (one-vs-rest beyond two classes).
+
+    liblinear is called as ``LogisticRegression(solver="liblinear")`` calls it, once for
+    all classes, without the estimator's per-fit input checks and scorer, which took most
+    of the time of a fit on a few hundred texts. Binary scores are those of
+    ``LogisticRegression``; beyond two classes liblinear's own one-vs-rest draws its
+    shuffles from one generator instead of reseeding per class as
+    ``OneVsRestClassifier(LogisticRegression(...))`` did, so scores can differ in the
+    last fold-level decimals.
+    """
     # The dual problem is the smaller one when there are more features than texts.
     dual = X_train.shape[1] > X_train.shape[0]
     tol = DUAL_TOL if dual else 1e-4
-    model = LogisticRegression(
-        solver="liblinear", C=C, dual=dual, tol=tol, max_iter=1000, random_state=0
-    )
-    model = model if len(np.unique(y_train)) == 2 else OneVsRestClassifier(model)
     with _LIBLINEAR:  # its one shuffle generator per process: threads take turns
-        model.fit(X_train, y_train)
-    return model.score(X_valid, y_valid)
+        coef, intercept, _ = _fit_liblinear(
+            X_train, y_train, C, True, 1.0, None, "l2", dual, 0, 1000, tol, random_state=0
+        )
+    decision = X_valid @ coef.T + intercept
+    classes = np.unique(y_train)
+    if len(classes) == 2:
+        predicted = classes[(decision[:, 0] > 0).astype(int)]
+    else:
+        predicted = classes[np.argmax(decision, axis=1)]
+    return float(np.mean(predicted == y_valid))
 
 
 def lightest_good_weight(scores, n_valid, standard_errors=1.0):

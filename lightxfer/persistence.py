@@ -5,6 +5,7 @@ trusted list. Pickle-based joblib files (``.joblib``, ``.pkl``) stay available f
 who ask, and loading them needs ``allow_pickle=True``. Vectors are stored by reference
 (source and fingerprint), so a file is small; the fingerprints are recorded in the file and
 compared on load, so a model never silently runs on other vectors than it was fitted with.
+A vectors path is recorded relative to the model file's folder (:func:`save`).
 
 What :func:`load` does, in order
 --------------------------------
@@ -13,10 +14,17 @@ What :func:`load` does, in order
 2. Rebuilds the object tree. Nothing in it resolves a reference while being rebuilt:
    ``__setstate__`` only stores what the file holds. Fitted vocabularies, which ``save``
    writes as arrays (:mod:`lightxfer.compact_vocabulary`), become dicts again.
-3. Checks what would act at predict time: a ``token_pattern`` must be one lightxfer knows
-   (:data:`KNOWN_TOKEN_PATTERNS`) or one the caller names; runtime-only parameters
+3. Finds every object of the tree, wherever it sits: in containers, object arrays and the
+   attributes of every object (estimators or not, e.g. ``_CalibratedClassifier.estimator``
+   or an attribute added to a lightxfer object), and refuses a file that rebuilds an
+   estimator or shared layer this search does not reach.
+4. Checks, on every estimator found, what would act at predict time: a ``token_pattern``
+   must be one lightxfer knows (:data:`KNOWN_TOKEN_PATTERNS`) or one the caller names;
+   n-gram lengths are bounded (:data:`MAX_NGRAM`), an ``analyzer`` must be one of
+   :data:`KNOWN_ANALYZERS`, and a vectorizer reads the texts it is given, never files they
+   name; runtime-only parameters
    (:data:`RUNTIME_PARAMS`) are reset to their defaults or to the caller's values.
-4. Binds the shared layers (the protocol below), with the caller's options.
+5. Binds every shared layer found (the protocol below), with the caller's options.
 
 The binding protocol
 --------------------
@@ -26,45 +34,56 @@ file, such as :class:`~lightxfer.EmbeddingVectorizer`'s vectors) implements::
     def __lightxfer_bind__(self, options: BindOptions) -> None
 
 :class:`BindOptions` and the functions a layer uses are in :mod:`lightxfer.shared.binding`.
-``load`` calls it once on every object of the rebuilt tree that has it, after steps 1-3.
+``load`` calls it once on every object of the rebuilt tree that has it, after steps 1-4.
 The method resolves what the file refers to, using only checked names and paths (never a
 pickle unless ``options.allow_pickle``, never a download, nothing outside the folders it
 names) or the caller's replacement in ``options.sources`` (keyed by the parameter it
 replaces, e.g. ``"vectors"``); it compares fingerprints unless ``options.check`` is false;
 and it raises a one-line error that starts with ``options.where`` (the model file) and
 names the option to pass. A layer may also just validate and keep ``options`` to resolve
-lazily on first use. Two more rules make the protocol hold outside ``load``:
+lazily on first use. It binds under ``binding.LOCK`` and publishes its result last, so
+that no thread sees it half bound. Two more rules make the protocol hold outside ``load``:
 
 - ``__setstate__`` never resolves (skops calls it while rebuilding an untrusted file); a
   layer rebuilt without ``load`` (``skops.io.load``) binds itself with ``BindOptions()``
   on first use.
 - A pickle is trusted by whoever unpickles it (worker processes, ``copy.deepcopy``, a
-  joblib file loaded with ``allow_pickle=True``): ``__reduce_ex__`` may return
-  ``(lightxfer.persistence.unpickle, (cls, state))``, which binds right away with
-  ``allow_pickle=True`` except inside ``load``, which binds afterwards with its options.
+  joblib file loaded with ``allow_pickle=True``): ``__reduce_ex__`` returns
+  ``(lightxfer.shared.binding.unpickle, (cls, state, allow_pickle))``. A bound layer
+  passes the ``allow_pickle`` it was bound with and binds again right away (except inside
+  ``load``, which binds afterwards with its options); a layer never bound passes ``None``
+  and its copy stays unbound, so no copy follows a file's reference further than
+  ``BindOptions()`` would.
 """
 
+import contextlib
+import gc
+import glob
 import importlib
 import inspect
 import io
 import json
 import os
+import re
 import secrets
 import stat
 import sys
+import time
+import types
 import warnings
 import zipfile
-from collections import deque
+from collections import Counter, deque
 from pathlib import Path
 
 import joblib
 import numpy as np
 import sklearn
 import sklearn.base
+from gensim.models import KeyedVectors
 
 from lightxfer import compact_vocabulary
 from lightxfer._version import __version__
-from lightxfer.exceptions import UnsafeFileError
+from lightxfer.exceptions import ModelFileError, UnsafeFileError
 from lightxfer.shared import binding
 from lightxfer.shared.binding import BindOptions
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
@@ -87,6 +106,18 @@ RUNTIME_PARAMS = ("batch_size", "cache", "memory", "n_jobs", "progress")
 #: are fixed names (``EmbeddingVectorizer(tokenizer="auto")``) whose patterns live in the
 #: code; a callable tokenizer is a function, which the trusted type list refuses.
 KNOWN_TOKEN_PATTERNS = (None, r"(?u)\b\w\w+\b", r"\S+")
+
+#: The longest n-gram a text vectorizer from a file may build (``ngram_range=(1, n)``,
+#: HybridVectorizer's ``ngram_range`` and ``char_ngram_range``). A text of ``L``
+#: characters gives about ``L * n`` n-grams of up to ``n`` characters, so a file's
+#: ``(1, 10**6)`` would take gigabytes on a short text; lightxfer itself writes at most 5.
+MAX_NGRAM = 10
+
+#: ``analyzer`` values a file may hold: scikit-learn's own (lightxfer writes ``"word"`` and
+#: ``"char_wb"``), whose cost per text :data:`MAX_NGRAM` bounds. A callable is a function,
+#: which the trusted type list refuses; any other string is refused on load rather than
+#: failing at predict time.
+KNOWN_ANALYZERS = ("word", "char", "char_wb")
 
 #: A ``.skops`` file may decompress to at most this many times its own size, plus
 #: ``_EXPANSION_SLACK`` bytes, counting each member as often as the schema reads it.
@@ -154,9 +185,19 @@ unpickle = binding.unpickle
 def save(model, path):
     """Write ``model`` to ``path`` atomically, with versions and vectors' fingerprints.
 
-    The file is written under a temporary name in the same directory and renamed over
-    ``path``, so an interrupted save leaves the previous file intact. A new file gets the
-    mode of any new file (0666 less the umask); an overwritten one keeps its mode.
+    The file is written under a temporary name in the same directory (``.NAME.*.tmp``)
+    and renamed over ``path``, so an interrupted save leaves the previous file intact; the
+    temporary file is removed on any error, Ctrl-C included, and one left by a save that
+    was killed (``kill -9``, a power cut) is removed by the next save of the same name. A
+    new file gets the mode of any new file (0666 less the umask); an overwritten one keeps
+    its mode.
+
+    The path of a vectors file is recorded relative to the folder of ``path`` (absolute
+    only where no relative path exists, as across Windows drives): the file does not tell
+    where the user's files are, and a folder holding the model and its vectors can be
+    moved as a whole. A vectors name (``"glove-wiki-gigaword-50"``) is recorded as it is,
+    and so are the estimators' parameters, such as ``EmbeddingVectorizer(vectors=...)``,
+    as the caller gave them.
 
     Parameters
     ----------
@@ -171,38 +212,92 @@ def save(model, path):
         The path written.
     """
     path = Path(path)
-    payload = {
-        "model": model,
-        "versions": _versions(),
-        "vectors": [_vectors_record(vectorizer) for vectorizer in _fitted_vectorizers(model)],
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temporary(path)
-    try:
-        if path.suffix in PICKLE_SUFFIXES:
-            joblib.dump(payload, tmp)
-        else:
-            # Vocabularies as compact arrays: skops writes a dict as a JSON node per entry.
-            _skops_io().dump(dict(payload, model=compact_vocabulary.compact(model)), tmp)
-        if path.exists():  # overwriting keeps the file's mode
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        _fsync(tmp)  # the data must be on disk before the rename makes it the file
-        os.replace(tmp, path)  # atomic: a crash leaves the previous file intact
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _remove_stale_temporaries(path)
+    with binding.saving_to(path.parent):
+        payload = {
+            "model": model,
+            "versions": _versions(),
+            "vectors": [_vectors_record(item) for item in _fitted_vectorizers(model)],
+        }
+        tmp, lock = _create_temporary(path)
+        try:
+            if path.suffix in PICKLE_SUFFIXES:
+                joblib.dump(payload, tmp)
+            else:
+                # Vocabularies as compact arrays: skops writes a dict as a JSON node per entry.
+                _skops_io().dump(dict(payload, model=compact_vocabulary.compact(model)), tmp)
+            if path.exists():  # overwriting keeps the file's mode
+                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+            _fsync(tmp)  # the data must be on disk before the rename makes it the file
+            os.replace(tmp, path)  # atomic: a crash leaves the previous file intact
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(lock)
     return path
 
 
+#: A temporary file of a save younger than this is never taken for a stale one: on
+#: systems without file locks, or between its creation and its lock, it may be in use.
+STALE_AFTER = 60.0
+
+
+def _temporary_names(path):
+    return path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
+
+
 def _create_temporary(path):
-    """Create an empty hidden file next to ``path``, with the mode of any new file.
+    """Create an empty hidden file next to ``path``; return it and a descriptor locking it.
 
     Unlike ``tempfile.mkstemp`` (always 0600), the mode is 0666 less the umask (and any
     default ACL of the folder): a saved model is as readable as the user's other files.
+    The lock, held until the save ends, tells a later save that the file is in use; the
+    system releases it when the process dies, however it dies.
     """
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    return tmp
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    _lock(descriptor, blocking=True)
+    return tmp, descriptor
+
+
+def _remove_stale_temporaries(path):
+    """Remove the temporary files that killed saves of ``path`` left behind."""
+    for tmp in _temporary_names(path):
+        if not _TEMPORARY.fullmatch(tmp.name[len(path.name) + 1 :]):
+            continue  # not a name save writes: not ours to remove
+        try:
+            if time.time() - tmp.lstat().st_mtime < STALE_AFTER or not tmp.is_file():
+                continue
+            descriptor = os.open(tmp, os.O_RDONLY)
+        except OSError:
+            continue  # gone already, or not ours to open
+        try:
+            if _lock(descriptor, blocking=False):  # no live save holds it
+                with contextlib.suppress(OSError):  # e.g. still open elsewhere on Windows
+                    tmp.unlink(missing_ok=True)
+        finally:
+            os.close(descriptor)
+
+
+_TEMPORARY = re.compile(r"\.[0-9a-f]{16}\.tmp")
+
+
+def _lock(descriptor, *, blocking):
+    """Lock an open file for this process; ``False`` if another process holds it.
+
+    Without ``fcntl`` (Windows), there is no lock: age alone (:data:`STALE_AFTER`) tells.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
 
 
 def untrusted_types(path):
@@ -270,8 +365,8 @@ def load(
     path : str or path
     trusted : sequence of str or True, default=()
         Extra type names to allow in a ``.skops`` file (e.g. ``"sklearn.tree._tree.Tree"``
-        for a decision-tree head you trust); ``True`` allows any type and any
-        ``token_pattern``.
+        for a decision-tree head you trust); ``True`` allows any type, any
+        ``token_pattern`` and any text vectorizer settings.
     allow_pickle : bool, default=False
         Allow ``.joblib``/``.pkl`` model files and vectors in gensim's pickle format
         (``KeyedVectors.save``), which can run arbitrary code when loaded: only for files
@@ -303,8 +398,11 @@ def load(
     Raises
     ------
     UnsafeFileError
-        If the file holds an untrusted type or pattern, a pickle without
-        ``allow_pickle=True``, or more data than its size allows.
+        If the file holds an untrusted type or pattern, n-grams longer than
+        :data:`MAX_NGRAM`, a pickle without ``allow_pickle=True``, more data than its
+        size allows, or an object where the checks cannot reach it.
+    ModelFileError
+        If the file is damaged or was not written by :func:`save`.
     VectorsMismatchError
         If the vectors found differ from the ones the model was fitted with.
     """
@@ -318,23 +416,27 @@ def load(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     with binding.deferred():
-        payload = _read_payload(path, trusted, allow_pickle)
+        payload, schema = _read_payload(path, trusted, allow_pickle)
     if not (
         isinstance(payload, dict)
         and "model" in payload
         and isinstance(payload.get("versions"), dict)
     ):
-        raise ValueError(f"{path} was not written by lightxfer.save")
+        raise ModelFileError(f"{path} was not written by lightxfer.save")
     _warn_versions(path, payload.get("versions"))
     model = payload["model"]
     objects = list(_walk(model))
+    if schema is not None:
+        _check_all_reached(path, schema, objects)
     try:
         compact_vocabulary.expand(objects)
     except ValueError as exc:
-        raise ValueError(f"{path}: damaged or crafted file, {exc}") from None
+        raise ModelFileError(f"{path}: damaged or crafted file, {exc}") from None
+    estimators = [item for item in objects if _is_estimator(item)]
     if trusted is not True:
-        _check_token_patterns(path, objects, token_patterns)
-    _reset_runtime_params(path, objects, runtime_params)
+        _check_token_patterns(path, estimators, token_patterns)
+        _check_text_vectorizers(path, estimators)
+    _reset_runtime_params(path, estimators, runtime_params)
     options = BindOptions(
         path=path,
         allow_pickle=allow_pickle,
@@ -352,14 +454,15 @@ def load(
 
 
 def _read_payload(path, trusted, allow_pickle):
+    """Return the rebuilt payload and the schema it was rebuilt from (``None``: a pickle)."""
     if path.suffix in PICKLE_SUFFIXES or _opens_as_pickle(path):
         if not allow_pickle:
             raise UnsafeFileError(
                 f"{path} is a pickle file, which can run arbitrary code when loaded; pass "
                 "allow_pickle=True only if you trust its source"
             )
-        return joblib.load(path)
-    _check_sizes(path)
+        return joblib.load(path), None
+    schema = _check_sizes(path)
     try:
         found = _skops_io().get_untrusted_types(file=path)
     except Exception as exc:  # zipfile/JSON errors: a damaged or foreign file
@@ -372,13 +475,13 @@ def _read_payload(path, trusted, allow_pickle):
                 f"{', '.join(refused)}; pass trusted=[...] naming them if you trust the file"
             )
     try:
-        return _skops_io().load(path, trusted=found)
+        return _skops_io().load(path, trusted=found), schema
     except Exception as exc:  # nothing is resolved while rebuilding: the file is at fault
         raise _unreadable(path, exc) from None
 
 
 def _unreadable(path, exc):
-    return ValueError(f"{path}: not a readable .skops model file ({type(exc).__name__})")
+    return ModelFileError(f"{path}: not a readable .skops model file ({type(exc).__name__})")
 
 
 def _opens_as_pickle(path):
@@ -387,7 +490,10 @@ def _opens_as_pickle(path):
 
 
 def _check_sizes(path):
-    """Refuse a zip whose members, as the schema reads them, expand beyond the limit."""
+    """Refuse a zip whose members, as the schema reads them, expand beyond the limit.
+
+    Returns the parsed ``schema.json``.
+    """
     limit = MAX_EXPANSION * path.stat().st_size + _EXPANSION_SLACK
     try:
         with zipfile.ZipFile(path) as archive:
@@ -407,6 +513,7 @@ def _check_sizes(path):
             f"{path}: decompresses to {total} bytes, more than {MAX_EXPANSION} times its "
             f"size (lightxfer.persistence.MAX_EXPANSION); refusing a possible zip bomb"
         )
+    return schema
 
 
 def _files(schema):
@@ -441,14 +548,47 @@ def _check_arrays(path, archive, sizes):
             )
 
 
-_NESTING = (dict, list, tuple, sklearn.base.BaseEstimator)
+#: Objects without parts worth a visit: scalars, strings, dtypes, ufuncs and classes.
+_LEAVES = (
+    str,
+    int,
+    float,
+    type(None),
+    bool,
+    complex,
+    bytes,
+    bytearray,
+    range,
+    type,
+    np.generic,
+    np.dtype,
+    np.ufunc,
+)
+#: Code and namespaces: never rebuilt from a file without the caller's trust, and a
+#: function's globals would lead the search through the whole interpreter.
+_NOT_DATA = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.CodeType,
+    types.ModuleType,
+    types.FrameType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.MemberDescriptorType,
+    types.GetSetDescriptorType,
+    types.MappingProxyType,
+)
 
 
-def _walk(model):
-    """Yield every estimator and container inside ``model``, breadth first.
+def _walk(model, skip=()):
+    """Yield every object reachable from ``model``, once each, breadth first.
 
-    Scalars and arrays are skipped, so a fitted vocabulary of a million words costs one
-    pass over a dict, not a million visits.
+    The search goes into containers, object arrays, slices, the attributes (``__dict__``)
+    of every object, and whatever else the garbage collector sees an object refer to
+    (slots, the state of extension types, a bound method's ``__self__``): an estimator
+    hidden anywhere in a rebuilt file is found. Scalars and strings are not yielded, so a
+    fitted vocabulary of a million words costs one pass over a dict. Objects of the
+    ``skip`` types are yielded but not entered.
     """
     seen, queue = set(), deque([model])
     while queue:
@@ -457,37 +597,152 @@ def _walk(model):
             continue
         seen.add(id(item))
         yield item
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        elif isinstance(item, sklearn.base.BaseEstimator):
-            children = vars(item).values()
-        else:
+        if isinstance(item, skip):
             continue
-        queue.extend(child for child in children if isinstance(child, _NESTING))
+        queue.extend(child for child in _parts(item) if not isinstance(child, _LEAVES))
 
 
-def _check_token_patterns(path, objects, allowed):
-    for item in objects:
-        pattern = getattr(item, "token_pattern", None) if _is_estimator(item) else None
-        if pattern not in KNOWN_TOKEN_PATTERNS and pattern not in allowed:
+def _parts(item):
+    if isinstance(item, dict):
+        return [*item.keys(), *item.values()]
+    if isinstance(item, (list, tuple, set, frozenset, deque)):
+        return item
+    if isinstance(item, slice):
+        return (item.start, item.stop, item.step)
+    if isinstance(item, _NOT_DATA):
+        return ()
+    parts = []
+    if isinstance(item, np.ndarray) and item.dtype.hasobject:
+        parts.extend(item.ravel().tolist())
+    namespace = getattr(item, "__dict__", None)
+    if isinstance(namespace, dict):
+        parts.extend(namespace.values())
+    if not isinstance(item, np.ndarray):
+        parts.extend(gc.get_referents(item))
+    return [part for part in parts if not isinstance(part, _NOT_DATA)]
+
+
+def _check_all_reached(path, schema, objects):
+    """Refuse a file that rebuilds more estimators of a class than the search found.
+
+    An estimator rebuilt where the search cannot reach it (dropped by a ``__setstate__``,
+    kept in some extension type's private state) would escape the checks and the binding.
+    """
+    found = Counter(_class_name(type(item)) for item in objects)
+    for name, count in _built_estimators(schema).items():
+        if found[name] < count:
             raise UnsafeFileError(
-                f"{path}: {type(item).__name__}.token_pattern {pattern!r} is not one "
+                f"{path}: a {name.rpartition('.')[2]} sits where lightxfer's checks cannot "
+                "reach it; damaged or crafted file"
+            )
+
+
+_BUILDING_LOADERS = ("ObjectNode", "ConstructorFromReduceNode", "ReduceNode")
+
+
+def _built_estimators(schema):
+    """Count the estimators and shared layers the schema builds, by class name."""
+    ids, counts, stack = set(), Counter(), [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        if node.get("__loader__") not in _BUILDING_LOADERS:
+            continue
+        cls = _imported_class(node.get("__module__"), node.get("__class__"))
+        if cls is None or not (_is_estimator_class(cls) or hasattr(cls, "__lightxfer_bind__")):
+            continue
+        key = node.get("__id__")
+        if key is None or key not in ids:
+            ids.add(key)
+            counts[_class_name(cls)] += 1
+    return counts
+
+
+def _imported_class(module, name):
+    # Only what skops has imported to rebuild the file: looking never imports anything.
+    found = getattr(sys.modules.get(module) if isinstance(module, str) else None, str(name), None)
+    return found if inspect.isclass(found) else None
+
+
+def _is_estimator_class(cls):
+    return issubclass(cls, sklearn.base.BaseEstimator)
+
+
+def _class_name(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_token_patterns(path, estimators, allowed):
+    for item in estimators:
+        pattern = getattr(item, "token_pattern", None)
+        if not _known(pattern, KNOWN_TOKEN_PATTERNS, allowed):
+            raise UnsafeFileError(
+                f"{path}: {type(item).__name__}.token_pattern {_shown(pattern)} is not one "
                 "lightxfer knows; a regular expression from a file can take exponential "
                 "time on a short text: pass token_patterns=[...] naming it if you trust it"
             )
+
+
+def _check_text_vectorizers(path, estimators):
+    """Bound what the text vectorizers of a file may cost per text, and what they read."""
+    for item in estimators:
+        name = type(item).__name__
+        for param in ("ngram_range", "char_ngram_range"):
+            value = getattr(item, param, None)
+            if value is None and param == "char_ngram_range":
+                continue  # HybridVectorizer without character n-grams
+            if param in vars(item) and not _bounded_range(value):
+                raise UnsafeFileError(
+                    f"{path}: {name}.{param} {_shown(value)} is not (min_n, max_n) with "
+                    f"1 <= min_n <= max_n <= {MAX_NGRAM} (lightxfer.persistence.MAX_NGRAM); "
+                    "longer n-grams from a file could take gigabytes on a short text"
+                )
+        analyzer = vars(item).get("analyzer", "word")
+        if not _known(analyzer, KNOWN_ANALYZERS, ()):
+            raise UnsafeFileError(
+                f"{path}: {name}.analyzer {_shown(analyzer)} is not one of "
+                f"{', '.join(KNOWN_ANALYZERS)}; damaged or crafted file"
+            )
+        if vars(item).get("input", "content") != "content":
+            raise UnsafeFileError(
+                f"{path}: {name}.input {_shown(vars(item)['input'])} would read the files "
+                "or streams texts name; a model from a file reads texts ('content')"
+            )
+
+
+def _bounded_range(value):
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in value)
+        and 1 <= value[0] <= value[1] <= MAX_NGRAM
+    )
+
+
+def _known(value, known, allowed):
+    try:
+        return value in known or value in allowed
+    except Exception:  # e.g. an array, which has no single truth value
+        return False
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _is_estimator(item):
     return isinstance(item, sklearn.base.BaseEstimator)
 
 
-def _reset_runtime_params(path, objects, given):
+def _reset_runtime_params(path, estimators, given):
     dropped = []
-    for item in objects:
-        if not _is_estimator(item):
-            continue
+    for item in estimators:
         params = type(item)._get_param_names()
         defaults = inspect.signature(type(item)).parameters
         for name in RUNTIME_PARAMS:
@@ -528,7 +783,7 @@ def _same(a, b):
 def _vectors_record(vectorizer):
     source = registry.reference(vectorizer.vectors_).source
     return {
-        "source": source if source is not None else "in-memory vectors",
+        "source": binding.file_path(source) if source is not None else "in-memory vectors",
         "fingerprint": vectorizer.fingerprint_,
         "stored": bool(vectorizer.store_vectors),
     }
@@ -541,7 +796,7 @@ def _fitted_vectorizers(model):
     """
     return (
         item
-        for item in _walk(model)
+        for item in _walk(model, skip=(KeyedVectors,))
         if isinstance(item, EmbeddingVectorizer) and hasattr(item, "fingerprint_")
     )
 

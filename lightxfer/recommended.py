@@ -213,7 +213,9 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         texts = training_texts(X)
         self.__dict__.pop("cv_results_", None)  # a refit without a search has none
         self.shared_ = self._shared_layer()
-        features = _dense(self.shared_.fit_transform(texts), self.shared_)
+        # y reaches the shared layer: lightxfer.source_blocks.SourceBlocks weighs its
+        # sources by validation; other layers ignore it.
+        features = _dense(self.shared_.fit_transform(texts, y), self.shared_)
         self.n_shared_features_ = features.shape[1]
         self.embedding_norm_ = float(np.sqrt(np.mean(np.sum(features**2, axis=1)))) or 1.0
         ngrams = self._fit_ngrams(texts)

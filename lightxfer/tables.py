@@ -78,9 +78,7 @@ def read_table_rows(path, *, text_column="text", label_column=None):
         table, lines = _read_delimited(path, text, READERS[suffix])
     for column in [text_column] + ([label_column] if label_column else []):
         if column not in table.columns:
-            raise TableError(
-                f"{path}: no column {column!r} (columns: {', '.join(map(str, table.columns))})"
-            )
+            raise TableError(f"{path}: no column {column!r} ({_describe_columns(table.columns)})")
         missing = table[column].isna().to_numpy().nonzero()[0]
         if len(missing):
             raise TableError(
@@ -92,6 +90,35 @@ def read_table_rows(path, *, text_column="text", label_column=None):
         raise TableError(f"{path}: the table has a header but no rows")
     table[text_column] = table[text_column].astype(str)
     return table, lines
+
+
+#: What a column name looks like: a short word or few, not a sentence, a number or a key.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,29}")
+
+
+def _describe_columns(columns):
+    """Name the columns if they look like a header; never echo what may be the file's data.
+
+    A file without a header line has its first row taken as one: its "names" are then
+    content (a text, a secret), which an error message must not show.
+
+    Examples
+    --------
+    >>> _describe_columns(["sentence", "label"])
+    'columns: sentence, label'
+    >>> _describe_columns(["sk-4f9a8b7c6d5e", "1"])
+    '2 columns, whose names do not look like a header: the first line must name them'
+    """
+    names = [str(name) for name in columns]
+    if all(
+        _COLUMN_NAME.fullmatch(name) and len(name.split()) <= 3 and sum(map(str.isdigit, name)) <= 2
+        for name in names
+    ):
+        return f"columns: {', '.join(names)}"
+    return (
+        f"{len(names)} columns, whose names do not look like a header: the first line must "
+        "name them"
+    )
 
 
 def _check_tsv_rows(path, text):
@@ -108,6 +135,11 @@ def _check_tsv_rows(path, text):
 
 def _read_delimited(path, text, sep):
     tsv = sep == "\t"
+    header = text.split("\n", 1)[0]
+    if not tsv and header.count("\t") > header.count(","):
+        raise TableError(
+            f"{path}: the file is tab-separated, not comma-separated; rename it to .tsv"
+        )
     if tsv:
         _check_tsv_rows(path, text)
     try:

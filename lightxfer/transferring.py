@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from lightxfer import frozen
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers
+from lightxfer.shipped_sources import load_source
 
 FREEZE = ("auto", "hidden", "embedding")
 
@@ -166,6 +167,11 @@ class FineTunedMLPClassifier(MLPClassifier):
         self._best_intercepts = [b.copy() for b in self.intercepts_]
 
 
+def resolve_source(source_model):
+    """A shipped source's name as its fitted pipeline; anything else as it is."""
+    return load_source(source_model) if isinstance(source_model, str) else source_model
+
+
 def split_source(source_model):
     """Return ``(shared prefix, final classifier)`` of a fitted source pipeline.
 
@@ -192,9 +198,10 @@ def split_source(source_model):
         raise TypeError(
             f"the last step of source_model must be a classifier, got {type(classifier).__name__}"
         )
-    check_is_fitted(classifier)
+    unfitted = "source_model is not fitted (its %(name)s is not): fit it on the source task first"
+    check_is_fitted(classifier, msg=unfitted)
     prefix = model[:-1]
-    check_is_fitted(prefix.steps[-1][1])
+    check_is_fitted(prefix.steps[-1][1], msg=unfitted)
     return prefix, classifier
 
 
@@ -216,9 +223,12 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
 
     Parameters
     ----------
-    source_model : fitted Pipeline or search (``GridSearchCV``) over one
+    source_model : fitted Pipeline, search (``GridSearchCV``) over one, or str
         Shared layers (any fitted transformers) followed by a classifier, e.g.
-        ``make_classifier()`` fitted on the source task.
+        ``make_classifier()`` fitted on the source task; or the name of a source that
+        ships with lightxfer (``"sst2"``, ``"sentiment"``...; see
+        :func:`lightxfer.sources`), used as that fitted source
+        (:func:`lightxfer.shipped_sources.load_source`).
     head : {"logreg", "mlp"} or classifier, default="logreg"
         The new task-specific layer (see :func:`lightxfer.make_head`). On the shared
         prefix of a source whose head is a ``LogisticRegression``, ``"logreg"`` is an
@@ -266,7 +276,7 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
     >>> reused_layers(recommended)
     'the frozen shared layers (HybridVectorizer)'
     """
-    prefix, classifier = split_source(source_model)
+    prefix, classifier = split_source(resolve_source(source_model))
     # ``freeze`` names what to freeze; the function that wraps an estimator frozen is
     # frozen.freeze, which the parameter would hide.
     reused = resolve_freeze(classifier, freeze, fine_tune)

@@ -1,5 +1,7 @@
 """Shared fixtures: real but small vectors and data."""
 
+import contextlib
+import io
 import os
 
 import numpy as np
@@ -45,6 +47,21 @@ def glove():
 def sst2():
     """400 SST-2 training sentences and 200 test sentences: ``(X, y, X_test, y_test)``."""
     return texts_and_labels(read_shared("sst2_train", 400), read_shared("sst2_test", 200))
+
+
+@pytest.fixture(scope="session")
+def demo_output():
+    """``lightxfer demo --folds 3``, run once per session: ``(exit code, standard output)``.
+
+    The README's quick start (``lightxfer demo``, 10 folds) and the demo's own test share
+    this run: the same command and data, fewer folds.
+    """
+    from lightxfer.cli.entrypoint import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["demo", "--folds", "3"])
+    return code, out.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,8 @@ def numeric(tmp_path_factory):
     test_table.to_csv(paths["test"], index=False)
     assert "0.0" in paths["train"].read_text() and "0.0" not in paths["test"].read_text()
     paths["model"] = folder / "model.skops"
-    argv = ["train", "--train", paths["train"], "--pooling", "mean", "--out", paths["model"]]
+    argv = ["train", "--train", paths["train"], "--pooling", "mean", "--cv", "0"]
+    argv += ["--out", paths["model"]]
     assert main([str(arg) for arg in argv]) == 0
     return paths, test_table
 
@@ -176,11 +177,9 @@ def test_predict_refuses_an_input_that_has_a_prediction_column(numeric, tmp_path
 
 
 def test_grid_on_the_recommended_model_leaves_its_c_alone():
-    recommended = train.default_grid(make_classifier())
-    assert "head__C" not in recommended and "embedding__pooling" in recommended
+    assert train.default_grid(make_classifier()) == {}  # it searches its n-gram weight and C
+    assert "already chooses" in train.nothing_to_grid(make_classifier())
     assert "head__C" in train.default_grid(make_classifier(pooling="mean"))
-    with pytest.raises(ValueError, match="tunes itself"):
-        train.default_grid(make_classifier(), fix_pooling=True)
 
 
 @pytest.mark.parametrize(
@@ -208,9 +207,19 @@ def test_train_lines_reach_a_pipe_as_each_stage_starts(numeric, tmp_path, monkey
         seen_when_saving.append(pipe.getvalue().decode())
         return path
 
-    monkeypatch.setattr(train, "save", save)
+    monkeypatch.setattr(lightxfer.persistence, "save", save)
     paths, _ = numeric
-    argv = ["train", "--train", paths["train"], "--pooling", "mean", "--out", tmp_path / "m"]
+    argv = [
+        "train",
+        "--train",
+        paths["train"],
+        "--pooling",
+        "mean",
+        "--cv",
+        "0",
+        "--out",
+        tmp_path / "m",
+    ]
     assert main([str(arg) for arg in argv]) == 0
     assert "training on 200 texts, 2 classes (0, 1)" in seen_when_saving[0]
 

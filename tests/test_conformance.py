@@ -28,7 +28,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from lightxfer import EmbeddingVectorizer
+from lightxfer import EmbeddingVectorizer, SourceBlocks
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.transferring import FineTunedMLPClassifier
 
@@ -48,6 +48,7 @@ TEXT_TRANSFORMERS = [
         lambda vectors: EmbeddingVectorizer(vectors, ["max", "sif"], cache=False),
         id="embedding-max-sif-uncached",
     ),
+    pytest.param(lambda vectors: SourceBlocks(EmbeddingVectorizer(vectors)), id="source-blocks"),
 ]
 
 

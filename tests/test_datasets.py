@@ -49,8 +49,10 @@ def test_setup_ships_every_data_file_in_the_wheel():
     call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.keywords)
     package_data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
     patterns = package_data["lightxfer"]
-    for path in DATA.iterdir():
-        assert any(fnmatch(f"data/{path.name}", p) for p in patterns), f"{path.name} not shipped"
+    for path in DATA.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            name = path.relative_to(DATA.parent).as_posix()
+            assert any(fnmatch(name, p) for p in patterns), f"{name} not shipped"
 
 
 @pytest.mark.parametrize(("name", "split"), SPLITS)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lightxfer.cli.entrypoint import main
 from lightxfer.datasets import load_movie_reviews
 
 
@@ -18,10 +17,10 @@ def test_movie_reviews_are_balanced_real_sentences():
     assert all(isinstance(text, str) and text.strip() for text in texts)
 
 
-def test_demo_prints_lightxfer_and_its_encoder_beside_tfidf(capsys):
+def test_demo_prints_lightxfer_and_its_encoder_beside_tfidf(demo_output):
     # The test extra installs lightxfer[encoder], so the demo shows the encoder row.
-    assert main(["demo", "--folds", "3"]) == 0
-    out = capsys.readouterr().out
+    code, out = demo_output
+    assert code == 0
     assert "3-fold cross-validated accuracy" in out
     rows = [line for line in out.splitlines() if "%" in line]
     assert [row.split()[:2] for row in rows] == [

@@ -8,7 +8,9 @@ model, do not land in the repository); their data comes from :mod:`lightxfer.dat
 Shell blocks (```` ```bash ````, ``sh``, ``shell``, ``console``) are run too, but only their
 ``lightxfer ...`` commands (a line may chain several with ``&&``): each goes through the
 CLI's ``main`` in this process, in order, and must exit with 0. Installation and tooling
-commands (``pip``, ``ruff``, ``pytest``, ...) are left to CI, which runs them for real. Every
+commands (``pip``, ``ruff``, ``pytest``, ...) are left to CI, which runs them for real. The
+quick start's ``lightxfer demo`` is the session's one demo run (``demo_output`` in
+``conftest.py``: 3 folds instead of 10, shared with ``test_demo.py``). Every
 ``lightxfer <command>`` mentioned anywhere in the README must be a real subcommand.
 
 To keep a block out of the test (e.g. one that needs a download or a cluster), put the
@@ -113,11 +115,15 @@ def test_readme_python_blocks_run(in_scratch_dir):
             )
 
 
-def test_readme_shell_commands_run(in_scratch_dir):
+def test_readme_shell_commands_run(in_scratch_dir, request):
     for line, source, skipped in code_blocks(README.read_text(encoding="utf-8"), SHELL):
         if skipped:
             continue
         for argv in lightxfer_commands(source):
+            if argv == ["demo"]:  # the quick start: one shared run, with 3 folds (conftest)
+                code = request.getfixturevalue("demo_output")[0]
+                assert code == 0, f"README.md, block at line {line}: `lightxfer demo`"
+                continue
             try:
                 code = main(argv)
             except SystemExit as exc:  # argparse: --help exits 0, a usage error 2

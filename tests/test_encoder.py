@@ -78,7 +78,8 @@ def test_promised_signature_and_export():
     params = inspect.signature(SentenceEncoder).parameters
     assert list(params) == [
         "model", "batch_size", "n_jobs", "normalize", "max_seq_length", "cache", "progress",
-        "allow_pickle", "fine_tune",
+        "allow_pickle", "long_texts", "chunk_pooling", "max_chunks", "precision",
+        "fine_tune",
     ]  # fmt: skip
     assert params["model"].default == "all-MiniLM-L6-v2"
 
@@ -129,10 +130,11 @@ def test_progress_bar_only_when_asked_or_long(encoder, capsys):
 def test_long_texts_are_truncated_at_the_token_limit(encoder):
     head = " ".join(["the film is long and slow"] * 60)  # 360 word pieces
     texts = [head + " but wonderful", head + " and dreadful"]
-    X = encoder.transform(texts)
+    X = clone(encoder).set_params(long_texts="truncate").fit(TEXTS).transform(texts)
     np.testing.assert_array_equal(X[0], X[1])  # the endings lie beyond 256 word pieces
     assert encoder.max_seq_length_ == 256
-    short = clone(encoder).set_params(max_seq_length=8).fit(TEXTS)
+    with pytest.warns(UserWarning, match="1 of 6 training texts are longer than the 6 word"):
+        short = clone(encoder).set_params(max_seq_length=8, long_texts="truncate").fit(TEXTS)
     assert short.max_seq_length_ == 8
     pair = ["a good film with a great cast but a dull end", "a good film with a great score"]
     cut = short.transform(pair)
@@ -301,7 +303,7 @@ def test_cli_train_and_embed_with_the_encoder(sample, tmp_path, capsys):
     table.to_csv(tmp_path / "train.csv", index=False)
     out = tmp_path / "model.skops"
     assert cli(["train", "--train", str(tmp_path / "train.csv"), "--encoder",
-                "all-MiniLM-L6-v2", "--out", str(out)]) == 0  # fmt: skip
+                "all-MiniLM-L6-v2", "--cv", "0", "--out", str(out)]) == 0  # fmt: skip
     model = lightxfer.load(out)  # the recommended model on the encoder
     assert isinstance(model.named_steps["embedding"].shared_, SentenceEncoder)
     argv = ["embed", "--input", str(tmp_path / "train.csv"), "--output", str(tmp_path / "emb")]

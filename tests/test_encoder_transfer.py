@@ -62,9 +62,11 @@ def test_evaluate_transfer_compares_with_the_encoder_from_scratch(source, mpqa):
         [size, method] for size in ("8", "all") for method in methods
     ]
     for _, rows in table.groupby("per_class"):
-        scratch = rows[rows["method"].isin([RECOMMENDED, TFIDF, ENCODER])]
+        scratch = rows[rows["method"].isin([RECOMMENDED, TFIDF, ENCODER]) & ~rows["one_class"]]
         assert scratch["best_scratch"].sum() == 1
-        assert scratch.loc[scratch["accuracy_mean"].idxmax(), "best_scratch"]
+        # MPQA is two-thirds negative: the verdict's score is balanced accuracy.
+        assert table.attrs["metric"] == "balanced_accuracy"
+        assert scratch.loc[scratch["balanced_accuracy_mean"].idxmax(), "best_scratch"]
     # 140 training texts: every model on the encoder is well above chance on opinions.
     at_all = table[table["per_class"] == "all"].set_index("method")["accuracy_mean"]
     assert at_all[[TRANSFER, EMBEDDING, ENCODER]].min() > 0.6

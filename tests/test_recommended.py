@@ -159,7 +159,8 @@ def test_search_fits_every_C_of_a_multiclass_path():
         model = LogisticRegression(solver="liblinear", C=C, dual=True, tol=DUAL_TOL, random_state=0)
         model = OneVsRestClassifier(model)
         expected = model.fit(features[::2], y[::2]).score(features[1::2], y[1::2])
-        assert score == pytest.approx(expected)
+        # liblinear's own one-vs-rest shuffles from one generator, not one per class.
+        assert score == pytest.approx(expected, abs=2 / 120)
 
 
 @pytest.mark.parametrize(("name", "n"), [("sst2_train", 600), ("trec_train", 2500)])
@@ -378,21 +379,24 @@ def test_selection_benchmark_on_trec(tmp_path):
 
 
 def test_small_data_search_benchmark_on_trec(tmp_path):
-    # One draw of 8 questions per class: the three rules, each scored on held-out
-    # training texts.
+    # One draw of 8 questions per class: the four rules, each scored on held-out
+    # training texts and timed.
     script = REPO / "benchmarks" / "small_data_search.py"
     command = [sys.executable, str(script), "--out", str(tmp_path), "--no-encoder"]
     command += ["--tasks", "trec", "--sizes", "8", "--seeds", "1"]
     subprocess.run(command, check=True, capture_output=True, timeout=600)
     rows = json.loads((tmp_path / "small_data_search.json").read_text())
     assert {row["rule"] for row in rows} == {
-        "repeated folds (shipped)",
+        "shipped search",
+        "previous search",
         "one shuffle",
         "frozen + LR-CV",
     }
     assert all(row["layer"] == "GloVe" and 20 < row["accuracy"] <= 100 for row in rows)
+    assert all(row["seconds"] > 0 for row in rows)
     text = (tmp_path / "small_data_search.md").read_text()
-    assert "| GloVe | repeated folds (shipped) | 8 |" in text
+    assert "| GloVe | shipped search | 8 |" in text
+    assert "shipped search minus the previous search" in text
 
 
 # -- scikit-learn conformance (issue 18: items 1, 2 and 5) -----------------------------------

@@ -1,51 +1,25 @@
-"""Helpers shared by the CLI commands: arguments, reading tables and models, writing tables."""
+"""Helpers shared by the CLI commands' work: reading tables and models, writing tables.
+
+Commands import this module in ``run``, not at the top: it imports pandas and
+scikit-learn (see :mod:`lightxfer.cli.arguments` for what their parsers share).
+"""
 
 import csv
+import os
 import re
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 
+from lightxfer.cli.arguments import PICKLE_SUFFIXES
 from lightxfer.persistence import load
 from lightxfer.tables import TableError, read_table, read_table_rows
 from lightxfer.vectors.loading import load_vectors
-
-
-def add_table_columns(parser, labels=True):
-    """Add ``--text-column`` (and ``--label-column``) with the shared data's defaults."""
-    parser.add_argument("--text-column", default="text", metavar="C", help="column of texts (text)")
-    if labels:
-        parser.add_argument(
-            "--label-column", default="label", metavar="C", help="column of labels (label)"
-        )
-
-
-def parse_pooling(text):
-    """Turn ``"mean"`` or ``"mean,max"`` into the ``pooling`` parameter."""
-    return text.split(",") if "," in text else text
-
-
-def add_allow_pickle(parser, what="a .joblib/.pkl model or vectors it refers to"):
-    """Add ``--allow-pickle``: ``what`` names the pickles the command may then load."""
-    parser.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help=f"allow loading pickles ({what}), which can run code: only for files you trust",
-    )
-
-
-#: The Python options that messages name, by the command-line flag that sets them.
-CLI_OPTIONS = {"allow_pickle=True": "--allow-pickle"}
-
-
-def cli_message(message):
-    """Return an error ``message`` naming command-line flags instead of Python options."""
-    for option, flag in CLI_OPTIONS.items():
-        message = message.replace(f"pass {option}", f"pass {flag}")
-    return message
 
 
 def preload_vectors(source, allow_pickle):
@@ -82,6 +56,28 @@ def read_labelled(path, text_column, label_column, classes=None):
     return table[text_column].to_numpy(dtype=object), labels
 
 
+def check_trainable(path, label_column, labels):
+    """Return the classes of ``labels``, or raise one line if no classifier can fit them.
+
+    Refused before any fit: fewer than two classes, and numbers that are not whole
+    (scikit-learn takes them for a regression target, "continuous").
+    """
+    classes = np.unique(labels)
+    where = f"{path}, column {label_column!r}"
+    if len(classes) < 2:
+        raise ValueError(
+            f"{where}: every row has the label {classes[0]!r}; a classifier needs at least "
+            "2 classes"
+        )
+    if classes.dtype.kind == "f":
+        shown = ", ".join(map(str, classes[classes != np.round(classes)][:3]))
+        raise ValueError(
+            f"{where}: labels such as {shown} are not whole numbers, which scikit-learn "
+            "takes for a regression target; use class names or whole numbers"
+        )
+    return classes
+
+
 #: A label written with leading zeros ("007") is a code, not a quantity.
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
@@ -101,13 +97,60 @@ def parse_labels(labels):
     return numbers.astype(np.float64)
 
 
-def load_model(path, allow_pickle=False):
-    """Load a model saved by ``lightxfer train`` (or :func:`lightxfer.save`)."""
-    # Refusing a pickle is load's: the CLI words its "pass allow_pickle=True" as a flag.
-    model = load(path, allow_pickle=allow_pickle)
+def load_model(path, allow_pickle=False, trusted=()):
+    """Load a text classifier saved by ``lightxfer train`` (or :func:`lightxfer.save`).
+
+    ``trusted`` names types beyond lightxfer's trusted list, as ``load(trusted=...)``.
+    A model that does not take texts (e.g. one fitted on a numeric matrix) is refused
+    here, naming the file, rather than failing on the first text.
+    """
+    # Refusing a pickle or a type is load's: the CLI words "pass allow_pickle=True" and
+    # "pass trusted=[...]" as flags.
+    model = load(path, allow_pickle=allow_pickle, trusted=list(trusted))
     if not hasattr(model, "predict"):
         raise TypeError(f"{path} holds a {type(model).__name__}, not a classifier")
+    if not takes_texts(model):
+        first = model[0] if isinstance(model, Pipeline) else model
+        raise TypeError(
+            f"{path} holds a model whose first step, {type(first).__name__}, takes numbers, "
+            "not texts: lightxfer commands need a text classifier (e.g. from lightxfer train)"
+        )
     return model
+
+
+def check_source(path, model):
+    """Return the source ``model`` read from ``path``, or raise one line naming the file."""
+    from sklearn.exceptions import NotFittedError
+
+    from lightxfer.transferring import split_source
+
+    try:
+        split_source(model)
+    except NotFittedError:
+        raise ValueError(
+            f"{path}: the source model is not fitted; train it first (lightxfer train)"
+        ) from None
+    return model
+
+
+def takes_texts(model):
+    """Tell whether ``model`` may take texts: its first step does not say it takes numbers.
+
+    A step declares text input by its tags (scikit-learn's and lightxfer's vectorizers);
+    one fitted on a numeric matrix has ``n_features_in_``. A step that says neither (a
+    user's own transformer) is given the benefit of the doubt.
+    """
+    first = model[0] if isinstance(model, Pipeline) else model
+    return get_tags(first).input_tags.string or not hasattr(first, "n_features_in_")
+
+
+def check_model_output(path, allow_pickle):
+    """Refuse, before any work, to save a model as a pickle unless ``--allow-pickle``."""
+    if Path(path).suffix.lower() in PICKLE_SUFFIXES and not allow_pickle:
+        raise ValueError(
+            f"{path}: a {Path(path).suffix} model file is a pickle, which commands load only "
+            "with --allow-pickle; write .skops (safe), or pass --allow-pickle to write it"
+        )
 
 
 def _check_known_labels(path, where, label_column, labels, classes):
@@ -161,18 +204,37 @@ def write_table(table, path, suffix=None):
     suffix = suffix or check_output(path)
     if suffix == ".tsv":
         _check_tsv_fields(table, path)
-    to_stdout = str(path) == "-"
-    if not to_stdout:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-    target = sys.stdout if to_stdout else path
+    if str(path) == "-":
+        _write(table, sys.stdout, suffix)
+        return "standard output"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A temporary file renamed into place: a reader never sees half a table, a failure
+    # leaves the old file, and a symlink at ``path`` is replaced, not written through.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            _write(table, file, suffix)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600, as if opened normally
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write(table, file, suffix):
     if suffix == ".csv":
-        table.to_csv(target, index=False)
+        table.to_csv(file, index=False)
     elif suffix == ".tsv":
-        table.to_csv(target, sep="\t", index=False, quoting=csv.QUOTE_NONE)
+        table.to_csv(file, sep="\t", index=False, quoting=csv.QUOTE_NONE)
     else:
-        table.to_json(target, orient="records", lines=True, force_ascii=False)
-    return "standard output" if to_stdout else path
+        table.to_json(file, orient="records", lines=True, force_ascii=False)
 
 
 def _check_tsv_fields(table, path):
@@ -186,28 +248,3 @@ def _check_tsv_fields(table, path):
                 f"{path}: row {bad[0] + 1}, column {column!r} holds a tab or a line break, which "
                 "TSV cannot hold; write .csv or .jsonl instead"
             )
-
-
-class Stages:
-    """Print one flushed line per stage of a long command, with the seconds since it began.
-
-    Flushed at once, so a run piped into a file or another program shows where it is
-    (Python holds back the output of a pipe until its buffer fills).
-
-    Examples
-    --------
-    >>> import io
-    >>> out = io.StringIO()
-    >>> stage = Stages(file=out)
-    >>> stage("fitting the model")
-    >>> out.getvalue().split("] ")[1]
-    'fitting the model\\n'
-    """
-
-    def __init__(self, file=None):
-        self.file = file
-        self.start = time.perf_counter()
-
-    def __call__(self, message):
-        elapsed = time.perf_counter() - self.start
-        print(f"[{elapsed:6.1f} s] {message}", file=self.file or sys.stdout, flush=True)

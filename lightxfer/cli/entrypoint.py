@@ -1,7 +1,9 @@
 """Entry point of the ``lightxfer`` console command.
 
 Each module in :mod:`lightxfer.cli.commands` is one subcommand: it defines ``NAME``,
-``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. A command module imports
+only :mod:`lightxfer.cli.arguments` at its top and its work (scikit-learn, pandas,
+gensim) inside ``run``: ``--help`` and argument errors answer before anything heavy loads.
 """
 
 import argparse
@@ -11,7 +13,7 @@ import pkgutil
 import sys
 
 from lightxfer.cli import commands
-from lightxfer.cli.common import cli_message
+from lightxfer.cli.arguments import cli_message
 from lightxfer.exceptions import MissingExtraError, VectorsUnavailableError
 
 EXPECTED_ERRORS = (

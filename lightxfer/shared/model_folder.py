@@ -7,12 +7,18 @@ loaded. A folder may be named by a model file someone else wrote, so
 :func:`check_model_folder` refuses, with one line naming the folder:
 
 - a ``modules.json`` ``type`` outside :data:`MODULE_TYPES` (sentence-transformers' own
-  modules whose loading reads only JSON and tensors), and a module path leaving the folder;
+  modules whose loading reads only JSON and tensors), and a module path leaving the folder
+  or inside a hidden folder (such as ``.cache/``, which the fingerprint leaves out);
+- a module config naming files or folders of its own choosing: a tokenizer elsewhere
+  (``tokenizer_name_or_path``), or a path, file, folder or variant among the arguments it
+  passes to transformers (:data:`FILE_ARGUMENTS`);
 - custom code: a ``*.py`` file, an ``auto_map`` entry (remote code, which lightxfer never
   enables), a ``quantization_config``, a ``Dense`` activation outside :data:`ACTIVATIONS`;
-- a module whose weights are only in a pickle-based file (``pytorch_model.bin``, ``*.pt``,
-  ``*.pkl``...), unless the caller passes ``allow_pickle=True``; safetensors files are
-  read without running code;
+- a module whose weights sentence-transformers or transformers would read from a
+  pickle-based file (``pytorch_model.bin``...), unless the caller passes
+  ``allow_pickle=True``: the rule follows the file each one actually reads
+  (:func:`weight_files`), so a stray ``*.safetensors`` beside the pickle does not pass;
+  safetensors files are read without running code;
 - a config larger than :data:`MAX_CONFIG_BYTES`, a size in it above :data:`MAX_SIZE`, or
   sizes that announce more weights than the folder's weight files hold
   (:func:`announced_parameters`), so nothing allocates without bound;
@@ -54,6 +60,23 @@ ACTIVATIONS = frozenset(
     for name in names
 )
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+#: The config files a ``Transformer`` module may read its arguments from (it reads the
+#: first one found; each one present is checked).
+SENTENCE_CONFIGS = tuple(
+    f"sentence_{name}_config.json"
+    for name in ("bert", "roberta", "distilbert", "camembert", "albert", "xlm-roberta", "xlnet")
+)
+#: Arguments a module config may not pass to transformers: each names a file or folder
+#: to read (or write) instead of the checked ones, as do names ending in ``_file``,
+#: ``_dir``, ``_folder`` or ``_path``, or fetches code or weights of its own
+#: (quantisation back ends, hub kernels).
+FILE_ARGUMENTS = frozenset(
+    {"variant", "subfolder", "gguf_file", "revision", "tokenizer_file"}
+    | {"quantization_config", "use_kernels", "kernel_config"}
+)
+_FILE_SUFFIXES = ("_file", "_dir", "_folder", "_path")
+_ARGUMENTS = ("model_args", "tokenizer_args", "config_args")
+_ARGUMENTS += ("model_kwargs", "processor_kwargs", "config_kwargs")
 MAX_FILES = 10_000
 #: Largest JSON config read (bytes); ``tokenizer.json`` is read by the tokenizers library.
 MAX_CONFIG_BYTES = 4 << 20
@@ -95,7 +118,7 @@ def check_model_folder(folder, *, allow_pickle=False):
         elif kind == "Dense":
             _check_dense(folder, module_folder, allow_pickle)
         elif kind == "LayerNorm":
-            _weights(folder, module_folder, allow_pickle)
+            _weights(folder, module_folder, kind, allow_pickle)
         elif kind == "Pooling":
             _sizes(folder, _read_json(folder, module_folder / "config.json", required=False))
     for name in ("sentence_bert_config.json", "config_sentence_transformers.json"):
@@ -161,10 +184,14 @@ def _modules(folder):
     return modules
 
 
-def _inside(folder, relative):
+def _inside(folder, relative, what="modules.json"):
     path = (folder / relative).resolve()
     if Path(relative).is_absolute() or (path != folder and folder not in path.parents):
-        _refuse(folder, f"modules.json points outside the folder ({str(relative)[:80]!r})")
+        _refuse(folder, f"{what} points outside the folder ({str(relative)[:80]!r})")
+    hidden = [part for part in path.relative_to(folder).parts if part.startswith(".")]
+    if hidden:
+        # Hidden folders (.cache/ above all) are left out of the checks and the fingerprint.
+        _refuse(folder, f"{what} points into the hidden folder {hidden[0][:80]!r}")
     return path
 
 
@@ -177,10 +204,43 @@ def _check_transformer(folder, module_folder, allow_pickle):
     if isinstance(tokenizer, dict) and "auto_map" in tokenizer:
         _refuse(folder, "tokenizer_config.json has 'auto_map': custom code, never run")
     _sizes(folder, config)
+    _check_module_arguments(folder, module_folder)
     announced = announced_parameters(config)
     if announced is None:
         _refuse(folder, f"config.json names no model width lightxfer can check ({_WIDTH[0]})")
-    _check_weight_bytes(folder, announced, _weights(folder, module_folder, allow_pickle))
+    weights = _weights(folder, module_folder, "Transformer", allow_pickle, config)
+    _check_weight_bytes(folder, announced, weights)
+
+
+def _check_module_arguments(folder, module_folder):
+    """Refuse a module config that makes transformers read files the checks did not see."""
+    for name in SENTENCE_CONFIGS:
+        config = _read_json(folder, module_folder / name, required=False)
+        if config is None:
+            continue
+        _sizes(folder, config)
+        where = (module_folder / name).relative_to(folder)
+        if config.get("tokenizer_name_or_path") is not None:
+            _refuse(
+                folder,
+                f"{where} loads its tokenizer from elsewhere (tokenizer_name_or_path), which "
+                "lightxfer neither checks nor fingerprints",
+            )
+        for group in _ARGUMENTS:
+            arguments = config.get(group) or {}
+            if not isinstance(arguments, dict):
+                _refuse(folder, f"{where}: {group} is not a JSON object")
+            for key, value in arguments.items():
+                if key in FILE_ARGUMENTS or str(key).endswith(_FILE_SUFFIXES) or _names_path(value):
+                    _refuse(
+                        folder,
+                        f"{where}: {group} sets {str(key)[:80]!r}, which names a file, folder "
+                        "or code lightxfer does not check",
+                    )
+
+
+def _names_path(value):
+    return isinstance(value, str) and ("/" in value or "\\" in value or value[:1] in ".~")
 
 
 def _check_dense(folder, module_folder, allow_pickle):
@@ -190,24 +250,76 @@ def _check_dense(folder, module_folder, allow_pickle):
     if activation is not None and activation not in ACTIVATIONS:
         _refuse(folder, f"a Dense module names the activation {str(activation)[:80]!r}")
     announced = (_first(config, ("in_features",)) or 0) * (_first(config, ("out_features",)) or 0)
-    _check_weight_bytes(folder, announced, _weights(folder, module_folder, allow_pickle))
+    _check_weight_bytes(folder, announced, _weights(folder, module_folder, "Dense", allow_pickle))
 
 
-def _weights(folder, module_folder, allow_pickle):
-    """Bytes of the weight files a module loads; pickle-only weights need ``allow_pickle``."""
-    names = os.listdir(module_folder) if module_folder.is_dir() else []
-    safe = [module_folder / n for n in names if n.endswith(".safetensors")]
-    if safe:
-        return sum(path.stat().st_size for path in safe)
-    pickled = sorted(n for n in names if n.endswith(PICKLE_SUFFIXES))
+def weight_files(module_folder, kind, config=None):
+    """Return the weight files a module of ``kind`` loads from ``module_folder``.
+
+    The files sentence-transformers 6 and transformers 5 actually read, in their order of
+    preference: a ``Transformer``'s ``config.json`` ``transformers_weights`` if it names
+    one, else ``model.safetensors``, else the shards ``model.safetensors.index.json``
+    lists, else ``pytorch_model.bin`` (or its shards); other modules (``Dense``,
+    ``LayerNorm``) read ``model.safetensors``, else ``pytorch_model.bin``.
+
+    Parameters
+    ----------
+    module_folder : pathlib.Path
+    kind : str
+        The module class, as in ``modules.json`` (``"Transformer"``, ``"Dense"``...).
+    config : dict, optional
+        A ``Transformer``'s ``config.json``.
+
+    Returns
+    -------
+    list of str
+        File names inside ``module_folder`` (empty if it holds none of them).
+    """
+    explicit = (config or {}).get("transformers_weights") if kind == "Transformer" else None
+    if explicit is not None:
+        return [str(explicit)]
+    candidates = ["model.safetensors", "pytorch_model.bin"]
+    if kind == "Transformer":
+        candidates[1:1] = ["model.safetensors.index.json"]
+        candidates += ["pytorch_model.bin.index.json"]
+    for name in candidates:
+        if (module_folder / name).is_file():
+            return _shards(module_folder, name) if name.endswith(".index.json") else [name]
+    return []
+
+
+def _shards(module_folder, index):
+    try:
+        weight_map = json.loads((module_folder / index).read_bytes()[:MAX_CONFIG_BYTES])
+        return sorted({str(name) for name in weight_map["weight_map"].values()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []  # unreadable: transformers fails on it before reading any weight
+
+
+def _weights(folder, module_folder, kind, allow_pickle, config=None):
+    """Bytes of the weight files a module loads; pickle-based ones need ``allow_pickle``."""
+    names = weight_files(module_folder, kind, config)
+    paths = [_weight_path(folder, module_folder, name) for name in names]
+    pickled = [name for name in names if not name.endswith(".safetensors")]
     if pickled and not allow_pickle:
         _refuse(
             folder,
-            f"its weights are only in a pickle-based file ({pickled[0]}), which can run code "
-            "when loaded; pass allow_pickle=True (to SentenceEncoder or lightxfer.load) only "
-            "if you trust its source, or convert the weights to safetensors",
+            f"its weights are read from a pickle-based file ({pickled[0][:80]}), which can "
+            "run code when loaded; pass allow_pickle=True (to SentenceEncoder or "
+            "lightxfer.load) only if you trust its source, or convert the weights to "
+            "safetensors (model.safetensors)",
         )
-    return sum((module_folder / n).stat().st_size for n in pickled)
+    return sum(path.stat().st_size for path in paths if path.is_file())
+
+
+def _weight_path(folder, module_folder, name):
+    # By name, not resolved: a weights file may be a link, as in the Hugging Face cache.
+    relative = Path(name)
+    if relative.is_absolute() or any(part.startswith(".") for part in relative.parts):
+        _refuse(
+            folder, f"a weights file name leaves the module folder or is hidden ({name[:80]!r})"
+        )
+    return module_folder / relative
 
 
 def _check_weight_bytes(folder, announced, weight_bytes):

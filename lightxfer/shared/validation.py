@@ -100,3 +100,42 @@ def training_texts(X):
     if not texts:
         raise ValueError("cannot fit on an empty list of texts")
     return texts
+
+
+def check_labels(y):
+    """Return the labels ``y`` as a 1-D array, or raise if they mix text and numbers.
+
+    NumPy turns ``[1, "1", 2, "a"]`` into the strings ``["1", "1", "2", "a"]``, which
+    merges the classes ``1`` and ``"1"`` without a word: refused instead.
+
+    Raises
+    ------
+    TypeError
+        Naming one label of each kind.
+
+    Examples
+    --------
+    >>> check_labels(["pos", "neg"]).tolist()
+    ['pos', 'neg']
+    >>> check_labels([1, "1", 2, "a"])
+    Traceback (most recent call last):
+    ...
+    TypeError: labels mix numbers and text (e.g. 1 and '1'), which would be merged as text; make them all one type
+    """
+    if getattr(y, "dtype", np.dtype(object)).kind != "O":
+        return np.asarray(y)
+    values = list(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    first = {}
+    for value in values:
+        kind = "text" if isinstance(value, str) else "numbers" if _is_number(value) else "other"
+        first.setdefault(kind, value)
+    if "text" in first and "numbers" in first:
+        raise TypeError(
+            f"labels mix numbers and text (e.g. {first['numbers']!r} and {first['text']!r}), "
+            "which would be merged as text; make them all one type"
+        )
+    return np.asarray(values)
+
+
+def _is_number(value):
+    return isinstance(value, (Number, np.number)) and not isinstance(value, (bool, np.bool_))

@@ -12,7 +12,12 @@ from joblib import Memory, Parallel, delayed, effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from lightxfer.exceptions import VectorsFileError, VectorsMismatchError, VectorsUnavailableError
+from lightxfer.exceptions import (
+    ModelFileError,
+    VectorsFileError,
+    VectorsMismatchError,
+    VectorsUnavailableError,
+)
 from lightxfer.shared import binding, feature_cache
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.pooling import POOLINGS, TokenBatch
@@ -258,6 +263,7 @@ class EmbeddingVectorizer(SharedLayer):
             A text with no known word, or an empty text, gives a zero row.
         """
         self._check_fitted()
+        n_features = self._n_features()  # binds a rebuilt layer before any worker copies it
         batches = (texts for _, texts in iter_batches(X, self.batch_size))
         n_jobs = effective_n_jobs(self.n_jobs)
         total = len(X) if hasattr(X, "__len__") else None
@@ -269,7 +275,7 @@ class EmbeddingVectorizer(SharedLayer):
                 parts = Parallel(n_jobs=n_jobs, return_as="generator")(
                     delayed(self._transform_batch)(texts) for texts in batches
                 )
-            return _collect(parts, total, self._n_features(), bar)
+            return _collect(parts, total, n_features, bar)
 
     def _transform_batch(self, texts):
         if self._row_key() is not None:
@@ -388,10 +394,11 @@ class EmbeddingVectorizer(SharedLayer):
     # -- pickling and loading: vectors by reference ----------------------------------
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
-        if isinstance(self.vectors, KeyedVectors):
-            state["vectors"] = registry.spill(self.vectors)
-        kv = state.pop("vectors_", None)
+        with binding.LOCK:  # never the state of a half-bound layer
+            state = dict(super().__getstate__())
+            if isinstance(self.vectors, KeyedVectors):
+                state["vectors"] = _file_reference(registry.spill(self.vectors))
+            kv = state.pop("vectors_", None)
         if kv is not None:
             if self.store_vectors:
                 ranks, n_words = getattr(self, "source_ranks_", (self.idf_ids_, len(kv)))
@@ -401,7 +408,7 @@ class EmbeddingVectorizer(SharedLayer):
                     (ranks, n_words),
                 )
             else:
-                state["_vectors_ref"] = registry.spill(kv)
+                state["_vectors_ref"] = _file_reference(registry.spill(kv))
         return state
 
     def __setstate__(self, state):
@@ -418,41 +425,69 @@ class EmbeddingVectorizer(SharedLayer):
         super().__setstate__(state)
 
     def __reduce_ex__(self, protocol):
-        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy): it
-        # binds as soon as it is rebuilt. skops never calls this.
-        return binding.unpickle, (type(self), self.__getstate__())
+        # A pickle is trusted by whoever unpickles it (worker processes, deepcopy): a
+        # bound layer binds again as soon as it is rebuilt, with allow_pickle only if its
+        # vectors were a pickle the caller allowed. A layer never bound (rebuilt from a
+        # file by skops.io.load) is copied unbound: the copy binds itself safely on first
+        # use, as the original would. skops never calls this.
+        with binding.LOCK:
+            state = self.__getstate__()
+            if self._unbound():
+                return binding.unpickle, (type(self), state, None)
+            kv = self.__dict__.get("vectors_", self.vectors)
+            pickled = isinstance(kv, KeyedVectors) and loading.loaded_from_pickle(kv)
+        return binding.unpickle, (type(self), state, pickled)
+
+    def _unbound(self):
+        return bool(_UNBOUND.intersection(self.__dict__)) or isinstance(
+            self.__dict__.get("vectors"), VectorsRef
+        )
 
     def __getattr__(self, name):
         # Rebuilt but not bound (skops.io.load, not lightxfer.load): bind on first use,
         # with the defaults, which follow only safe references.
         if name == "vectors_" and _UNBOUND.intersection(self.__dict__):
             self.__lightxfer_bind__(binding.BindOptions())
-            return self.vectors_
+            return self.__dict__["vectors_"]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __lightxfer_bind__(self, options):
         """Bind the vectors the rebuilt model refers to (:mod:`lightxfer.shared.binding`).
 
+        Everything is resolved first and published last, under ``binding.LOCK``: another
+        thread sees the layer unbound (and waits to bind it) or bound, never in between.
+
         Parameters
         ----------
         options : lightxfer.shared.binding.BindOptions
         """
-        stored = self.__dict__.pop("_stored_vectors", None)
-        ref = self.__dict__.pop("_vectors_ref", None)
-        given = options.sources.get("vectors")
-        if stored is not None:
-            self._bind_stored(stored, options)
-        elif ref is not None:
-            self.vectors_ = _bind_reference(ref, getattr(self, "fingerprint_", None), options)
-        if isinstance(self.vectors, VectorsRef):
-            found = getattr(self, "vectors_", None)
-            if found is None or registry.fingerprint(found) != self.vectors.fingerprint:
-                found = _bind_reference(self.vectors, self.vectors.fingerprint, options)
-            self.vectors = found
-        if given is not None and not self.store_vectors:
-            self.vectors = given  # refits use the vectors the caller named
+        with binding.LOCK:
+            state = self.__dict__
+            stored, ref = state.get("_stored_vectors"), state.get("_vectors_ref")
+            given = options.sources.get("vectors")
+            bound = {}
+            if stored is not None:
+                bound = self._bound_stored(stored, options)
+            elif ref is not None:
+                bound["vectors_"] = _bind_reference(ref, state.get("fingerprint_"), options)
+            if isinstance(self.vectors, VectorsRef):
+                found = bound.get("vectors_", state.get("vectors_"))
+                if found is None or registry.fingerprint(found) != self.vectors.fingerprint:
+                    found = _bind_reference(self.vectors, self.vectors.fingerprint, options)
+                bound["vectors"] = found
+            if given is not None and not self.store_vectors:
+                bound["vectors"] = given  # refits use the vectors the caller named
+            if "fingerprint_" in state and "vectors_" not in {*bound, *state}:
+                raise ModelFileError(
+                    f"{options.where}a fitted {type(self).__name__} has no vectors "
+                    "reference; damaged or crafted file"
+                )
+            state.update(bound)
+            for name in _UNBOUND:
+                state.pop(name, None)
 
-    def _bind_stored(self, stored, options):
+    def _bound_stored(self, stored, options):
+        """The attributes a layer saved with ``store_vectors=True`` gets when bound."""
         from lightxfer.vectors.store import keyed_vectors
 
         try:
@@ -463,16 +498,26 @@ class EmbeddingVectorizer(SharedLayer):
             if not all(isinstance(word, str) for word in words):
                 raise TypeError("a word is not a string")
         except (TypeError, ValueError) as exc:
-            raise ValueError(
+            raise ModelFileError(
                 f"{options.where}the vectors stored with the model are damaged ({exc})"
             ) from None
-        self.source_ranks_ = (np.asarray(ranks, dtype=np.int64), int(n_words))
-        self.vectors_ = keyed_vectors(list(words), matrix)
-        loaded.register(self.vectors_, None, None, loaded.compute_fingerprint(self.vectors_))
-        self.idf_ids_ = np.arange(len(words))
+        kv = keyed_vectors(list(words), matrix)
+        loaded.register(kv, None, None, loaded.compute_fingerprint(kv))
+        return {
+            "source_ranks_": (np.asarray(ranks, dtype=np.int64), int(n_words)),
+            "idf_ids_": np.arange(len(words)),
+            "vectors_": kv,
+        }
 
 
 _UNBOUND = {"_stored_vectors", "_vectors_ref"}  # state a rebuilt model has until bound
+
+
+def _file_reference(ref):
+    """``ref`` as a model file being written records it (a path relative to the file)."""
+    if ref.source is None or ref.source in loading.GENSIM_DATA_NAMES:
+        return ref
+    return VectorsRef(binding.file_path(ref.source), ref.limit, ref.fingerprint)
 
 
 def _bind_reference(ref, fitted, options):
@@ -488,7 +533,9 @@ def _bind_reference(ref, fitted, options):
         if given is not None:
             kv = loading.load_vectors(given, allow_pickle=options.allow_pickle)
         else:
-            kv = loading.resolve_reference(ref, check=False, allow_pickle=options.allow_pickle)
+            kv = loading.resolve_reference(
+                ref, check=False, allow_pickle=options.allow_pickle, folder=options.folder
+            )
     except (ValueError, OSError) as exc:  # VectorsFileError, VectorsUnavailableError too
         kind = VectorsUnavailableError if isinstance(exc, VectorsUnavailableError) else None
         raise (kind or VectorsFileError)(
@@ -498,6 +545,8 @@ def _bind_reference(ref, fitted, options):
     actual = registry.fingerprint(kv)
     if options.check and actual != expected:
         found = registry.reference(kv).source or "in-memory vectors"
+        if given is None and loading.is_path_reference(ref.source):
+            found = "the file the model refers to"  # its resolved path is not the file's to learn
         raise VectorsMismatchError(
             f"{where}the vectors found ({found}, fingerprint {actual}) are not the ones the "
             f"model was fitted with ({ref.source or 'in-memory vectors'}, fingerprint "

@@ -96,15 +96,19 @@ def _load(source, limit, *, allow_pickle, download):
     return _limited(full, limit, key)
 
 
-def resolve_reference(ref, *, check=True, allow_pickle=False):
+def resolve_reference(ref, *, check=True, allow_pickle=False, folder=None):
     """Return the vectors a :class:`VectorsRef` (typically read from a model file) names.
 
     The reference is data from a file, so it is followed only where it is safe to: its
     fingerprint must have the form lightxfer writes; vectors already loaded in this process
     with that fingerprint are used as they are; otherwise the cache entry of the
     fingerprint, the shipped default, a gensim-data name already downloaded (never a
-    download), or an absolute path to a vectors file that is not a pickle (unless
-    ``allow_pickle``).
+    download), or a path to a vectors file that is not a pickle (unless ``allow_pickle``):
+    an absolute path, or one relative to ``folder`` (the model file's), never to the
+    working directory. Symbolic links are resolved first, and a path that leads through
+    ``/proc``, ``/dev`` or ``/sys`` (``/proc/self/cwd`` is the working directory) is
+    refused. A path that cannot be used gives one message, whatever the reason, so that a
+    model file cannot probe the file system.
 
     Parameters
     ----------
@@ -113,6 +117,8 @@ def resolve_reference(ref, *, check=True, allow_pickle=False):
         Raise ``VectorsMismatchError`` if the vectors found have another fingerprint.
     allow_pickle : bool, default=False
         Follow a path to a pickle (gensim ``KeyedVectors.save``) file too.
+    folder : path, optional
+        The folder relative paths start from; without it, only absolute paths are followed.
 
     Returns
     -------
@@ -124,7 +130,20 @@ def resolve_reference(ref, *, check=True, allow_pickle=False):
         return found
     if ref.source is None:
         return load_by_fingerprint(expected)
-    kv = _load(_referable(ref.source), ref.limit, allow_pickle=allow_pickle, download=False)
+    if is_path_reference(ref.source):
+        if folder is None and not Path(ref.source).is_absolute():
+            raise VectorsFileError(
+                f"{ref.source!r} is relative to the model file: load the model with "
+                "lightxfer.load, which knows the file's folder"
+            )
+        try:
+            kv = _load(
+                _referable(ref.source, folder), ref.limit, allow_pickle=allow_pickle, download=False
+            )
+        except (ValueError, OSError):  # missing, a directory, a line that is not vectors...
+            raise VectorsFileError(_unusable(ref.source, allow_pickle)) from None
+    else:
+        kv = _load(_named(ref.source), ref.limit, allow_pickle=allow_pickle, download=False)
     actual = loaded.origin(kv).fingerprint
     if check and actual != expected:
         raise VectorsMismatchError(
@@ -135,13 +154,78 @@ def resolve_reference(ref, *, check=True, allow_pickle=False):
     return kv
 
 
-def _referable(source):
+def is_path_reference(source):
+    """Tell whether a reference's ``source`` is a path (not a name, not in-memory vectors)."""
+    return isinstance(source, str) and source not in GENSIM_DATA_NAMES
+
+
+def loaded_from_pickle(kv):
+    """Tell whether ``kv`` was loaded from a pickle file, which its loader allowed.
+
+    Such vectors are loaded in place, without a cache entry; a copy of a layer bound to
+    them (a task for a worker) may follow their reference into the pickle again.
+    """
+    source = loaded.origin(kv).source
+    return is_path_reference(source) and loaded.cache_dir(source) is None
+
+
+def _unusable(source, allow_pickle):
+    shown = source if len(source) <= 200 else source[:200] + "..."
+    if allow_pickle:
+        return f"{shown!r} is missing or not a usable vectors file"
+    return (
+        f"{shown!r} is missing or not a usable vectors file (for a gensim KeyedVectors "
+        "file you trust, pass allow_pickle=True)"
+    )
+
+
+def _named(source):
     if not isinstance(source, str):
         raise VectorsFileError(f"a vectors reference names a {type(source).__name__}, not a path")
-    if source in GENSIM_DATA_NAMES or Path(source).is_absolute():
-        return source
-    # lightxfer records absolute paths: a relative one would depend on the working folder.
-    raise VectorsFileError(f"{source}: a vectors reference must be an absolute path or a name")
+    return source
+
+
+#: Folders whose entries depend on the process reading them (``/proc/self/cwd`` is the
+#: working directory) or are devices: a model file's vectors path never leads there.
+_SPECIAL_FOLDERS = ("proc", "dev", "sys")
+_MAX_LINKS = 40
+
+
+def _referable(source, folder):
+    """The real path a model file's ``source`` names, relative to the file's ``folder``."""
+    path = Path(source)
+    return str(_resolved(path if path.is_absolute() else Path(folder) / path))
+
+
+def _resolved(path):
+    """Resolve the symbolic links of the absolute ``path`` one by one, as the system would.
+
+    Raises
+    ------
+    VectorsFileError
+        If a step leads into one of the :data:`_SPECIAL_FOLDERS` or loops.
+    """
+    parts, real, links = list(path.parts[1:]), Path(path.anchor), 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        step = real.parent if part == ".." else real / part
+        if os.name == "posix" and len(step.parts) > 1 and step.parts[1] in _SPECIAL_FOLDERS:
+            raise VectorsFileError(f"{path}: leads into /{step.parts[1]}")
+        if not step.is_symlink():
+            real = step
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            raise VectorsFileError(f"{path}: too many symbolic links")
+        target = Path(os.readlink(step))
+        if target.is_absolute():
+            real = Path(target.anchor)
+            parts = list(target.parts[1:]) + parts
+        else:
+            parts = list(target.parts) + parts
+    return real
 
 
 def _forget_if_changed(key):
@@ -271,8 +355,7 @@ def _default_glove():
         kv = store.keyed_vectors(words, np.load(npy, mmap_mode="r"))
         meta = {"kind": "raw", "source": DEFAULT_VECTORS}
         meta["fingerprint"] = loaded.compute_fingerprint(kv)
-        store.write_entry(key, meta, _raw_filler(kv))
-        entry = store.read_entry(key)
+        entry = store.write_entry(key, meta, _raw_filler(kv))
     return (*entry, store.entry_dir(key))
 
 
@@ -325,8 +408,7 @@ def _load_file(path, allow_pickle):
     key = _file_key(path)
     entry = store.read_entry(key)
     if entry is None:
-        store.write_entry(key, {"kind": kind, "source": str(path)}, _filler(kind, path))
-        entry = store.read_entry(key)
+        entry = store.write_entry(key, {"kind": kind, "source": str(path)}, _filler(kind, path))
     return (*entry, store.entry_dir(key))
 
 

@@ -30,13 +30,14 @@ class VectorsRef:
     limit: int | None
     fingerprint: str
 
-    def resolve(self, *, check=True, allow_pickle=False):
+    def resolve(self, *, check=True, allow_pickle=False, folder=None):
         """Return the vectors this handle names, loading them once per process.
 
         Only what a model file may name is followed: vectors already loaded in this
         process, the cache entry of a valid fingerprint, the shipped default, a
-        gensim-data name already downloaded (never a download), or an absolute path to
-        a vectors file whose format is not a pickle (unless ``allow_pickle``).
+        gensim-data name already downloaded (never a download), or a path (absolute, or
+        relative to ``folder``) to a vectors file whose format is not a pickle (unless
+        ``allow_pickle``); see :func:`lightxfer.vectors.loading.resolve_reference`.
 
         Parameters
         ----------
@@ -45,8 +46,12 @@ class VectorsRef:
             found have another fingerprint.
         allow_pickle : bool, default=False
             Also load a gensim ``KeyedVectors.save`` file, which can run code.
+        folder : path, optional
+            The model file's folder, which a relative path starts from.
         """
-        return loading.resolve_reference(self, check=check, allow_pickle=allow_pickle)
+        return loading.resolve_reference(
+            self, check=check, allow_pickle=allow_pickle, folder=folder
+        )
 
 
 def reference(kv):

@@ -2,13 +2,17 @@
 
 An entry is a directory written under a temporary name and renamed into place, so a crash
 while converting never leaves a half-written entry; an entry whose files do not match its
-metadata is treated as missing and rebuilt.
+metadata is treated as missing and rebuilt. Processes converting the same file at once
+each write their own temporary directory; the first renamed into place wins, and the
+others use it and delete only their own: a complete entry is never deleted, as other
+processes may be reading it.
 
 Entry names come from lightxfer (a file's name and identity, or a fingerprint a model file
 records), so each is checked before use: one path component, and its real path directly
 inside the cache. Nothing here reads, writes or deletes anywhere else.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -64,13 +68,17 @@ def keyed_vectors(words, matrix):
 def read_entry(key):
     """Return ``(KeyedVectors, meta)`` for a complete entry, or ``None`` if absent or corrupt."""
     path = entry_dir(key)
+    try:
+        identity = path.stat().st_ino
+    except OSError:
+        return None
     if not (path / _META).is_file():
         return None
     try:
         meta = json.loads((path / _META).read_text())
         if meta.get("kind") == "gensim":
             # Written by lightxfer itself (a converted fastText model), inside the cache.
-            kv = KeyedVectors.load(str(entry_dir(key) / _one_name(meta["file"])), mmap="r")
+            kv = KeyedVectors.load(str(path / _one_name(meta["file"])), mmap="r")
             return kv, meta
         words = json.loads((path / _WORDS).read_text(encoding="utf-8"))
         matrix_path = path / _MATRIX
@@ -86,13 +94,13 @@ def read_entry(key):
         warnings.warn(
             f"rebuilding corrupt vectors cache entry {path} ({type(exc).__name__})", stacklevel=3
         )
-        shutil.rmtree(entry_dir(key), ignore_errors=True)
+        _discard(path, identity)
         return None
     return keyed_vectors(words, matrix), meta
 
 
 def write_entry(key, meta, fill):
-    """Create entry ``key`` atomically.
+    """Create entry ``key`` atomically, or use the one another process completed first.
 
     Parameters
     ----------
@@ -102,6 +110,12 @@ def write_entry(key, meta, fill):
         Metadata to store; ``fill`` may add to it.
     fill : callable
         ``fill(tmpdir, meta)`` writes the entry's files into ``tmpdir``.
+
+    Returns
+    -------
+    (KeyedVectors, dict)
+        The entry now in place, as :func:`read_entry` returns it: this process's, or the
+        one another process renamed into place first.
     """
     final = entry_dir(key)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -110,19 +124,43 @@ def write_entry(key, meta, fill):
         fill(tmp, meta)
         # meta.json is written last: an entry without it is incomplete and ignored.
         (tmp / _META).write_text(json.dumps(meta, indent=1))
-        shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            # Another process completed the same entry meanwhile: keep theirs, which
-            # other processes may already have memory-mapped.
-            if not (final / _META).is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+        for _ in range(3):
+            try:
+                # Fails if ``final`` is a directory with files in it: never overwritten.
+                os.rename(tmp, final)
+                break
+            except OSError:
+                entry = read_entry(key)
+                if entry is not None:  # another process won the race: use its entry
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return entry
+                with contextlib.suppress(OSError):  # not an entry: left by older versions
+                    if not (final / _META).exists():
+                        _discard(final, final.stat().st_ino)
+        else:
+            raise OSError(f"cannot create vectors cache entry {final}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final
+    entry = read_entry(key)
+    if entry is None:
+        raise OSError(f"vectors cache entry {final} vanished as it was written")
+    return entry
+
+
+def _discard(path, identity):
+    """Delete the entry at ``path`` if it is still the directory ``identity`` was read from.
+
+    It is first renamed aside, so a process that replaced it meanwhile with a complete
+    entry keeps that one, and no process ever sees it half deleted.
+    """
+    trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    try:
+        if path.stat().st_ino == identity:
+            os.replace(path, trash / path.name)
+    except OSError:
+        pass
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _one_name(name):

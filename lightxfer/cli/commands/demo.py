@@ -3,11 +3,7 @@
 import time
 from importlib.util import find_spec
 
-import numpy as np
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
-
-from lightxfer.classifier import make_classifier, make_tfidf_baseline
-from lightxfer.datasets import DATASETS, load_dataset, load_movie_reviews
+from lightxfer.cli.arguments import DATASETS
 from lightxfer.shared.sentence_models import DEFAULT_MODEL
 
 NAME = "demo"
@@ -36,27 +32,47 @@ def add_arguments(parser):
     )
 
 
-def compare(texts, labels, folds=10, seed=0, encoder=None):
+def compare(texts, labels, folds=10, seed=0, encoder=None, report=None, progress=None):
     """Return ``{name: (mean accuracy, std, seconds)}`` for lightxfer and TF-IDF + LR.
 
     With ``encoder`` (a sentence-transformers model name or directory), also for
-    ``make_classifier(encoder=encoder)``.
+    ``make_classifier(encoder=encoder)``. ``report(name, result)`` is called as each
+    row is done; ``progress`` shows a bar over each model's folds (default: on a
+    terminal).
     """
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    from lightxfer.classifier import make_classifier, make_tfidf_baseline
+    from lightxfer.progress import progress_bar
+
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     models = {"lightxfer make_classifier()": make_classifier()}
     if encoder is not None:
         models[f"lightxfer encoder={encoder}"] = make_classifier(encoder=encoder)
     models["TF-IDF + logistic regression"] = make_tfidf_baseline()
+    texts, labels = np.asarray(texts, dtype=object), np.asarray(labels)
     results = {}
     for name, model in models.items():
         start = time.perf_counter()
-        scores = cross_val_score(model, texts, labels, cv=cv)
-        results[name] = (scores.mean(), scores.std(), time.perf_counter() - start)
+        splits = list(cv.split(texts, labels))
+        scores = [
+            clone(model).fit(texts[train], labels[train]).score(texts[test], labels[test])
+            for train, test in progress_bar(progress, iterable=splits, desc=name, unit=" folds")
+        ]
+        results[name] = (np.mean(scores), np.std(scores), time.perf_counter() - start)
+        if report is not None:
+            report(name, results[name])
     return results
 
 
 def demo_data(name, seed=0):
     """The movie reviews, or a stratified sample of ``DEMO_TEXTS`` texts of a shipped dataset."""
+    from sklearn.model_selection import train_test_split
+
+    from lightxfer.datasets import load_dataset, load_movie_reviews
+
     if name == "movie-reviews":
         return load_movie_reviews()
     texts, labels = load_dataset(name)
@@ -67,19 +83,25 @@ def demo_data(name, seed=0):
 
 
 def run(args):
+    import numpy as np
+
     texts, labels = demo_data(args.dataset, args.seed)
     kind = "movie-review sentences" if args.dataset == "movie-reviews" else f"{args.dataset} texts"
     print(
         f"{len(texts)} {kind} ({', '.join(np.unique(labels))}), "
-        f"{args.folds}-fold cross-validated accuracy:"
+        f"{args.folds}-fold cross-validated accuracy:",
+        flush=True,
     )
     encoder = args.encoder
     if encoder is None and encoder_installed():
         encoder = DEFAULT_MODEL
-    results = compare(texts, labels, args.folds, args.seed, encoder=encoder)
-    width = max(map(len, results))
-    for name, (mean, std, seconds) in results.items():
-        print(f"  {name:<{width}} {mean:6.1%} ± {std:5.1%}   ({seconds:.1f} s)")
+    width = max(len(f"lightxfer encoder={encoder}"), len("TF-IDF + logistic regression"))
+
+    def report(name, result):
+        mean, std, seconds = result
+        print(f"  {name:<{width}} {mean:6.1%} ± {std:5.1%}   ({seconds:.1f} s)", flush=True)
+
+    compare(texts, labels, args.folds, args.seed, encoder=encoder, report=report)
     return 0
 
 

@@ -8,15 +8,12 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
-
-from lightxfer.cli.common import add_allow_pickle, add_table_columns, parse_pooling, preload_vectors
-from lightxfer.exceptions import require
-from lightxfer.progress import bar_disabled, progress_bar
-from lightxfer.shared.encoder import SentenceEncoder
-from lightxfer.shared.vectorizer import EmbeddingVectorizer
-from lightxfer.tables import read_table
-from lightxfer.vectors.loading import DEFAULT_VECTORS
+from lightxfer.cli.arguments import (
+    DEFAULT_VECTORS,
+    add_allow_pickle,
+    add_table_columns,
+    parse_pooling,
+)
 
 NAME = "embed"
 HELP = (
@@ -67,6 +64,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from lightxfer.cli.common import preload_vectors
+
     if args.encoder is not None and (args.vectors is not None or args.pooling is not None):
         raise ValueError("--encoder replaces --vectors and --pooling: pass one or the other")
     preload_vectors(args.vectors, args.allow_pickle)
@@ -120,6 +119,9 @@ def embed_files(
         The manifest also written to ``output/manifest.json``: rows, features and, per
         chunk, its file, input table and first row there.
     """
+    from lightxfer.shared.encoder import SentenceEncoder
+    from lightxfer.shared.vectorizer import EmbeddingVectorizer
+
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if not (isinstance(chunk_size, int) and chunk_size > 0):
@@ -157,6 +159,8 @@ def embed_files(
 
 def read_features(output):
     """Return the features written by :func:`embed_files` as one array, rows in input order."""
+    import numpy as np
+
     output = Path(output)
     manifest = json.loads((output / MANIFEST).read_text())
     if manifest["format"] == "npy":
@@ -171,6 +175,8 @@ def read_features(output):
 
 def _progress_bar(n_rows, progress):
     """A tqdm bar on a terminal; elsewhere (a log, a pipe) plain lines without ``\\r``."""
+    from lightxfer.progress import bar_disabled, progress_bar
+
     if bar_disabled(progress) is None and not sys.stderr.isatty():
         return ProgressLines(n_rows)
     return progress_bar(progress, total=n_rows, desc="embedding", unit=" texts")
@@ -215,6 +221,8 @@ def _expand(pattern):
 
 
 def _read_chunks(paths, text_column, chunk_size):
+    from lightxfer.tables import read_table
+
     chunks, parts = [], []
     for path in paths:
         texts = read_table(path, text_column=text_column)[text_column].tolist()
@@ -241,6 +249,8 @@ def _blocks(vectorizer, chunks, scheduler):
         for i, texts in enumerate(chunks):
             yield i, vectorizer.transform(texts)
         return
+    from lightxfer.exceptions import require
+
     distributed = require("distributed", "dask")
     dask = require("dask", "dask")
     bag = require("dask.bag", "dask")
@@ -259,6 +269,8 @@ def _blocks(vectorizer, chunks, scheduler):
 
 
 def _write_part(output, index, block, fmt, names):
+    import numpy as np
+
     name = f"part-{index:06d}.{fmt}"
     tmp = output / f".{name}.{uuid.uuid4().hex}.tmp"
     try:

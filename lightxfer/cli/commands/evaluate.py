@@ -1,14 +1,6 @@
 """``lightxfer evaluate``: accuracy, macro-F1 and confusion matrix of a model on a table."""
 
-import pandas as pd
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-
-from lightxfer.cli.common import (
-    add_allow_pickle,
-    add_table_columns,
-    load_model,
-    read_labelled,
-)
+from lightxfer.cli.arguments import add_allow_pickle, add_table_columns, add_trusted
 
 NAME = "evaluate"
 HELP = (
@@ -21,10 +13,13 @@ def add_arguments(parser):
     parser.add_argument("--test", required=True, metavar="FILE", help="labelled test table")
     add_table_columns(parser)
     add_allow_pickle(parser)
+    add_trusted(parser)
 
 
 def run(args):
-    model = load_model(args.model, args.allow_pickle)
+    from lightxfer.cli.common import load_model, read_labelled
+
+    model = load_model(args.model, args.allow_pickle, args.trusted)
     X, y = read_labelled(
         args.test, args.text_column, args.label_column, classes=getattr(model, "classes_", None)
     )
@@ -39,6 +34,9 @@ def run(args):
 
 def evaluate(model, X, y):
     """Return ``{"accuracy", "macro_f1", "confusion"}`` of ``model`` on ``X, y``."""
+    import pandas as pd
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
     predicted = model.predict(X)
     matrix = confusion_matrix(y, predicted, labels=model.classes_)
     names = [str(c) for c in model.classes_]

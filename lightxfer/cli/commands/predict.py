@@ -2,17 +2,7 @@
 
 import sys
 
-import pandas as pd
-from sklearn.pipeline import Pipeline
-
-from lightxfer.cli.common import (
-    add_allow_pickle,
-    add_table_columns,
-    check_output,
-    load_model,
-    read_texts,
-    write_table,
-)
+from lightxfer.cli.arguments import add_allow_pickle, add_table_columns, add_trusted
 
 NAME = "predict"
 HELP = (
@@ -41,11 +31,16 @@ def add_arguments(parser):
     )
     add_table_columns(parser, labels=False)
     add_allow_pickle(parser)
+    add_trusted(parser)
 
 
 def run(args):
+    import pandas as pd
+
+    from lightxfer.cli.common import check_output, load_model, read_texts, write_table
+
     suffix = check_output(args.output, like=args.input)
-    model = load_model(args.model, args.allow_pickle)
+    model = load_model(args.model, args.allow_pickle, args.trusted)
     table, texts = read_texts(args.input, args.text_column)
     out = predictions(model, texts, column=args.prediction_column)
     clash = [name for name in out.columns if name in table.columns]
@@ -69,6 +64,9 @@ def predictions(model, texts, column="prediction"):
 
     A pipeline's shared layer transforms the texts once for both.
     """
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
     head = model
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         texts, head = model[:-1].transform(texts), model[-1]

@@ -2,11 +2,7 @@
 
 from pathlib import Path
 
-from lightxfer.classifier import HEADS
-from lightxfer.cli.common import add_allow_pickle, add_table_columns, load_model, read_labelled
-from lightxfer.evaluation import check_output_path, check_plot_path, evaluate_transfer, format_table
-from lightxfer.persistence import save
-from lightxfer.transferring import FREEZE, SourceMismatchError, split_source, transfer
+from lightxfer.cli.arguments import FREEZE, HEADS, add_allow_pickle, add_table_columns, add_trusted
 
 NAME = "transfer"
 HELP = (
@@ -18,7 +14,13 @@ HELP = (
 
 
 def add_arguments(parser):
-    parser.add_argument("--source", required=True, metavar="MODEL", help="fitted source model")
+    parser.add_argument(
+        "--source",
+        required=True,
+        metavar="MODEL",
+        help="fitted source model, or a source shipped with lightxfer (sst2, sst5, subj, trec, "
+        "mpqa, or an alias such as sentiment), or all: each shipped source in turn",
+    )
     parser.add_argument("--train", required=True, metavar="FILE", help="labelled target table")
     parser.add_argument(
         "--test", metavar="FILE", help="labelled target test table (default: hold out 30%%)"
@@ -28,7 +30,7 @@ def add_arguments(parser):
         "--sizes", default="8,32,128,all", help="examples per class, comma-separated (8,32,128,all)"
     )
     parser.add_argument("--seeds", type=int, default=5, help="random samples per size (5)")
-    parser.add_argument("--head", choices=sorted(HEADS), default="logreg", help="new head (logreg)")
+    parser.add_argument("--head", choices=HEADS, default="logreg", help="new head (logreg)")
     parser.add_argument(
         "--freeze",
         choices=FREEZE,
@@ -58,10 +60,25 @@ def add_arguments(parser):
     parser.add_argument(
         "--out", metavar="MODEL", help="also fit the transferred model on all of --train, save it"
     )
-    add_allow_pickle(parser)
+    add_allow_pickle(parser, "a .joblib/.pkl model or vectors it refers to, an --out .pkl file")
+    add_trusted(parser)
 
 
 def run(args):
+    from lightxfer.cli.common import (
+        check_model_output,
+        check_trainable,
+        read_labelled,
+    )
+    from lightxfer.evaluation import (
+        check_output_path,
+        check_plot_path,
+        evaluate_transfer,
+        format_table,
+    )
+    from lightxfer.persistence import save
+    from lightxfer.transferring import SourceMismatchError, split_source, transfer
+
     sizes = parse_sizes(args.sizes)
     if args.fine_tune_encoder and not args.encoder:
         raise ValueError("--fine-tune-encoder fine-tunes the encoder: pass --encoder NAME too")
@@ -69,13 +86,17 @@ def run(args):
         check_plot_path(args.plot)
     if args.out:
         check_output_path(args.out)
-    source = load_model(args.source, args.allow_pickle)
+        check_model_output(args.out, args.allow_pickle)
+    if args.source.strip().lower() == "all":
+        return run_all_sources(args, sizes)
+    source = saved_or_shipped(args)
     options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
     try:
         transferred = transfer(source, **options)
     except SourceMismatchError as error:
         raise ValueError(error.describe(cli_spelling)) from None
     X, y = read_labelled(args.train, args.text_column, args.label_column)
+    check_trainable(args.train, args.label_column, y)
     X_test = y_test = None
     if args.test:
         X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
@@ -104,6 +125,50 @@ def run(args):
         print(f"learning curves written to {args.plot}")
     if args.out:
         print(f"saved transferred model to {save(transferred.fit(X, y), args.out)}")
+    return 0
+
+
+def saved_or_shipped(args):
+    """A saved model's path, or (when no such file exists) a shipped source's name."""
+    from lightxfer.cli.common import check_source, load_model
+    from lightxfer.shipped_sources import is_source_name, load_source
+
+    if is_source_name(args.source) and not Path(args.source).exists():
+        return load_source(args.source)
+    return check_source(args.source, load_model(args.source, args.allow_pickle, args.trusted))
+
+
+def run_all_sources(args, sizes):
+    """``--source all``: each shipped source against training from scratch, one after another."""
+    from lightxfer.cli.common import check_trainable, read_labelled
+    from lightxfer.evaluation import evaluate_transfer, format_table
+    from lightxfer.shipped_sources import NAMES
+
+    if args.out:
+        raise ValueError("--out saves one transferred model: name one --source, not all")
+    X, y = read_labelled(args.train, args.text_column, args.label_column)
+    check_trainable(args.train, args.label_column, y)
+    X_test = y_test = None
+    if args.test:
+        X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
+    options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
+    verdicts = []
+    for name in NAMES:
+        table = evaluate_transfer(
+            name,
+            X,
+            y,
+            train_sizes=sizes,
+            n_seeds=args.seeds,
+            X_test=X_test,
+            y_test=y_test,
+            encoder=args.encoder,
+            title=f"shipped source {name} → {Path(args.train).name}",
+            **options,
+        )
+        print(f"source {name} ({table.attrs['reused']}):\n\n{format_table(table)}\n")
+        verdicts.append(f"{name}: {table.attrs['verdict']}")
+    print("\n".join(verdicts))
     return 0
 
 

@@ -1,9 +1,6 @@
 """``lightxfer vectors``: inspect word vectors and build their memory-mapped cache."""
 
-from lightxfer.cli.common import add_allow_pickle, add_table_columns, read_texts
-from lightxfer.shared.tokenize import tokenize_ids
-from lightxfer.vectors import loaded, registry
-from lightxfer.vectors.loading import DEFAULT_VECTORS, cache_path, load_vectors
+from lightxfer.cli.arguments import DEFAULT_VECTORS, add_allow_pickle, add_table_columns
 
 NAME = "vectors"
 HELP = "Inspect word vectors (info) or convert them into lightxfer's memory-mapped cache (convert)."
@@ -35,6 +32,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from lightxfer.cli.common import read_texts
+    from lightxfer.vectors.loading import cache_path, load_vectors
+
     kv = load_vectors(args.source, allow_pickle=args.allow_pickle)
     if args.action == "convert":
         print(f"{args.source}: {len(kv.index_to_key)} words x {kv.vector_size} dimensions")
@@ -50,6 +50,9 @@ def run(args):
 
 def describe(source, kv):
     """Return the facts ``vectors info`` prints, in order."""
+    from lightxfer.vectors import registry
+    from lightxfer.vectors.loading import cache_path
+
     ref = registry.reference(kv)
     return {
         "source": ref.source or source,
@@ -62,6 +65,9 @@ def describe(source, kv):
 
 def coverage(kv, texts):
     """Share of the tokens of ``texts`` (tokenised as EmbeddingVectorizer does) that ``kv`` knows."""
+    from lightxfer.shared.tokenize import tokenize_ids
+    from lightxfer.vectors import loaded
+
     lowercase = loaded.is_lowercase(kv)
     ids, _, _ = tokenize_ids(list(texts), kv.key_to_index, tokenizer="auto", lowercase=lowercase)
     return float((ids >= 0).mean()) if len(ids) else 0.0

@@ -1,0 +1,230 @@
+"""Source heads that ship with lightxfer: one MLP per shipped task, over the default encoder.
+
+Each file ``lightxfer/data/sources/<name>.npz`` holds the layers of
+``make_classifier(encoder="all-MiniLM-L6-v2", head="mlp")`` fitted on one shipped task
+(arrays only, float16, read with ``allow_pickle=False``) and, as a JSON string, the
+encoder's fingerprint, the training recipe, the classes, the rows and the licence.
+``benchmarks/train_sources.py`` writes them; :func:`load_source` turns one back into a
+fitted source pipeline, the same as the user's own ``make_classifier(...).fit(...)``.
+"""
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+
+from lightxfer.shared.encoder import SentenceEncoder
+
+SOURCES_DIR = Path(__file__).resolve().parent / "data" / "sources"
+#: The shipped sources, in the order ``sources()`` lists them.
+NAMES = ("sst2", "sst5", "subj", "trec", "mpqa")
+#: Plain-word names of the shipped sources.
+ALIASES = {
+    "sentiment": "sst2",
+    "sentiment-5": "sst5",
+    "subjectivity": "subj",
+    "question-type": "trec",
+    "opinion": "mpqa",
+}
+#: Arrays every source file holds: the MLP's hidden and output layers.
+ARRAYS = ("hidden_coef", "hidden_intercept", "output_coef", "output_intercept", "classes")
+
+
+def resolve_name(name):
+    """Return the shipped source a name or alias refers to, e.g. ``"sentiment"`` -> ``"sst2"``.
+
+    Raises
+    ------
+    ValueError
+        The name is neither a shipped source nor an alias.
+
+    Examples
+    --------
+    >>> resolve_name("sentiment"), resolve_name("TREC")
+    ('sst2', 'trec')
+    """
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in NAMES:
+        raise ValueError(
+            f"no shipped source named {name!r}: choose among {', '.join(NAMES)} "
+            f"or {', '.join(ALIASES)}"
+        )
+    return key
+
+
+def is_source_name(value):
+    """Tell whether ``value`` names a shipped source (rather than a model or a file)."""
+    return isinstance(value, str) and (value.strip().lower() in NAMES + tuple(ALIASES))
+
+
+def read_source(name):
+    """Return ``(arrays, metadata)`` of a shipped source file, checked.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`NAMES` or an alias.
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        ``hidden_coef``, ``hidden_intercept``, ``output_coef``, ``output_intercept``
+        (float16) and ``classes`` (str).
+    metadata : dict
+        ``encoder``, ``encoder_fingerprint``, ``recipe``, ``task``, ``rows``,
+        ``licence``, ``source_test_accuracy`` and more.
+    """
+    return _read(resolve_name(name))
+
+
+@functools.cache
+def _read(name):
+    # Read once per process: every fit with sources="auto" looks them up.
+    path = SOURCES_DIR / f"{name}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the shipped source {name!r} is missing")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = sorted({*ARRAYS, "metadata"} - set(archive.files))
+            if missing:
+                raise ValueError(f"not a lightxfer source file (missing {', '.join(missing)})")
+            arrays = {key: archive[key] for key in ARRAYS}
+            metadata = json.loads(str(archive["metadata"]))
+    except (ValueError, OSError) as error:  # incl. object arrays, refused unread
+        raise ValueError(f"{path}: {error}") from None
+    for array in arrays.values():
+        array.flags.writeable = False  # shared by every caller of this process
+    n_in, n_hidden = arrays["hidden_coef"].shape
+    shapes = {
+        "hidden_intercept": (n_hidden,),
+        "output_coef": (n_hidden, arrays["output_coef"].shape[1]),
+        "output_intercept": (arrays["output_coef"].shape[1],),
+    }
+    for key, shape in shapes.items():
+        if arrays[key].shape != shape:
+            raise ValueError(f"{path}: {key} has shape {arrays[key].shape}, expected {shape}")
+    return arrays, metadata
+
+
+def sources():
+    """List the source tasks that ship with lightxfer, one row each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by name: ``task``, ``classes``, ``rows`` (training texts of the source
+        head), ``licence`` (of its training texts), ``shared_layer`` (the encoder its
+        frozen hidden layer sits on), ``hidden_units`` and ``source_test_accuracy``.
+
+    Examples
+    --------
+    >>> table = sources()
+    >>> table.index.tolist()
+    ['sst2', 'sst5', 'subj', 'trec', 'mpqa']
+    >>> table.loc["sst2", "classes"]
+    'negative, positive'
+    """
+    rows = {}
+    for name in NAMES:
+        arrays, metadata = read_source(name)
+        rows[name] = {
+            "task": metadata["task"],
+            "classes": ", ".join(arrays["classes"].tolist()),
+            "rows": metadata["rows"],
+            "licence": metadata["licence"],
+            "shared_layer": metadata["encoder"],
+            "hidden_units": arrays["hidden_coef"].shape[1],
+            "source_test_accuracy": metadata["source_test_accuracy"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def check_fingerprint(name, metadata, encoder):
+    """Raise if the fitted ``encoder`` is not the model the source was trained on."""
+    expected = metadata["encoder_fingerprint"]
+    found = getattr(encoder, "fingerprint_", None)
+    if found != expected:
+        raise ValueError(
+            f"the shipped source {name!r} was trained on {metadata['encoder']} with "
+            f"fingerprint {expected[:12]}..., but this shared layer has "
+            f"{'none' if found is None else found[:12] + '...'}: its features would "
+            "mean something else"
+        )
+
+
+def load_source(name, *, encoder=None):
+    """Return a shipped source as a fitted pipeline, as ``make_classifier(..., head="mlp")``.
+
+    The pipeline's steps are ``"embedding"`` (a fitted :class:`lightxfer.SentenceEncoder`
+    whose fingerprint matches the source's) and ``"head"`` (a fitted ``MLPClassifier``
+    holding the shipped weights), so :func:`lightxfer.transfer`,
+    :func:`lightxfer.evaluate_transfer` and ``predict`` treat it as a user's own source.
+
+    Parameters
+    ----------
+    name : str
+        A shipped source (see :func:`sources`) or an alias such as ``"sentiment"``.
+    encoder : str or path, optional
+        Where to find the encoder; default the model named in the source file. Its
+        fingerprint must match.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    name = resolve_name(name)
+    arrays, metadata = read_source(name)
+    shared = SentenceEncoder(metadata["encoder"] if encoder is None else encoder)
+    shared.fit(["fingerprint check"])
+    check_fingerprint(name, metadata, shared)
+    return Pipeline([("embedding", shared), ("head", mlp_from_arrays(arrays, metadata))])
+
+
+def mlp_from_arrays(arrays, metadata):
+    """A fitted ``MLPClassifier`` holding a source file's layers (as float32)."""
+    classes = arrays["classes"]
+    n_in, n_hidden = arrays["hidden_coef"].shape
+    params = dict(metadata["recipe"]["head_params"])
+    params["hidden_layer_sizes"] = (n_hidden,)
+    # partial_fit on one row per class builds the fitted state (it refuses early
+    # stopping, set back afterwards); the shipped weights then replace the drawn ones.
+    mlp = MLPClassifier(**{**params, "early_stopping": False})
+    mlp.partial_fit(np.zeros((len(classes), n_in), np.float32), classes, classes=classes)
+    mlp.set_params(**params)
+    mlp.coefs_ = [
+        arrays["hidden_coef"].astype(np.float32),
+        arrays["output_coef"].astype(np.float32),
+    ]
+    mlp.intercepts_ = [
+        arrays["hidden_intercept"].astype(np.float32),
+        arrays["output_intercept"].astype(np.float32),
+    ]
+    return mlp
+
+
+def hidden_layers(names, encoder):
+    """``(names, coef, intercept)``: the hidden layers of ``names`` side by side.
+
+    All shipped hidden layers read the same encoder features, so they are one layer whose
+    units are each source's units in turn. ``encoder`` is the fitted shared layer; its
+    fingerprint must match every source's.
+    """
+    names = [resolve_name(name) for name in names]
+    coefs, intercepts = [], []
+    for name in names:
+        arrays, metadata = read_source(name)
+        check_fingerprint(name, metadata, encoder)
+        coefs.append(arrays["hidden_coef"].astype(np.float32))
+        intercepts.append(arrays["hidden_intercept"].astype(np.float32))
+    return names, np.hstack(coefs), np.concatenate(intercepts)
+
+
+def matching_sources(encoder):
+    """The shipped sources trained on the fitted ``encoder`` (by fingerprint); may be none."""
+    found = getattr(encoder, "fingerprint_", None)
+    return [name for name in NAMES if read_source(name)[1]["encoder_fingerprint"] == found]

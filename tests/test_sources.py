@@ -1,0 +1,129 @@
+"""The source heads that ship with lightxfer: their files, reuse by name, and as blocks.
+
+Encodes a few hundred texts once (the feature cache serves every later fit).
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import read_shared, texts_and_labels
+
+import lightxfer
+from lightxfer import SentenceEncoder, SourceBlocks, make_classifier, transfer
+from lightxfer.cli.entrypoint import main as cli
+from lightxfer.shipped_sources import NAMES, SOURCES_DIR, load_source, read_source
+from lightxfer.source_training import recipe, train_source, write_source
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
+
+
+@pytest.fixture(scope="module")
+def mpqa():
+    """96 MPQA phrases to train on, 200 to test on."""
+    table = read_shared("mpqa", 296, seed=1)
+    return texts_and_labels(table[:96], table[96:])
+
+
+def test_every_shipped_source_is_listed_small_and_safe():
+    table = lightxfer.sources()
+    assert table.index.tolist() == list(NAMES)
+    assert set(table["shared_layer"]) == {"all-MiniLM-L6-v2"}
+    assert (table["rows"] > 5000).all() and (table["hidden_units"] == 256).all()
+    assert table.loc["trec", "classes"].count(",") == 5  # six question types
+    sizes = [(SOURCES_DIR / f"{name}.npz").stat().st_size for name in NAMES]
+    assert max(sizes) <= 512 * 1024 and sum(sizes) <= 3 * 1024 * 1024
+    for name in NAMES:
+        with np.load(SOURCES_DIR / f"{name}.npz", allow_pickle=False) as archive:
+            assert archive["hidden_coef"].dtype == np.float16
+
+
+def test_a_source_retrained_on_a_sample_follows_the_shipped_recipe(tmp_path, monkeypatch):
+    X, y = texts_and_labels(read_shared("sst2_train", 120))
+    model = train_source(X, y)
+    arrays, shipped = read_source("sst2")
+    assert recipe(model) | {"n_iter": None} == shipped["recipe"] | {"n_iter": None}
+    assert model.named_steps["embedding"].fingerprint_ == shipped["encoder_fingerprint"]
+    # Written and read back, it predicts as the fitted model (float16 weights).
+    monkeypatch.setattr("lightxfer.shipped_sources.SOURCES_DIR", tmp_path)
+    from lightxfer import shipped_sources
+
+    shipped_sources._read.cache_clear()
+    try:
+        write_source(model, tmp_path / "sst2.npz", task="t", rows=len(y), licence="l")
+        reloaded = load_source("sst2")
+        X_test, _ = texts_and_labels(read_shared("sst2_test", 60))
+        agree = np.mean(reloaded.predict(X_test) == model.predict(X_test))
+    finally:
+        shipped_sources._read.cache_clear()
+    assert agree >= 0.98
+
+
+def test_transfer_from_a_shipped_source_by_name(mpqa):
+    X, y, X_test, y_test = mpqa
+    target = transfer("sentiment")  # the SST-2 head
+    assert [name for name, _ in target.steps] == ["embedding", "hidden", "head"]
+    hidden = target.named_steps["hidden"].coefs[0]
+    np.testing.assert_array_equal(hidden, read_source("sst2")[0]["hidden_coef"].astype(np.float32))
+    # Opinion polarity from 96 phrases: the sentiment layer carries it.
+    assert target.fit(X, y).score(X_test, y_test) > 0.7
+
+
+def test_a_source_on_another_shared_layer_is_refused(glove):
+    texts = ["a good film", "a bad film"]
+    with pytest.raises(ValueError, match="'sst2' was trained on all-MiniLM-L6-v2 with fingerprint"):
+        SourceBlocks(lightxfer.EmbeddingVectorizer(), sources=["sst2"]).fit(texts)
+    with pytest.raises(ValueError, match="no shipped source named 'imdb'"):
+        transfer("imdb")
+
+
+def test_a_crafted_source_file_is_refused_without_unpickling(tmp_path, monkeypatch):
+    from lightxfer import shipped_sources
+
+    np.savez(tmp_path / "sst2.npz", hidden_coef=np.array([object()], dtype=object))
+    monkeypatch.setattr(shipped_sources, "SOURCES_DIR", tmp_path)
+    shipped_sources._read.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="sst2.npz"):
+            shipped_sources.read_source("sst2")
+    finally:
+        shipped_sources._read.cache_clear()
+
+
+def test_sources_block_weight_is_chosen_by_validation(mpqa):
+    from lightxfer import ngram_search
+
+    X, y, X_test, y_test = mpqa
+    model = make_classifier(encoder="all-MiniLM-L6-v2", sources=["sst2", "sst5"]).fit(X, y)
+    blocks = model.named_steps["embedding"].shared_
+    assert blocks.sources_ == ["sst2", "sst5"]
+    # The weight is the search's choice, replayed from its scores (2 weights x 4 Cs).
+    scores = blocks.cv_results_["accuracy"].reshape(2, 4)
+    splits = ngram_search.validation_splits(y)
+    assert (
+        blocks.weight_
+        == ngram_search.choose([0.0, 1.0], [0.1, 1.0, 10.0, 100.0], scores, splits)[0]
+    )
+    # Weighted in, the block is the two heads' 512 units after the encoder's 384 features.
+    blocks = SourceBlocks(sources=["sst2", "sst5"], weight=1.0).fit(X)
+    assert blocks.transform(X_test).shape == (len(X_test), 384 + 512)
+    assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["sst2_0", "sst5_255"]
+    # Labels that no source knows (random): the block drops out, the model is the plain one.
+    noise = np.random.default_rng(0).permutation(y)
+    unrelated = make_classifier(encoder="all-MiniLM-L6-v2", sources="auto").fit(X, noise)
+    assert unrelated.named_steps["embedding"].shared_.weight_ == 0
+    alone = make_classifier(encoder="all-MiniLM-L6-v2").fit(X, noise)
+    np.testing.assert_array_equal(unrelated.predict(X_test), alone.predict(X_test))
+
+
+def test_cli_transfer_from_a_shipped_source(mpqa, tmp_path, capsys):
+    X, y, _, _ = mpqa
+    pd.DataFrame({"text": X, "label": y}).to_csv(tmp_path / "mpqa.csv", index=False)
+    argv = ["transfer", "--source", "sst2", "--train", str(tmp_path / "mpqa.csv"),
+            "--sizes", "8", "--seeds", "1"]  # fmt: skip
+    capsys.readouterr()
+    assert cli(argv) == 0
+    out = capsys.readouterr().out
+    assert "reused from sst2" in out and "SentenceEncoder" in out
+    assert SentenceEncoder  # the shipped head sits on the default encoder
