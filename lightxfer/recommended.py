@@ -210,7 +210,7 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
     def fit_transform(self, X, y=None):
         """Fit on ``X`` (and ``y``) and return its features, computing them only once."""
         self._check_params()
-        texts = training_texts(X)
+        texts = training_texts(X, y)
         self.__dict__.pop("cv_results_", None)  # a refit without a search has none
         self.shared_ = self._shared_layer()
         # y reaches the shared layer: lightxfer.source_blocks.SourceBlocks weighs its

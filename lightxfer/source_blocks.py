@@ -143,7 +143,7 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None):
         """Fit on ``X`` (and ``y``) and return its features, computing them only once."""
         self._validate_params()
-        texts = training_texts(X)
+        texts = training_texts(X, y)
         self.__dict__.pop("cv_results_", None)
         self.shared_ = clone(self.shared) if self.shared is not None else SentenceEncoder()
         features = np.asarray(self.shared_.fit_transform(texts), dtype=np.float32)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lightxfer import EmbeddingVectorizer
+from lightxfer import EmbeddingVectorizer, make_classifier
 
 DIM = 50
 
@@ -139,3 +139,10 @@ def test_mixed_inputs_work_or_name_the_first_bad_item(vectorizer, items):
         return
     with pytest.raises((TypeError, ValueError), match=rf"position {bad[0]} is "):
         vectorizer.transform(items)
+
+
+@pytest.mark.parametrize("build", [make_classifier, lambda: make_classifier(head="logreg")])
+def test_labels_mixing_numbers_and_text_are_refused_before_fitting(build):
+    # NumPy would turn [1, "1", 2, "a"] into four strings, merging the classes 1 and "1".
+    with pytest.raises(TypeError, match=r"labels mix numbers and text \(e\.g\. 1 and '1'\)"):
+        build().fit(["a good film", "a bad film", "fine", "dull"], [1, "1", 2, "a"])

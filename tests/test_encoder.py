@@ -336,7 +336,7 @@ def test_dask_workers_load_the_model_themselves(encoder, sample, tmp_path):
         expected = encoder.transform(texts)
         np.testing.assert_allclose(client.compute(features).result(), expected, atol=1e-5)
         loaded = client.run(lambda: list(sentence_models._MODELS))
-        assert list(loaded.values()) == [[encoder.fingerprint_]]
+        assert list(loaded.values()) == [[(encoder.fingerprint_, encoder.precision)]]
         argv = ["embed", "--input", str(tmp_path / "texts.csv"), "--output", str(tmp_path / "out")]
         assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--chunk-size", "25",
                     "--scheduler", cluster.scheduler_address]) == 0  # fmt: skip

@@ -94,11 +94,18 @@ def to_text_list(X):
     return check_texts(_as_iterable(X))
 
 
-def training_texts(X):
-    """Return the texts of ``X`` as one checked list of ``str``; none is an error."""
+def training_texts(X, y=None):
+    """Return the texts of ``X`` as one checked list of ``str``; none is an error.
+
+    Labels ``y``, when given, are checked too (:func:`check_labels`): every lightxfer
+    pipeline fits its shared layer first, so mixed label types are refused before any
+    work is done.
+    """
     texts = to_text_list(X)
     if not texts:
         raise ValueError("cannot fit on an empty list of texts")
+    if y is not None:
+        check_labels(y)
     return texts
 
 

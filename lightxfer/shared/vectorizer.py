@@ -168,22 +168,23 @@ class EmbeddingVectorizer(SharedLayer):
         ----------
         X : iterable of str
             Training texts.
-        y : ignored
+        y : array-like, optional
+            Labels: not used, only checked (labels mixing numbers and text are refused).
 
         Returns
         -------
         self
         """
-        self._fit(X)
+        self._fit(X, y)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit on ``X`` and return its features, computing them only once."""
-        return self._fit(X, keep_features=True)
+        return self._fit(X, y, keep_features=True)
 
-    def _fit(self, X, keep_features=False):
-        texts = training_texts(X)
+    def _fit(self, X, y=None, keep_features=False):
+        texts = training_texts(X, y)
         self._reset()
         self.poolings_ = self._poolings()
         kv = loading.load_vectors(self.vectors)
