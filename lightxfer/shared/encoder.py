@@ -185,7 +185,7 @@ class SentenceEncoder(SharedLayer):
         -------
         self
         """
-        texts = training_texts(X)
+        texts = training_texts(X, y)
         settings = fine_tuning.resolve(self.fine_tune)
         if settings is not None and self.precision != "float32":
             raise ValueError("fine_tune trains float32 weights: use precision='float32'")
