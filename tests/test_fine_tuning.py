@@ -68,11 +68,15 @@ def test_fit_is_deterministic_under_random_state(tuned):
 def test_frozen_and_fine_tuned_features_never_share_cache_entries(tuned):
     frozen = SentenceEncoder().fit(TEXTS)
     uncached = SentenceEncoder(cache=False).fit(TEXTS)
-    tuned.transform(TEXTS)  # fills the cache with fine-tuned rows first
-    np.testing.assert_array_equal(frozen.transform(TEXTS), uncached.transform(TEXTS))
+    tuned_rows = tuned.transform(TEXTS)  # fills the cache with fine-tuned rows first
+    frozen_rows = frozen.transform(TEXTS)
+    assert not np.allclose(frozen_rows, tuned_rows, atol=1e-4)
+    # Rows encoded in other batches (earlier tests cache these texts too) may differ in
+    # their last bits, never by what fine-tuning changes.
+    np.testing.assert_allclose(frozen_rows, uncached.transform(TEXTS), atol=1e-5)
     fine = SentenceEncoder(fine_tune=TINY, cache=False)
     fine.__dict__.update({k: v for k, v in vars(tuned).items() if k.endswith("_")})
-    np.testing.assert_array_equal(tuned.transform(TEXTS), fine.transform(TEXTS))
+    np.testing.assert_allclose(tuned_rows, fine.transform(TEXTS), atol=1e-5)
 
 
 def test_pairs_are_balanced_capped_and_never_pair_a_text_with_itself():
