@@ -2,7 +2,7 @@
 
 Not part of lightxfer: ``benchmarks/fine_tuning.py`` writes the draws (training texts
 and labels, test texts) as JSON and runs this script with the Python of a separate
-environment holding ``setfit`` (``/work/venv-setfit`` by default), so setfit and its
+environment holding ``setfit`` (``python -m venv venv-setfit && venv-setfit/bin/pip install setfit``), so setfit and its
 dependencies never enter lightxfer's environment. SetFit runs with its classic recipe:
 ``num_iterations=20`` (2 x 20 pairs per training text), one epoch, batch size 16, and
 scikit-learn's ``LogisticRegression`` head, on the same all-MiniLM-L6-v2 files.
