@@ -30,7 +30,13 @@ from lightxfer.progress import progress_bar
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.fine_tuning import ContrastiveFineTuning
 from lightxfer.shared.validation import check_labels, to_text_list
-from lightxfer.transferring import resolve_source, reused_layers, split_source, transfer
+from lightxfer.transferring import (
+    is_all_sources,
+    resolve_source,
+    reused_layers,
+    split_source,
+    transfer,
+)
 
 TRANSFER = "transfer"
 EMBEDDING = "frozen shared layer"
@@ -98,7 +104,9 @@ def evaluate_transfer(
     Parameters
     ----------
     source_model : fitted Pipeline or str
-        See :func:`lightxfer.transfer`; a name such as ``"sst2"`` is a shipped source.
+        See :func:`lightxfer.transfer`; a name such as ``"sst2"`` is a shipped source,
+        ``"all"`` every shipped source at once (the frozen encoder alone is then the
+        shared-layer row).
     X, y : sequence of str, sequence
         Target texts and labels. Without ``X_test``, a stratified ``test_size`` share is
         held out once (the same for every size and seed) and training samples are drawn
@@ -170,7 +178,7 @@ def evaluate_transfer(
         X_test, y_test = np.asarray(to_text_list(X_test), dtype=object), check_labels(y_test)
     models = {TRANSFER: transferred}
     shared_alone = transfer(source_model, head=head, freeze="embedding", **head_params)
-    if len(shared_alone.steps) != len(transferred.steps) or fine_tune:
+    if _step_types(shared_alone) != _step_types(transferred):
         models[EMBEDDING] = shared_alone  # else the same pipeline: nothing to compare
     models |= {RECOMMENDED: make_classifier(), TFIDF: make_tfidf_baseline()}
     if encoder is not None:
@@ -485,8 +493,14 @@ def _points(row):
     return f"{row.transfer_gain * 100:+.1f} ± {row.transfer_gain_se * 100:.1f} points"
 
 
+def _step_types(pipeline):
+    return [(name, type(step)) for name, step in pipeline.steps]
+
+
 def default_title(source_model, n_target):
     """``"transfer: EmbeddingVectorizer + MLPClassifier source -> target (N texts)"``."""
+    if is_all_sources(source_model):
+        return f"transfer: every shipped source → target ({n_target} texts)"
     prefix, classifier = split_source(source_model)
     names = [type(step).__name__ for _, step in prefix.steps] + [type(classifier).__name__]
     return f"transfer: {' + '.join(names)} source → target ({n_target} texts)"

@@ -13,7 +13,12 @@ from sklearn.utils.validation import check_is_fitted
 from lightxfer import frozen
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers
-from lightxfer.shipped_sources import load_source
+from lightxfer.shared.encoder import SentenceEncoder
+from lightxfer.shipped_sources import NAMES, load_source
+from lightxfer.source_blocks import SourceBlocks
+
+#: ``transfer(ALL_SOURCES)``: every shipped source at once.
+ALL_SOURCES = "all"
 
 FREEZE = ("auto", "hidden", "embedding")
 
@@ -168,8 +173,36 @@ class FineTunedMLPClassifier(MLPClassifier):
 
 
 def resolve_source(source_model):
-    """A shipped source's name as its fitted pipeline; anything else as it is."""
-    return load_source(source_model) if isinstance(source_model, str) else source_model
+    """A shipped source's name as its fitted pipeline; anything else (``"all"``) as it is."""
+    if isinstance(source_model, str) and not is_all_sources(source_model):
+        return load_source(source_model)
+    return source_model
+
+
+def is_all_sources(source_model):
+    """Tell whether ``source_model`` is :data:`ALL_SOURCES` (every shipped source)."""
+    return isinstance(source_model, str) and source_model.strip().lower() == ALL_SOURCES
+
+
+def all_sources_pipeline(*, head="logreg", freeze="auto", fine_tune=False, **head_params):
+    """The target pipeline of ``transfer("all")``: every shipped source at once.
+
+    The default encoder's features side by side with the frozen hidden layers of every
+    shipped source (:class:`lightxfer.SourceBlocks` at weight 1, each block scaled by its
+    norm on the training texts), and a new head: logistic regression on [encoder, five
+    hidden layers]. With ``freeze="embedding"``, the encoder alone. A shipped source
+    trained on the target's own texts (e.g. SST-2 for an SST-5 target) makes this look
+    better than it will be on new texts: name the sources with
+    ``make_classifier(encoder=..., sources=[...])`` to leave it out.
+    """
+    if fine_tune:
+        raise ValueError("fine_tune continues training one source MLP: name one source, not 'all'")
+    if freeze == "embedding":
+        return Pipeline(
+            [("embedding", SentenceEncoder()), ("head", make_head(head, **head_params))]
+        )
+    blocks = SourceBlocks(SentenceEncoder(), sources=list(NAMES), weight=1.0)
+    return Pipeline([("embedding", blocks), ("head", make_head(head, **head_params))])
 
 
 def split_source(source_model):
@@ -228,7 +261,8 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
         ``make_classifier()`` fitted on the source task; or the name of a source that
         ships with lightxfer (``"sst2"``, ``"sentiment"``...; see
         :func:`lightxfer.sources`), used as that fitted source
-        (:func:`lightxfer.shipped_sources.load_source`).
+        (:func:`lightxfer.shipped_sources.load_source`); ``"all"``: every shipped source
+        at once (:func:`all_sources_pipeline`).
     head : {"logreg", "mlp"} or classifier, default="logreg"
         The new task-specific layer (see :func:`lightxfer.make_head`). On the shared
         prefix of a source whose head is a ``LogisticRegression``, ``"logreg"`` is an
@@ -276,6 +310,8 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
     >>> reused_layers(recommended)
     'the frozen shared layers (HybridVectorizer)'
     """
+    if is_all_sources(source_model):
+        return all_sources_pipeline(head=head, freeze=freeze, fine_tune=fine_tune, **head_params)
     prefix, classifier = split_source(resolve_source(source_model))
     # ``freeze`` names what to freeze; the function that wraps an estimator frozen is
     # frozen.freeze, which the parameter would hide.
@@ -366,6 +402,8 @@ def reused_layers(model):
     str
     """
     prefix = model.named_steps["embedding"]
+    if isinstance(prefix, SourceBlocks):
+        return f"the frozen encoder and the hidden layers of {' + '.join(prefix.sources)}"
     prefix = getattr(prefix, "estimator", prefix)
     names = [type(step).__name__ for _, step in getattr(prefix, "steps", [("", prefix)])]
     shared = f"the frozen shared layers ({' + '.join(names)})"

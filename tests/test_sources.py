@@ -127,3 +127,20 @@ def test_cli_transfer_from_a_shipped_source(mpqa, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reused from sst2" in out and "SentenceEncoder" in out
     assert SentenceEncoder  # the shipped head sits on the default encoder
+
+
+def test_all_shipped_sources_at_once_beside_the_frozen_encoder(mpqa):
+    X, y, X_test, y_test = mpqa
+    target = transfer("all")
+    blocks = target.named_steps["embedding"]
+    assert isinstance(blocks, SourceBlocks) and blocks.sources == list(NAMES)
+    target.fit(X, y)
+    assert blocks.weight_ == 1.0 and target.score(X_test, y_test) > 0.7
+    with pytest.raises(ValueError, match="name one source, not 'all'"):
+        transfer("all", fine_tune=True)
+    table = lightxfer.evaluate_transfer("all", X, y, X_test=X_test, y_test=y_test,
+                                        train_sizes=[8], n_seeds=1)  # fmt: skip
+    # The frozen encoder alone is the shared-layer row the combination is measured against.
+    assert {"transfer", "frozen shared layer"} <= set(table["method"])
+    assert table.attrs["reused"].startswith("the frozen encoder and the hidden layers of sst2")
+    assert "every shipped source" in table.attrs["title"]

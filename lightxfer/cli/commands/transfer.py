@@ -19,7 +19,8 @@ def add_arguments(parser):
         required=True,
         metavar="MODEL",
         help="fitted source model, or a source shipped with lightxfer (sst2, sst5, subj, trec, "
-        "mpqa, or an alias such as sentiment), or all: each shipped source in turn",
+        "mpqa, or an alias such as sentiment), or all: each shipped source in turn, then all "
+        "of them together",
     )
     parser.add_argument("--train", required=True, metavar="FILE", help="labelled target table")
     parser.add_argument(
@@ -153,7 +154,7 @@ def run_all_sources(args, sizes):
         X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
     options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
     verdicts = []
-    for name in NAMES:
+    for name in (*NAMES, "all"):  # each shipped source, then all of them at once
         table = evaluate_transfer(
             name,
             X,
@@ -166,7 +167,8 @@ def run_all_sources(args, sizes):
             title=f"shipped source {name} → {Path(args.train).name}",
             **options,
         )
-        print(f"source {name} ({table.attrs['reused']}):\n\n{format_table(table)}\n")
+        label = "all shipped sources together" if name == "all" else f"source {name}"
+        print(f"{label} ({table.attrs['reused']}):\n\n{format_table(table)}\n")
         verdicts.append(f"{name}: {table.attrs['verdict']}")
     print("\n".join(verdicts))
     return 0
