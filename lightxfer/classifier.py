@@ -5,6 +5,7 @@ parameters choose the plain pipeline over the recommended configuration
 (:func:`lightxfer.recommended.make_recommended`).
 """
 
+from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -92,9 +93,11 @@ def make_classifier(
         plain pipeline.
     head : {"logreg", "mlp"} or classifier, optional
         The task-specific head; default ``"logreg"``. Selects the plain pipeline.
-    encoder : str or path, optional
+    encoder : str, path or SentenceEncoder, optional
         A sentence-transformers model as the shared layer, e.g. ``"all-MiniLM-L6-v2"``
-        (needs ``pip install "lightxfer[encoder]"``).
+        (needs ``pip install "lightxfer[encoder]"``); a ``SentenceEncoder`` sets its
+        options too, e.g. ``SentenceEncoder(precision="int8")`` (used as an unfitted
+        clone).
     fine_tune : bool, "contrastive" or ContrastiveFineTuning, default=False
         Fine-tune the encoder on the training labels, contrastively (SetFit's recipe;
         see :class:`lightxfer.SentenceEncoder`), then fit the head on its embeddings.
@@ -150,6 +153,9 @@ def make_classifier(
 
 
 def _shared_layer(vectors, pooling, encoder, n_jobs):
+    if isinstance(encoder, SentenceEncoder):
+        layer = clone(encoder)
+        return layer if n_jobs is None else layer.set_params(n_jobs=n_jobs)
     if encoder is not None:
         return SentenceEncoder(encoder, n_jobs=n_jobs)
     return EmbeddingVectorizer(

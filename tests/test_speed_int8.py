@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 import lightxfer
-from lightxfer import SentenceEncoder
+from lightxfer import SentenceEncoder, make_classifier
 from lightxfer.shared import sentence_models
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
@@ -73,3 +73,13 @@ def test_saved_int8_model_loads_as_int8_and_old_files_as_float32(sst2, tmp_path)
 def test_unknown_precision_is_named():
     with pytest.raises(ValueError, match="'precision' parameter of SentenceEncoder"):
         SentenceEncoder(precision="int4").fit(["a text"])
+
+
+def test_make_classifier_takes_a_configured_encoder():
+    configured = SentenceEncoder(precision="int8")
+    recommended = make_classifier(encoder=configured)
+    plain = make_classifier(encoder=configured, head="logreg", n_jobs=1)
+    assert recommended.named_steps["embedding"].shared.precision == "int8"
+    layer = plain.named_steps["embedding"]
+    assert layer.precision == "int8" and layer.n_jobs == 1 and layer is not configured
+    assert configured.n_jobs is None  # the caller's estimator is never changed
