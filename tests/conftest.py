@@ -32,6 +32,16 @@ def read_shared(name, n=None, seed=0):
     return table.reset_index(drop=True)
 
 
+class RunsCode:
+    """Unpickling this creates ``marker``: proof that a pickle was executed."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
 def texts_and_labels(*tables):
     """``(texts, labels)`` of each table, flattened: ``(X, y)`` or ``(X, y, X_test, y_test)``."""
     return tuple(array for t in tables for array in (t["text"].to_numpy(), t["label"].to_numpy()))
@@ -128,3 +138,25 @@ def pytest_sessionfinish(session):
     if OUTSIDE_READS.caught:
         print(f"\nopened outside the repository: {', '.join(OUTSIDE_READS.caught)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The loaded default sentence encoder, as every SentenceEncoder of the process shares it."""
+    from lightxfer.shared import sentence_models
+
+    return sentence_models.load(sentence_models.DEFAULT_MODEL)
+
+
+@pytest.fixture
+def encode_calls(minilm, monkeypatch):
+    """Texts passed to the model's own encode, call by call."""
+    calls = []
+    original = minilm.model.encode
+
+    def counting(texts, **kwargs):
+        calls.append(list(texts))
+        return original(texts, **kwargs)
+
+    monkeypatch.setattr(minilm.model, "encode", counting)
+    return calls

@@ -53,26 +53,6 @@ def sample(sst2):
     return X[:160], y[:160], X_test[:80], y_test[:80]
 
 
-@pytest.fixture(scope="session")
-def minilm():
-    """The loaded default model, as the encoder shares it."""
-    return sentence_models.load(sentence_models.DEFAULT_MODEL)
-
-
-@pytest.fixture
-def encode_calls(minilm, monkeypatch):
-    """Texts passed to the model's own encode, call by call."""
-    calls = []
-    original = minilm.model.encode
-
-    def counting(texts, **kwargs):
-        calls.append(list(texts))
-        return original(texts, **kwargs)
-
-    monkeypatch.setattr(minilm.model, "encode", counting)
-    return calls
-
-
 def test_promised_signature_and_export():
     assert "SentenceEncoder" in lightxfer.__all__
     params = inspect.signature(SentenceEncoder).parameters

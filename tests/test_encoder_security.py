@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import pytest
 import skops.io as sio
+from conftest import RunsCode
 
 import lightxfer
 from lightxfer import SentenceEncoder, make_classifier
@@ -27,16 +28,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 TEXTS = ["a good film", "a bad film", "great fun", "dull and boring"] * 3
 LABELS = ["pos", "neg", "pos", "neg"] * 3
 MARKER_MODULE = "lightxfer_test_marker_module"
-
-
-class _RunsCode:
-    """Unpickling this creates ``marker``: proof that a pickle was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
 
 
 @pytest.fixture
@@ -115,7 +106,7 @@ def test_module_types_outside_the_allowlist_are_refused(model_copy, marker, mark
 
 def test_pickle_weights_need_allow_pickle(model_copy, marker):
     (model_copy / "model.safetensors").unlink()
-    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(RunsCode(marker)))
     message = _refused(lambda: SentenceEncoder(str(model_copy)).fit(TEXTS), model_copy)
     assert "pytorch_model.bin" in message and "allow_pickle=True" in message
     assert not marker.exists()
@@ -126,7 +117,7 @@ def test_pickle_weights_need_allow_pickle(model_copy, marker):
 
 
 def test_a_pickle_beside_safetensors_weights_is_never_read(model_copy, marker):
-    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(RunsCode(marker)))
     encoder = SentenceEncoder(str(model_copy)).fit(TEXTS)
     assert encoder.transform(TEXTS[:1]).shape == (1, 384)
     assert not marker.exists()
@@ -216,7 +207,7 @@ def test_a_crafted_folder_named_by_a_model_file_is_refused_on_load(
 
 def test_allow_pickle_stored_in_a_file_is_not_obeyed(fitted, model_copy, marker, tmp_path):
     (model_copy / "model.safetensors").unlink()
-    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(RunsCode(marker)))
     path = _saved_with_reference(fitted, model_copy, tmp_path / "model.skops", allow_pickle=True)
     _refused(lambda: lightxfer.load(path), path, model_copy, "allow_pickle=True")
     # Rebuilt by skops itself, the estimator binds safely on first use.

@@ -15,7 +15,7 @@ from sklearn.base import clone
 import lightxfer
 from lightxfer import SentenceEncoder, make_classifier
 from lightxfer.exceptions import MissingExtraError
-from lightxfer.shared import fine_tuning, sentence_models
+from lightxfer.shared import fine_tuning
 from lightxfer.shared.fine_tuning import ContrastiveFineTuning, make_pairs
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,11 +38,6 @@ def model():
 @pytest.fixture(scope="module")
 def tuned(model):
     return model.named_steps["embedding"]
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    return sentence_models.load(sentence_models.DEFAULT_MODEL)
 
 
 def test_fit_trains_only_the_last_two_layers_of_a_copy(tuned, minilm):

@@ -19,6 +19,7 @@ import warnings
 import zipfile
 
 import pytest
+from conftest import RunsCode
 from gensim.test.utils import datapath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,14 +39,6 @@ LIGHTXFER_ERRORS = (
 )
 
 
-class _RunsCode:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A saved model, its schema and members, and a folder with pickles planted in it."""
@@ -58,7 +51,7 @@ def saved(tmp_path_factory):
     path = lightxfer.save(model, folder / "model.skops")
     marker = folder / "ran"
     for name in PLANTED:
-        (folder / name).write_bytes(pickle.dumps(_RunsCode(marker), protocol=4))
+        (folder / name).write_bytes(pickle.dumps(RunsCode(marker), protocol=4))
     with zipfile.ZipFile(path) as archive:
         members = {info.filename: archive.read(info.filename) for info in archive.infolist()}
     return folder, json.loads(members.pop("schema.json")), members, marker

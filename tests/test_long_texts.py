@@ -9,16 +9,11 @@ import pytest
 from sklearn.base import clone
 
 from lightxfer import SentenceEncoder
-from lightxfer.shared import binding, chunking, sentence_models
+from lightxfer.shared import binding, chunking
 from lightxfer.shared.feature_cache import FEATURE_CACHE
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOM = 254  # word pieces of text in a chunk: MiniLM's 256 less [CLS] and [SEP]
-
-
-@pytest.fixture(scope="session")
-def minilm():
-    return sentence_models.load(sentence_models.DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -34,19 +29,6 @@ def pieces(tokenizer, text):
 def article(sst2):
     """SST-2 training sentences run together: about 700 word pieces, 30 sentences."""
     return " ".join(sst2[0][:30])
-
-
-@pytest.fixture
-def encode_calls(minilm, monkeypatch):
-    calls = []
-    original = minilm.model.encode
-
-    def counting(texts, **kwargs):
-        calls.append(list(texts))
-        return original(texts, **kwargs)
-
-    monkeypatch.setattr(minilm.model, "encode", counting)
-    return calls
 
 
 def test_chunks_fit_the_model_and_are_cut_between_sentences(tokenizer, article):

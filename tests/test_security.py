@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
+from conftest import RunsCode
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -35,18 +36,8 @@ LABELS = [1, 0, 1, 0] * 5
 OTHER_FP = "0123456789abcdef" * 2  # well-formed, but no vectors have it
 
 
-class _RunsCode:
-    """Unpickling this creates ``marker``: proof that a pickle was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
-
-
 def _plant_pickle(path, marker):
-    path.write_bytes(pickle.dumps(_RunsCode(marker), protocol=4))
+    path.write_bytes(pickle.dumps(RunsCode(marker), protocol=4))
     return path
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RunsCode
 from gensim.models import KeyedVectors
 from gensim.models.fasttext import load_facebook_vectors
 from gensim.test.utils import datapath
@@ -224,16 +225,6 @@ def test_a_small_gz_of_newlines_is_handled_quickly(tmp_path):
 TEXTS = ["a good film", "a bad film", "great fun", "dull and boring"]
 
 
-class _RunsCode:
-    """Unpickling this creates ``marker``: proof that a pickle was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
-
-
 @pytest.fixture
 def model_copy(tmp_path, monkeypatch):
     """A copy of the packaged encoder folder, its 90 MB weights linked, not copied."""
@@ -328,7 +319,7 @@ def test_a_dense_module_is_judged_by_the_file_it_reads(model_copy, tmp_path):
     (dense / "config.json").write_text(json.dumps(config))
     # sentence-transformers reads model.safetensors, else pytorch_model.bin: not this one.
     (dense / "dummy.safetensors").write_bytes(b"")
-    (dense / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    (dense / "pytorch_model.bin").write_bytes(pickle.dumps(RunsCode(marker)))
     module = {"idx": 3, "name": "3", "path": "2_Dense"}
     module["type"] = "sentence_transformers.models.Dense"
     _edit_json(model_copy / "modules.json", lambda modules: modules.append(module))
@@ -338,7 +329,7 @@ def test_a_dense_module_is_judged_by_the_file_it_reads(model_copy, tmp_path):
 
 def test_explicit_transformers_weights_follow_the_pickle_rule(model_copy, tmp_path):
     marker = tmp_path / "code-ran"
-    (model_copy / "weights.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    (model_copy / "weights.bin").write_bytes(pickle.dumps(RunsCode(marker)))
     _edit_json(model_copy / "config.json", lambda c: c.update(transformers_weights="weights.bin"))
     _refused_load(model_copy, "weights.bin")
     assert not marker.exists()

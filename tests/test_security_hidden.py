@@ -20,6 +20,7 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
+from conftest import RunsCode
 from gensim.test.utils import datapath
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -41,16 +42,6 @@ LABELS = [1, 0, 1, 0] * 5
 ZERO_FP = "0" * 32
 #: Generous bound on a load or a predict that a crafted setting must not make slow.
 SECONDS = 10
-
-
-class _RunsCode:
-    """Unpickling this creates ``marker``: proof that a pickle was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +67,7 @@ def attack(tmp_path, monkeypatch):
     folder = tmp_path / "attacker"
     folder.mkdir()
     marker = tmp_path / "ran"
-    (folder / "vectors.kv").write_bytes(pickle.dumps(_RunsCode(marker), protocol=4))
+    (folder / "vectors.kv").write_bytes(pickle.dumps(RunsCode(marker), protocol=4))
     monkeypatch.chdir(folder)
     return folder, marker
 
@@ -172,7 +163,7 @@ def test_copies_of_a_never_bound_encoder_do_not_obey_the_files_allow_pickle(tmp_
     folder = tmp_path / "minilm"  # the packaged model, its weights replaced by a pickle
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns("model.safetensors"))
     marker = tmp_path / "ran"
-    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_RunsCode(marker)))
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(RunsCode(marker)))
     # A fitted encoder as a crafted file holds it: the folder, and allow_pickle=True.
     state = SentenceEncoder(str(folder), allow_pickle=True).__getstate__()
     state.update(fingerprint_=ZERO_FP, embedding_dim_=384, max_seq_length_=256)
