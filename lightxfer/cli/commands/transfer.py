@@ -66,11 +66,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from lightxfer.cli.common import (
-        check_model_output,
-        check_trainable,
-        read_labelled,
-    )
+    from lightxfer.cli.common import check_model_output
     from lightxfer.evaluation import (
         check_output_path,
         check_plot_path,
@@ -96,11 +92,7 @@ def run(args):
         transferred = transfer(source, **options)
     except SourceMismatchError as error:
         raise ValueError(error.describe(cli_spelling)) from None
-    X, y = read_labelled(args.train, args.text_column, args.label_column)
-    check_trainable(args.train, args.label_column, y)
-    X_test = y_test = None
-    if args.test:
-        X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
+    X, y, X_test, y_test = read_target(args)
     names = [type(step).__name__ for _, step in split_source(source)[0].steps]
     title = f"{Path(args.source).name} ({' + '.join(names)}) → {Path(args.train).name}"
     table = evaluate_transfer(
@@ -141,17 +133,12 @@ def saved_or_shipped(args):
 
 def run_all_sources(args, sizes):
     """``--source all``: each shipped source against training from scratch, one after another."""
-    from lightxfer.cli.common import check_trainable, read_labelled
     from lightxfer.evaluation import evaluate_transfer, format_table
     from lightxfer.shipped_sources import NAMES
 
     if args.out:
         raise ValueError("--out saves one transferred model: name one --source, not all")
-    X, y = read_labelled(args.train, args.text_column, args.label_column)
-    check_trainable(args.train, args.label_column, y)
-    X_test = y_test = None
-    if args.test:
-        X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
+    X, y, X_test, y_test = read_target(args)
     options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
     verdicts = []
     for name in (*NAMES, "all"):  # each shipped source, then all of them at once
@@ -172,6 +159,18 @@ def run_all_sources(args, sizes):
         verdicts.append(f"{name}: {table.attrs['verdict']}")
     print("\n".join(verdicts))
     return 0
+
+
+def read_target(args):
+    """The target's texts and labels from ``--train``, and ``--test`` when given (else None)."""
+    from lightxfer.cli.common import check_trainable, read_labelled
+
+    X, y = read_labelled(args.train, args.text_column, args.label_column)
+    check_trainable(args.train, args.label_column, y)
+    X_test = y_test = None
+    if args.test:
+        X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
+    return X, y, X_test, y_test
 
 
 def cli_spelling(name, value):
