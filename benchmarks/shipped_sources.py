@@ -26,6 +26,7 @@ import argparse
 import json
 import platform
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ LR = "frozen MiniLM + LR"
 RECOMMENDED = "recommended"
 WITH_SOURCES = "recommended + sources"
 LR_SOURCES = "LR + sources"
+SETFIT = "SetFit"
 
 
 def parse_args(argv=None):
@@ -59,6 +61,19 @@ def parse_args(argv=None):
         "other rows are kept from shipped_sources.json in --out",
     )
     parser.add_argument("--test-rows", type=int, help="stratified cap on each test set")
+    parser.add_argument(
+        "--setfit-python",
+        help="Python of an environment with setfit (benchmarks/setfit_runner.py): SetFit "
+        "runs beside, on the same draws of --setfit-targets at --setfit-sizes",
+    )
+    parser.add_argument("--setfit-targets", default="sst2,subj", help="SetFit targets")
+    parser.add_argument("--setfit-sizes", default="8", help="SetFit examples per class")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/lightxfer-shipped-sources"),
+        help="SetFit's draws and results (a rerun resumes)",
+    )
     parser.add_argument(
         "--cache-dir", type=Path, default=Path("/tmp/lightxfer-bench-encoder"), help="encoder cache"
     )
@@ -109,10 +124,59 @@ def methods_for(sources):
     return methods
 
 
+def start_setfit(args):
+    """Write SetFit's draws (the same as every other method's) and start it beside; or None."""
+    if not args.setfit_python:
+        return None
+    jobs = []
+    sizes = [int(s) for s in args.setfit_sizes.split(",")]
+    for target in [t.strip() for t in args.setfit_targets.split(",") if t.strip()]:
+        X_pool, y_pool, X_test, y_test = accuracy.full_splits(None, target, quick=False)[0]
+        X_test, y_test = accuracy.cap(X_test, y_test, args.test_rows)
+        for k in sizes:
+            for seed in range(args.seeds):
+                X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
+                name = f"{target}-{k}-{seed}"
+                path = args.work / "draws" / f"{name}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                draw = {"X": X, "y": y, "X_test": X_test, "y_test": y_test}
+                path.write_text(json.dumps({key: v.tolist() for key, v in draw.items()}))
+                job = {"job": name, "target": target, "per_class": k, "seed": seed}
+                jobs.append({**job, "draw": str(path)})
+    (args.work / "setfit_jobs.json").write_text(json.dumps(jobs))
+    runner = Path(__file__).with_name("setfit_runner.py")
+    log = (args.work / "setfit.log").open("a")
+    command = [args.setfit_python, str(runner), str(args.work / "setfit_jobs.json")]
+    return subprocess.Popen(
+        [*command, str(args.work / "setfit.jsonl"), "1"], stdout=log, stderr=log
+    )
+
+
+def setfit_rows(work):
+    """SetFit's finished rows in this benchmark's row format."""
+    path = work / "setfit.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        keep = ("target", "per_class", "seed", "accuracy")
+        rows.append(
+            {
+                **{key: row[key] for key in keep},
+                "method": SETFIT,
+                "fit_seconds": row["fit_seconds"],
+                "sources_weight": None,
+            }
+        )
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    setfit = start_setfit(args)
     rows, leakage = [], {}
     chosen = [m.strip() for m in args.methods.split(",")] if args.methods else None
     if chosen:
@@ -151,6 +215,9 @@ def main(argv=None):
                         }
                     )
                     print(json.dumps(rows[-1]), flush=True)
+    if setfit is not None:
+        setfit.wait()
+    rows = [row for row in rows if row["method"] != SETFIT] + setfit_rows(args.work)
     write(args, rows, leakage)
     return 0
 
@@ -158,8 +225,8 @@ def main(argv=None):
 def _sources_weight(model):
     step = model.named_steps["embedding"]  # SourceBlocks, or a HybridVectorizer over one
     for blocks in (step, getattr(step, "shared_", None)):
-        if hasattr(blocks, "weight_"):
-            return blocks.weight_
+        if hasattr(blocks, "weights_"):
+            return dict(zip(blocks.sources_, blocks.weights_.tolist()))
     return None
 
 

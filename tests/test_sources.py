@@ -91,30 +91,52 @@ def test_a_crafted_source_file_is_refused_without_unpickling(tmp_path, monkeypat
         shipped_sources._read.cache_clear()
 
 
-def test_sources_block_weight_is_chosen_by_validation(mpqa):
-    from lightxfer import ngram_search
+def test_each_source_is_kept_only_if_validation_says_it_helps(mpqa):
+    from lightxfer import ngram_search, source_blocks
 
     X, y, X_test, y_test = mpqa
-    model = make_classifier(encoder="all-MiniLM-L6-v2", sources=["sst2", "sst5"]).fit(X, y)
+    model = make_classifier(encoder="all-MiniLM-L6-v2", sources=["trec", "sst5"]).fit(X, y)
     blocks = model.named_steps["embedding"].shared_
-    assert blocks.sources_ == ["sst2", "sst5"]
-    # The weight is the search's choice, replayed from its scores (2 weights x 4 Cs).
-    scores = blocks.cv_results_["accuracy"].reshape(2, 4)
-    splits = ngram_search.validation_splits(y)
-    assert (
-        blocks.weight_
-        == ngram_search.choose([0.0, 1.0], [0.1, 1.0, 10.0, 100.0], scores, splits)[0]
-    )
-    # Weighted in, the block is the two heads' 512 units after the encoder's 384 features.
+    assert blocks.sources_ == ["trec", "sst5"]
+    # The weights are the search's choice, replayed from its scores: the encoder alone,
+    # then each source beside it (3 candidates x 4 Cs).
+    results = blocks.cv_results_
+    assert results["source"].tolist() == [""] * 4 + ["trec"] * 4 + ["sst5"] * 4
+    best = np.nanmax(results["accuracy"].reshape(3, 4), axis=1)
+    n_valid = ngram_search.n_validated(ngram_search.validation_splits(y))
+    margin = source_blocks.STANDARD_ERRORS * np.sqrt(best[0] * (1 - best[0]) / n_valid)
+    np.testing.assert_array_equal(blocks.weights_, (best[1:] > best[0] + margin).astype(float))
+    # Opinion polarity: the SST-5 sentiment head helps, the question-type head does not.
+    assert blocks.weights_.tolist() == [0.0, 1.0]
+    assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["sst5_0", "sst5_255"]
+    # Both weighted in: the two heads' 512 units after the encoder's 384 features.
     blocks = SourceBlocks(sources=["sst2", "sst5"], weight=1.0).fit(X)
     assert blocks.transform(X_test).shape == (len(X_test), 384 + 512)
     assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["sst2_0", "sst5_255"]
-    # Labels that no source knows (random): the block drops out, the model is the plain one.
+    # Labels that no source knows (random): every source drops out, the model is the plain one.
     noise = np.random.default_rng(0).permutation(y)
     unrelated = make_classifier(encoder="all-MiniLM-L6-v2", sources="auto").fit(X, noise)
-    assert unrelated.named_steps["embedding"].shared_.weight_ == 0
+    assert not unrelated.named_steps["embedding"].shared_.weights_.any()
     alone = make_classifier(encoder="all-MiniLM-L6-v2").fit(X, noise)
     np.testing.assert_array_equal(unrelated.predict(X_test), alone.predict(X_test))
+
+
+def test_a_sources_block_saved_with_one_weight_for_all_sources_still_loads(mpqa):
+    X, _, X_test, _ = mpqa
+    blocks = SourceBlocks(sources=["sst2", "sst5"], weight=1.0).fit(X)
+    # The state a 6th-session file held: one weight and one norm for the joined blocks.
+    hidden = blocks.hidden_.transform(blocks.shared_.transform(X))
+    joint_norm = float(np.sqrt(np.mean(np.sum(hidden.astype(np.float64) ** 2, axis=1))))
+    state = {
+        k: v for k, v in blocks.__getstate__().items() if k not in ("weights_", "sources_norms_")
+    }
+    old = SourceBlocks.__new__(SourceBlocks)
+    old.__setstate__({**state, "weight_": 1.0, "sources_norm_": joint_norm})
+    features = blocks.shared_.transform(X_test)
+    expected = np.hstack(
+        [features / blocks.shared_norm_, blocks.hidden_.transform(features) / joint_norm]
+    )
+    np.testing.assert_allclose(old.transform(X_test), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_cli_transfer_from_a_shipped_source(mpqa, tmp_path, capsys):
@@ -135,7 +157,8 @@ def test_all_shipped_sources_at_once_beside_the_frozen_encoder(mpqa):
     blocks = target.named_steps["embedding"]
     assert isinstance(blocks, SourceBlocks) and blocks.sources == list(NAMES)
     target.fit(X, y)
-    assert blocks.weight_ == 1.0 and target.score(X_test, y_test) > 0.7
+    assert blocks.weights_.tolist() == [1.0] * len(NAMES)
+    assert target.score(X_test, y_test) > 0.7
     with pytest.raises(ValueError, match="name one source, not 'all'"):
         transfer("all", fine_tune=True)
     table = lightxfer.evaluate_transfer("all", X, y, X_test=X_test, y_test=y_test,
