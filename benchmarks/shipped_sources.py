@@ -48,17 +48,22 @@ RECOMMENDED = "recommended"
 WITH_SOURCES = "recommended + sources"
 LR_SOURCES = "LR + sources"
 SETFIT = "SetFit"
+#: ``--sizes`` value for the whole training pool (one draw: it is the same for every seed).
+FULL = "full"
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=",".join(NAMES), help="target tasks")
-    parser.add_argument("--sizes", default="8,32", help="examples per class (8,32)")
-    parser.add_argument("--seeds", type=int, default=3, help="training samples per size (3)")
     parser.add_argument(
-        "--methods",
-        help="rerun only methods whose name contains one of these (comma-separated); the "
-        "other rows are kept from shipped_sources.json in --out",
+        "--sizes", default="8,16,32,128,full", help="examples per class, or 'full' (all)"
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="training samples per size (5)")
+    parser.add_argument(
+        "--methods", help="run only methods whose name contains one of these (comma-separated)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="write the report from --work's rows"
     )
     parser.add_argument("--test-rows", type=int, help="stratified cap on each test set")
     parser.add_argument(
@@ -72,7 +77,7 @@ def parse_args(argv=None):
         "--work",
         type=Path,
         default=Path("/tmp/lightxfer-shipped-sources"),
-        help="SetFit's draws and results (a rerun resumes)",
+        help="every fit's row, and SetFit's draws and results (a rerun resumes)",
     )
     parser.add_argument(
         "--cache-dir", type=Path, default=Path("/tmp/lightxfer-bench-encoder"), help="encoder cache"
@@ -174,14 +179,14 @@ def setfit_rows(work):
 
 def main(argv=None):
     args = parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    args.work.mkdir(parents=True, exist_ok=True)
+    sizes = [s if s == FULL else int(s) for s in args.sizes.split(",")]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    setfit = start_setfit(args)
-    rows, leakage = [], {}
     chosen = [m.strip() for m in args.methods.split(",")] if args.methods else None
-    if chosen:
-        previous = json.loads((args.out / "shipped_sources.json").read_text())["rows"]
-        rows = [r for r in previous if not any(m in r["method"] for m in chosen)]
+    log = args.work / "rows.jsonl"
+    done = {_key(row) for row in _read_rows(log)}
+    setfit = None if args.report_only else start_setfit(args)
+    leakage = {}
     for target in targets:
         splits = accuracy.full_splits(None, target, quick=False)
         X_pool, y_pool, X_test, y_test = splits[0]
@@ -190,36 +195,50 @@ def main(argv=None):
                 leakage[f"{name} → {target}"] = overlap(name, np.concatenate([X_pool, X_test]))
         sources = fair_sources(target, leakage)
         print(f"target {target}: fair sources {sources}", flush=True)
+        if args.report_only:
+            continue
         accuracy.warm_encoder_cache(accuracy.texts_of(splits), args.cache_dir)
         X_test, y_test = accuracy.cap(X_test, y_test, args.test_rows)
-        for method, build in methods_for(sources).items():
-            if chosen and not any(m in method for m in chosen):
-                continue
-            for k in sizes:
-                for seed in range(args.seeds):
-                    X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
+        methods = {
+            name: build
+            for name, build in methods_for(sources).items()
+            if not chosen or any(m in name for m in chosen)
+        }
+        # Size after size, seed after seed, every method on each draw: a run cut short
+        # still compares the methods on the same draws (and a rerun resumes).
+        for k in sizes:
+            for seed in range(1 if k == FULL else args.seeds):
+                X, y = (
+                    (X_pool, y_pool)
+                    if k == FULL
+                    else accuracy.sample_per_class(X_pool, y_pool, k, seed)
+                )
+                for method, build in methods.items():
+                    row = {"target": target, "method": method, "per_class": k, "seed": seed}
+                    if _key(row) in done:
+                        continue
                     start = time.perf_counter()
                     model = build().fit(X, y)
-                    seconds = time.perf_counter() - start
-                    score = 100.0 * float(np.mean(model.predict(X_test) == y_test))
-                    weight = _sources_weight(model)
-                    rows.append(
-                        {
-                            "target": target,
-                            "method": method,
-                            "per_class": k,
-                            "seed": seed,
-                            "accuracy": score,
-                            "fit_seconds": seconds,
-                            "sources_weight": weight,
-                        }
-                    )
-                    print(json.dumps(rows[-1]), flush=True)
+                    row["fit_seconds"] = time.perf_counter() - start
+                    row["accuracy"] = 100.0 * float(np.mean(model.predict(X_test) == y_test))
+                    row["sources_weight"] = _sources_weight(model)
+                    with log.open("a") as out:
+                        out.write(json.dumps(row) + "\n")
+                    print(json.dumps(row), flush=True)
     if setfit is not None:
         setfit.wait()
-    rows = [row for row in rows if row["method"] != SETFIT] + setfit_rows(args.work)
+    rows = _read_rows(log) + setfit_rows(args.work)
+    rows = [row for row in rows if row["target"] in targets]
     write(args, rows, leakage)
     return 0
+
+
+def _key(row):
+    return row["target"], row["method"], str(row["per_class"]), row["seed"]
+
+
+def _read_rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
 def _sources_weight(model):
@@ -249,6 +268,9 @@ def write(args, rows, leakage):
 
 
 def markdown(frame, leak, meta):
+    frame = frame.assign(size=frame["per_class"].map(_size_label))
+    sizes = sorted(frame["size"].unique(), key=_size_order)
+    seeds = frame.groupby("size")["seed"].nunique()
     lines = [
         "## Shipped sources, leave-one-out (test accuracy %, mean over seeds)",
         "",
@@ -262,55 +284,81 @@ def markdown(frame, leak, meta):
         "(TREC, MPQA), TREC and MPQA four. Rows: *frozen MiniLM + LR* (CV-tuned logistic "
         "regression on the frozen encoder), *recommended* (`make_classifier(encoder=...)`), "
         "*recommended + sources* (`make_classifier(encoder=..., sources=[fair sources])`: "
-        "the sources' hidden layers appended, their weight 0 or 1 chosen by validation on "
-        "the training texts), *LR + sources* (the same block under the CV-tuned LR), and "
-        "*transfer from X* (`transfer(load_source(X), head=<CV-tuned LR>)`: the frozen "
-        "encoder and X's frozen hidden layer).",
+        "each source's hidden layer appended if validation on the training texts says it "
+        "helps), *LR + sources* (the same layer under the CV-tuned LR), *transfer from X* "
+        "(`transfer(load_source(X), head=<CV-tuned LR>)`: the frozen encoder and X's frozen "
+        "hidden layer), and *SetFit* (SetFit 1.2 on the same all-MiniLM-L6-v2 files, its "
+        "classic recipe: `benchmarks/setfit_runner.py`, same draws, where it was run).",
         "",
-        f"Scale: {meta['seeds']} seeds; sizes {meta['sizes']} per class (16, 128 and full "
-        "data not run, for time); the given test split (SST-2, SST-5, TREC) or fold 0 of "
-        "the stratified 10-fold split (SUBJ, MPQA); "
+        "Scale: sizes (examples per class, seeds) "
+        + ", ".join(f"{size} ({seeds[size]})" for size in sizes)
+        + "; the given test split (SST-2, SST-5, TREC) or fold 0 of the stratified 10-fold "
+        "split (SUBJ, MPQA); "
         + (f"test sets capped at {meta['test_rows']} rows; " if meta["test_rows"] else "")
-        + f"{meta['machine']}. SetFit was not run.",
+        + f"{meta['machine']}.",
         "",
     ]
     table = frame.pivot_table(
-        index=["target", "per_class"], columns="method", values="accuracy", aggfunc="mean"
+        index=["target", "size"], columns="method", values="accuracy", aggfunc="mean"
     )
-    order = [LR, RECOMMENDED, WITH_SOURCES, LR_SOURCES]
+    table = table.reindex(sorted(table.index, key=lambda i: (i[0], _size_order(i[1]))))
+    order = [LR, RECOMMENDED, WITH_SOURCES, LR_SOURCES, SETFIT]
     order += sorted(c for c in table.columns if c not in order)
     table = table[[c for c in order if c in table.columns]]
     lines.append("| target | per class | " + " | ".join(table.columns) + " |")
     lines.append("| --- | --- |" + " --- |" * len(table.columns))
-    for (target, k), row in table.iterrows():
+    for (target, size), row in table.iterrows():
         cells = ["" if np.isnan(v) else f"{v:.1f}" for v in row]
-        lines.append(f"| {target} | {k} | " + " | ".join(cells) + " |")
+        lines.append(f"| {target} | {size} | " + " | ".join(cells) + " |")
     lines.append("")
-    means = frame.groupby(["per_class", "method"])["accuracy"].mean().unstack()
-    for k, row in means.iterrows():
-        gain = row[WITH_SOURCES] - row[LR]
-        worst = (
-            table.xs(k, level="per_class")[WITH_SOURCES] - table.xs(k, level="per_class")[LR]
-        ).min()
+    for size in sizes:
+        part = table.xs(size, level="size").dropna(subset=[LR, WITH_SOURCES])
+        gain = part[WITH_SOURCES] - part[LR]
         lines.append(
-            f"- {k} per class, mean over targets: recommended + sources {row[WITH_SOURCES]:.1f}, "
-            f"frozen MiniLM + LR {row[LR]:.1f} ({gain:+.1f}; worst target {worst:+.1f}), "
-            f"recommended {row[RECOMMENDED]:.1f}."
+            f"- {size} per class, mean over {len(part)} targets: recommended + sources "
+            f"{part[WITH_SOURCES].mean():.1f}, frozen MiniLM + LR {part[LR].mean():.1f} "
+            f"({gain.mean():+.1f}; worst target {gain.min():+.1f}, {gain.idxmin()}), "
+            f"recommended {part[RECOMMENDED].mean():.1f}."
         )
+        draws = frame[(frame["size"] == size) & frame["method"].isin([LR, WITH_SOURCES, SETFIT])]
+        draws = draws.pivot_table(
+            index=["target", "seed"], columns="method", values="accuracy"
+        ).dropna()
+        if SETFIT in draws:  # on the draws SetFit finished, per target, then over targets
+            ran = draws.groupby("target").mean()
+            lines.append(
+                f"  SetFit on {', '.join(ran.index)} ({len(draws)} draws): "
+                f"{ran[SETFIT].mean():.1f}; on the same draws recommended + sources "
+                f"{ran[WITH_SOURCES].mean():.1f}, frozen MiniLM + LR {ran[LR].mean():.1f}."
+            )
     seconds = frame.groupby("method")["fit_seconds"].median()
     lines.append(
         f"- Median fit seconds (warm encoder cache): recommended {seconds[RECOMMENDED]:.2f}, "
         f"recommended + sources {seconds[WITH_SOURCES]:.2f} "
-        f"({seconds[WITH_SOURCES] / seconds[RECOMMENDED]:.2f}x)."
+        f"({seconds[WITH_SOURCES] / seconds[RECOMMENDED]:.2f}x)"
+        + (f", SetFit {seconds[SETFIT]:.0f}." if SETFIT in seconds else ".")
     )
-    weights = frame[frame["method"] == WITH_SOURCES].groupby(["target", "per_class"])
+    kept = frame[frame["method"] == WITH_SOURCES].dropna(subset=["sources_weight"])
+    share = {}
+    for (target, size), group in kept.groupby(["target", "size"]):
+        for source in group["sources_weight"].iloc[0]:
+            used = np.mean([w[source] > 0 for w in group["sources_weight"]])
+            share[f"{target} {size}"] = share.get(f"{target} {size}", []) + [f"{source} {used:.0%}"]
     lines.append(
-        "- Sources weight chosen (recommended + sources), mean: "
-        + ", ".join(f"{t} {k}: {w:.2f}" for (t, k), w in weights["sources_weight"].mean().items())
+        "- Sources kept (recommended + sources, share of draws): "
+        + "; ".join(f"{key}: {', '.join(value)}" for key, value in share.items())
     )
     lines += ["", "Text overlap, source training texts ∩ target texts (exact / normalised):", ""]
     lines += [f"- {key}: {v['exact']} / {v['normalised']}" for key, v in leak.items()]
     return "\n".join(lines) + "\n"
+
+
+def _size_label(per_class):
+    return str(per_class)
+
+
+def _size_order(label):
+    return (label == FULL, int(label) if label != FULL else 0)
 
 
 if __name__ == "__main__":

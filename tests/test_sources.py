@@ -91,29 +91,27 @@ def test_a_crafted_source_file_is_refused_without_unpickling(tmp_path, monkeypat
         shipped_sources._read.cache_clear()
 
 
-def test_each_source_is_kept_only_if_validation_says_it_helps(mpqa):
+def test_sources_weight_is_chosen_by_validation(mpqa):
     from lightxfer import ngram_search, source_blocks
 
     X, y, X_test, y_test = mpqa
     model = make_classifier(encoder="all-MiniLM-L6-v2", sources=["trec", "sst5"]).fit(X, y)
     blocks = model.named_steps["embedding"].shared_
     assert blocks.sources_ == ["trec", "sst5"]
-    # The weights are the search's choice, replayed from its scores: the encoder alone,
-    # then each source beside it (3 candidates x 4 Cs).
-    results = blocks.cv_results_
-    assert results["source"].tolist() == [""] * 4 + ["trec"] * 4 + ["sst5"] * 4
-    best = np.nanmax(results["accuracy"].reshape(3, 4), axis=1)
+    # The weight is the search's choice, replayed from its scores (2 weights x 4 Cs).
+    best = dict(zip([0.0, 1.0], np.nanmax(blocks.cv_results_["accuracy"].reshape(2, 4), axis=1)))
     n_valid = ngram_search.n_validated(ngram_search.validation_splits(y))
-    margin = source_blocks.STANDARD_ERRORS * np.sqrt(best[0] * (1 - best[0]) / n_valid)
-    np.testing.assert_array_equal(blocks.weights_, (best[1:] > best[0] + margin).astype(float))
-    # Opinion polarity: the SST-5 sentiment head helps, the question-type head does not.
-    assert blocks.weights_.tolist() == [0.0, 1.0]
-    assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["sst5_0", "sst5_255"]
-    # Both weighted in: the two heads' 512 units after the encoder's 384 features.
-    blocks = SourceBlocks(sources=["sst2", "sst5"], weight=1.0).fit(X)
-    assert blocks.transform(X_test).shape == (len(X_test), 384 + 512)
-    assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["sst2_0", "sst5_255"]
-    # Labels that no source knows (random): every source drops out, the model is the plain one.
+    weight = ngram_search.lightest_good_weight(best, n_valid, source_blocks.STANDARD_ERRORS)
+    assert blocks.weights_.tolist() == [weight, weight]
+    # Opinion polarity: with the SST-5 sentiment head beside it, the block is used.
+    assert weight == 1.0
+    assert blocks.get_feature_names_out()[[384, -1]].tolist() == ["trec_0", "sst5_255"]
+    # Each source's block has unit RMS norm on the training texts, as the encoder's has.
+    features = blocks.transform(X)
+    for start in (0, 384, 640):
+        block = features[:, start : start + (384 if start == 0 else 256)]
+        assert np.sqrt(np.mean(np.sum(block.astype(np.float64) ** 2, axis=1))) == pytest.approx(1)
+    # Labels that no source knows (random): the block drops out, the model is the plain one.
     noise = np.random.default_rng(0).permutation(y)
     unrelated = make_classifier(encoder="all-MiniLM-L6-v2", sources="auto").fit(X, noise)
     assert not unrelated.named_steps["embedding"].shared_.weights_.any()
