@@ -15,6 +15,8 @@ SECTIONS = [
     "transfer.md",
     "fine_tuning.md",
     "shipped_sources.md",
+    "source_rules.md",
+    "source_rules_glove.md",
     "distributed.md",
     "memory.md",
     "model_files.md",
@@ -45,7 +47,8 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
-| `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR and the recommended model |
+| `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR, the recommended model and SetFit (same draws) |
+| `source_rules.py` | how to decide which shipped sources to use (one weight, each source, every subset; block norms), replayed on the same fits; `--vectors`: would source heads on GloVe help |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |
 | `model_files.py` | size and load time of `lightxfer.save` vs `joblib.dump` files, 200 and 2000 texts |
