@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import (
     RepeatedStratifiedKFold,
@@ -37,6 +38,7 @@ __all__ = [
     "n_validated",
     "path_accuracy",
     "search",
+    "search_block_weight",
     "validation_splits",
 ]
 
@@ -134,19 +136,87 @@ def search(features_of, weights, y, splits, Cs, *, n_jobs=None, progress=None):
     ndarray of shape (len(weights), len(Cs))
         NaN where a path stopped early (see :func:`path_accuracy`).
     """
+    tasks = (delayed(path_accuracy)(features_of(w), y, splits, Cs) for w in weights)
+    return _run(tasks, len(weights), len(y), n_jobs, progress)
+
+
+def search_block_weight(fixed, block, weights, y, splits, Cs, *, n_jobs=None, progress=None):
+    """:func:`search` over the weight of a sparse ``block`` beside ``fixed`` features.
+
+    The same scores as ``search(lambda w: hstack([fixed, w * block]), ...)`` (weight 0:
+    ``fixed`` alone), but each split's rows are cut from the stacked matrix once, in
+    the order liblinear reads them: a weight only rescales the block's stored values.
+
+    Parameters
+    ----------
+    fixed, block : scipy.sparse matrix of float32
+        Features with the same rows; ``fixed`` keeps its scale.
+    weights, y, splits, Cs, n_jobs, progress
+        As for :func:`search`.
+
+    Returns
+    -------
+    ndarray of shape (len(weights), len(Cs))
+    """
+    fixed_parts = _SplitRows(sparse.csr_matrix(fixed), y, splits)
+    stacked = _SplitRows(sparse.hstack([fixed, block], format="csr"), y, splits)
+    n_fixed = fixed.shape[1]
+    tasks = (
+        delayed(_path_scores)(
+            stacked.weighted(n_fixed, w) if w else fixed_parts.weighted(n_fixed, 1.0), Cs
+        )
+        for w in weights
+    )
+    return _run(tasks, len(weights), len(y), n_jobs, progress)
+
+
+def _run(tasks, n_weights, n_texts, n_jobs, progress):
+    """Rows of scores of the weights' ``tasks``, in order, with a progress bar."""
     accuracy = []
-    large = len(y) >= HOLDOUT_FROM
+    large = n_texts >= HOLDOUT_FROM
     with progress_bar(
-        progress, large=large, total=len(weights), desc="searching", unit=" weights"
+        progress, large=large, total=n_weights, desc="searching", unit=" weights"
     ) as bar:
         # Processes: threads would take turns at liblinear (see _LIBLINEAR).
-        paths = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-            delayed(path_accuracy)(features_of(w), y, splits, Cs) for w in weights
-        )
+        paths = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(tasks)
         for path in paths:
             accuracy.append(path)
             bar.update()
     return np.array(accuracy)
+
+
+class _SplitRows:
+    """Each split's training and validation rows of one matrix, cut once.
+
+    Rows are kept float32 with sorted column indices (liblinear reads a row in its
+    stored order); :meth:`weighted` gives float64 copies with the columns from
+    ``n_fixed`` on multiplied, in float32, by a weight.
+    """
+
+    def __init__(self, features, y, splits):
+        features = features.astype(np.float32)  # a copy: sorting must not touch the caller's
+        features.sort_indices()
+        self.parts = [
+            (features[train], y[train], features[valid], y[valid]) for train, valid in splits
+        ]
+
+    def weighted(self, n_fixed, weight):
+        return [
+            (
+                _weighted(X_train, n_fixed, weight),
+                y_train,
+                _weighted(X_valid, n_fixed, weight),
+                y_valid,
+            )
+            for X_train, y_train, X_valid, y_valid in self.parts
+        ]
+
+
+def _weighted(rows, n_fixed, weight):
+    data = rows.data
+    if weight != 1.0:
+        data = np.where(rows.indices >= n_fixed, data * np.float32(weight), data)
+    return sparse.csr_matrix((data.astype(np.float64), rows.indices, rows.indptr), shape=rows.shape)
 
 
 def choose(weights, Cs, accuracy, splits):
@@ -184,12 +254,17 @@ def path_accuracy(features, y, splits, Cs):
     stops at the first C that scores below the one before: validation accuracy is
     close to unimodal in C, and the large-C fits are the slow ones. Skipped Cs are NaN.
     """
-    scores = np.full(len(Cs), np.nan)
     # Each split is sliced (and made float64 for liblinear) once for the whole path.
     parts = [
         (features[train].astype(np.float64), y[train], features[valid].astype(np.float64), y[valid])
         for train, valid in splits
     ]
+    return _path_scores(parts, Cs)
+
+
+def _path_scores(parts, Cs):
+    """:func:`path_accuracy` on splits already cut: ``(X_train, y_train, X_valid, y_valid)``."""
+    scores = np.full(len(Cs), np.nan)
     # liblinear's convergence warnings at large C are noise here: ranking needs accuracy.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

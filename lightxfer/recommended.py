@@ -389,9 +389,10 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         if splits is None:  # nothing to validate on: trust the frozen features
             return weights[0], scale or 1.0
         Cs = [1.0] if scale is not None else sorted(float(c) for c in self.Cs)
-        accuracy = ngram_search.search(
-            lambda w: self._stack(dense, ngrams, w, scale or 1.0),
-            weights,
+        accuracy = ngram_search.search_block_weight(
+            sparse.csr_matrix(dense * np.float32(scale or 1.0)),
+            ngrams,
+            [w * (scale or 1.0) for w in weights],
             y,
             splits,
             Cs,

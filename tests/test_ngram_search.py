@@ -1,0 +1,31 @@
+"""The recommended model's search (lightxfer.ngram_search): fast paths score as the plain one."""
+
+import numpy as np
+import pytest
+from conftest import read_shared, texts_and_labels
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from lightxfer import EmbeddingVectorizer
+from lightxfer.ngram_search import CS, search, search_block_weight, validation_splits
+
+
+@pytest.mark.parametrize(("name", "n"), [("sst2_train", 120), ("trec_train", 150)])
+def test_block_weight_search_scores_as_stacking_each_weight(glove, name, n):
+    # Cutting each split once and rescaling the block must not change a single score.
+    X, y = texts_and_labels(read_shared(name, n))
+    fixed = sparse.csr_matrix(EmbeddingVectorizer(glove).fit_transform(X))
+    # Unsorted column indices, as TfidfVectorizer leaves them.
+    block = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), dtype=np.float32)
+    block = block.fit_transform(X)
+    assert not block.has_sorted_indices
+    weights, splits = [0.0, 0.5, 2.0], validation_splits(y)
+    plain = search(
+        lambda w: sparse.hstack([fixed, block * w], format="csr") if w else fixed,
+        weights,
+        y,
+        splits,
+        CS,
+    )
+    np.testing.assert_array_equal(search_block_weight(fixed, block, weights, y, splits, CS), plain)
+    assert not block.has_sorted_indices  # the caller's matrix is left alone
