@@ -29,3 +29,27 @@ def test_block_weight_search_scores_as_stacking_each_weight(glove, name, n):
     )
     np.testing.assert_array_equal(search_block_weight(fixed, block, weights, y, splits, CS), plain)
     assert not block.has_sorted_indices  # the caller's matrix is left alone
+
+
+def test_the_private_liblinear_call_has_the_signature_the_search_uses():
+    # setup.py pins scikit-learn to the versions checked (1.6.0-1.9.1); lifting the pin
+    # must not silently pass arguments to the wrong parameters.
+    import inspect
+
+    from sklearn.svm._base import _fit_liblinear
+
+    names = list(inspect.signature(_fit_liblinear).parameters)
+    assert names[:12] == [
+        "X",
+        "y",
+        "C",
+        "fit_intercept",
+        "intercept_scaling",
+        "class_weight",
+        "penalty",
+        "dual",
+        "verbose",
+        "max_iter",
+        "tol",
+        "random_state",
+    ]
