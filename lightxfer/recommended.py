@@ -366,8 +366,8 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         weight = self.ngram_weight_ if weight is None else weight
         scale = self.scale_ if scale is None else scale
         if weight == 0:
-            return sparse.csr_matrix(dense * np.float32(scale))
-        blocks = [sparse.csr_matrix(dense * np.float32(scale)), ngrams * (weight * scale)]
+            return _sparse_rows(dense * np.float32(scale))
+        blocks = [_sparse_rows(dense * np.float32(scale)), ngrams * (weight * scale)]
         return sparse.hstack(blocks, format="csr")
 
     # -- choosing the block weights -----------------------------------------------------
@@ -390,7 +390,7 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
             return weights[0], scale or 1.0
         Cs = [1.0] if scale is not None else sorted(float(c) for c in self.Cs)
         accuracy = ngram_search.search_block_weight(
-            sparse.csr_matrix(dense * np.float32(scale or 1.0)),
+            _sparse_rows(dense * np.float32(scale or 1.0)),
             ngrams,
             [w * (scale or 1.0) for w in weights],
             y,
@@ -461,6 +461,13 @@ def _dense(features, layer):
             "needs a layer with dense output"
         )
     return np.asarray(features, dtype=np.float32)
+
+
+def _sparse_rows(dense):
+    """``scipy.sparse.csr_matrix(dense)`` (zeros left out), without its detour through COO."""
+    nonzero = dense != 0
+    indptr = np.concatenate([[0], np.cumsum(np.count_nonzero(nonzero, axis=1))])
+    return sparse.csr_matrix((dense[nonzero], np.nonzero(nonzero)[1], indptr), shape=dense.shape)
 
 
 def _join(parts, n_texts):

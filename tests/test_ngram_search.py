@@ -8,6 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from lightxfer import EmbeddingVectorizer
 from lightxfer.ngram_search import CS, search, search_block_weight, validation_splits
+from lightxfer.recommended import HybridVectorizer
 
 
 @pytest.mark.parametrize(("name", "n"), [("sst2_train", 120), ("trec_train", 150)])
@@ -53,3 +54,25 @@ def test_the_private_liblinear_call_has_the_signature_the_search_uses():
         "tol",
         "random_state",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "holdout_from"),
+    [("sst2_train", 900, 2000), ("trec_train", 600, 2000), ("sst2_train", 900, 100)],
+)
+def test_the_walk_chooses_as_scoring_every_weight(monkeypatch, name, n, holdout_from):
+    # k-fold CV (lightest weight within a standard error), then a holdout (best weight).
+    monkeypatch.setattr("lightxfer.ngram_search.HOLDOUT_FROM", holdout_from)
+    X, y = texts_and_labels(read_shared(name, n))
+    walked = HybridVectorizer().fit(X, y)
+    monkeypatch.setattr("lightxfer.ngram_search.WALK", False)
+    every = HybridVectorizer().fit(X, y)
+    assert (walked.ngram_weight_, walked.scale_) == (every.ngram_weight_, every.scale_)
+    scored = ~np.isnan(walked.cv_results_["accuracy"])
+    np.testing.assert_array_equal(
+        walked.cv_results_["accuracy"][scored], every.cv_results_["accuracy"][scored]
+    )
+    skipped = set(every.cv_results_["ngram_weight"]) - set(
+        walked.cv_results_["ngram_weight"][scored]
+    )
+    assert skipped  # and it scored fewer weights
