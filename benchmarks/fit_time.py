@@ -8,8 +8,8 @@ of ``--repeat``) and then predicts 2000 held-out texts. The in-process feature c
 cleared before every fit and every prediction, so each encodes its texts itself; the
 GloVe vectors are loaded before timing. With ``--encoder``, the MiniLM models too, their
 embeddings read from the encoder cache (``accuracy.warm_encoder_cache``), so their
-timings leave out encoding. With ``--encoder-ratio``, the recommended model on MiniLM
-fits each task's whole training set from the encoder cache, against the time
+timings leave out encoding. With ``--encoder-ratio TASK ...``, the recommended model on
+MiniLM fits each of those tasks' whole training set from the encoder cache, against the time
 sentence-transformers' ``encode`` takes for 2000 of those texts, scaled linearly.
 
 Run ``python benchmarks/fit_time.py``; results go to ``benchmarks/results/fit_time.json``
@@ -109,7 +109,7 @@ def encoder_ratio(args):
     from lightxfer.shared import sentence_models
 
     rows = []
-    for task in args.tasks:
+    for task in args.encoder_ratio:
         splits = bench.full_splits(args.data_dir, task, quick=False)
         bench.warm_encoder_cache(bench.texts_of(splits), args.encoder_cache)
         X, y = splits[0][0], splits[0][1]
@@ -210,8 +210,11 @@ def build_parser():
     parser.add_argument("--encoder", action="store_true", help="the MiniLM models too")
     parser.add_argument(
         "--encoder-ratio",
-        action="store_true",
-        help="also time the MiniLM recommended fit on each whole training set vs encoding it",
+        nargs="*",
+        default=[],
+        choices=bench.TASKS,
+        help="tasks whose whole training set the MiniLM recommended model fits, timed "
+        "against encoding it",
     )
     parser.add_argument(
         "--encoder-cache",
@@ -227,7 +230,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     load_at_start = os.getloadavg()[0]
     rows = run(args)
-    ratios = encoder_ratio(args) if args.encoder_ratio else []
+    ratios = encoder_ratio(args)
     command = "python benchmarks/fit_time.py " + " ".join(sys.argv[1:] if argv is None else argv)
     meta = {"load_average": [load_at_start, os.getloadavg()[0]], "command": command.strip()}
     meta["encoder_ratio"] = ratios

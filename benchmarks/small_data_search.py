@@ -5,7 +5,7 @@ pairs by 3-fold CV, repeated with new shuffles on a few hundred texts
 (``lightxfer.ngram_search.REPEAT_UNTIL``), and keeps the lightest weight within one
 standard error of the best. The shipped search walks from the middle weights toward the
 best one (``lightxfer.ngram_search.WALK``); this script fits it beside the search that
-scores every weight (the rule up to session 7), optionally the previous search (session
+scores every weight (the rule before the walk), optionally the previous search (session
 5: one ``LogisticRegression`` per fold and candidate), one shuffle, other ``REPEAT_UNTIL``
 values, and always the frozen shared layer alone with a CV-tuned ``LogisticRegressionCV``
 head, on k examples per class drawn from a task's training texts, timing each fit, and
@@ -219,6 +219,7 @@ def main(argv=None):
     args.command = "python benchmarks/small_data_search.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
+    args.command = args.command.strip()
     text = markdown(rows, time.perf_counter() - start, args)
     (args.out / "small_data_search.md").write_text(text)
     print(text)

@@ -1,13 +1,15 @@
 """The recommended model's search: which n-gram block weight, and which C, by validation.
 
-:class:`lightxfer.recommended.HybridVectorizer` builds one feature matrix per candidate
-n-gram weight; this module scores each with liblinear logistic models over a path of C
-on validation splits of the training texts, and reads the scores with the
-one-standard-error rule on small data (the best weight from :data:`HOLDOUT_FROM`
-texts on). On small data the k-fold CV is repeated with new shuffles, so that one
-shuffle's luck does not choose the weight. A search makes hundreds of small fits, so
-each calls liblinear directly, without an estimator's per-fit checks. Tests and
-benchmarks replay the search through the same public functions.
+:class:`lightxfer.recommended.HybridVectorizer` hands over its frozen features and its
+n-gram block; this module scores candidate n-gram weights with liblinear logistic
+models over a path of C on validation splits of the training texts, and reads the
+scores with the one-standard-error rule on small data (the best weight from
+:data:`HOLDOUT_FROM` texts on). It walks from the middle weights toward the best one
+rather than scoring them all (:data:`WALK`). On small data the k-fold CV is repeated
+with new shuffles, so that one shuffle's luck does not choose the weight. A search
+makes hundreds of small fits, so each calls liblinear directly, without an estimator's
+per-fit checks, on rows cut once per split. Tests and benchmarks replay the search
+through the same public functions.
 """
 
 import threading
@@ -64,7 +66,11 @@ HOLDOUT_FROM = 2000
 REPEAT_UNTIL = 1000
 MAX_REPEATS = 5
 #: Score only the weights a walk toward the best one visits (see
-#: :func:`search_block_weight`), not all of them.
+#: :func:`search_block_weight`), not all of them. On held-out training texts of the five
+#: benchmark tasks (8-128 per class, 6 draws, GloVe and MiniLM) its models scored as
+#: those of a search over every weight in 295 of 300 draws, mean accuracy per task
+#: within 0.08 points, in 0.88x the fit time (benchmarks/small_data_search.py); fits on
+#: 1,000-5,000 texts took 0.4-0.7x the time.
 WALK = True
 #: Stopping tolerance of the search's dual fits: ranking needs accuracy, not optimal
 #: weights; on SST-2, SST-5 and TREC it chose as 1e-4 did, in 55-80% of the time

@@ -121,7 +121,8 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         Columns of the shared layer's features.
     cv_results_ : dict of ndarray
         ``"ngram_weight"``, ``"C"`` and their mean validation ``"accuracy"``, one
-        entry per candidate (searched fits only); NaN where the search skipped a C.
+        entry per candidate (searched fits only); NaN where the search skipped a C,
+        and in the rows of the weights its walk did not visit.
 
     Examples
     --------
