@@ -41,7 +41,9 @@ setup(
     install_requires=[
         "numpy>=1.26",
         "scipy>=1.11",
-        "scikit-learn>=1.6",
+        # lightxfer.ngram_search calls the private sklearn.svm._base._fit_liblinear, whose
+        # signature is the same in 1.6.0-1.9.1 (tests/test_ngram_search.py checks it).
+        "scikit-learn>=1.6,<1.10",
         "joblib>=1.3",
         "cloudpickle>=2",
         "gensim>=4.3",

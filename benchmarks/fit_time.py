@@ -1,14 +1,16 @@
 """Benchmark: the cost of each model, fit seconds and predictions/s, side by side in one run.
 
 Every model of the accuracy benchmark (``accuracy.build_methods``) plus untuned TF-IDF +
-``LogisticRegression()`` and the recommended model under the previous search (one
-``LogisticRegression``, one-vs-rest beyond two classes, fitted and scored per fold and
-candidate) is fitted on n texts of a task's training pool (models taking turns
-at each size, fastest of ``--repeat``) and then predicts 2000 held-out texts. The
-in-process feature cache is cleared before every fit and every prediction, so each
-encodes its texts itself; the GloVe vectors are loaded before timing. With
-``--encoder``, the MiniLM models too, their embeddings read from the encoder cache
-(``accuracy.warm_encoder_cache``), so their timings leave out encoding.
+``LogisticRegression()`` and the recommended model with a search that scores every
+n-gram weight (``lightxfer.ngram_search.WALK = False``, the rule before the walk) is
+fitted on n texts of a task's training pool (models taking turns at each size, fastest
+of ``--repeat``) and then predicts 2000 held-out texts. The in-process feature cache is
+cleared before every fit and every prediction, so each encodes its texts itself; the
+GloVe vectors are loaded before timing. With ``--encoder``, the MiniLM models too, their
+embeddings read from the encoder cache (``accuracy.warm_encoder_cache``), so their
+timings leave out encoding. With ``--encoder-ratio TASK ...``, the recommended model on
+MiniLM fits each of those tasks' whole training set from the encoder cache, against the time
+sentence-transformers' ``encode`` takes for 2000 of those texts, scaled linearly.
 
 Run ``python benchmarks/fit_time.py``; results go to ``benchmarks/results/fit_time.json``
 and the "cost" section of ``benchmarks/results/performance.md``.
@@ -25,11 +27,11 @@ import warnings
 from pathlib import Path
 
 import accuracy as bench  # the same models and data
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from small_data_search import previous_fit_score
 from throughput import write_section
 
 from lightxfer import make_classifier, ngram_search
@@ -37,8 +39,10 @@ from lightxfer.shared.feature_cache import FEATURE_CACHE
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 UNTUNED = "TF-IDF 1-2 grams + LR, untuned"
-PREVIOUS = "lightxfer recommended, previous search"
+EVERY_WEIGHT = "lightxfer recommended, every weight scored (no walk)"
 N_PREDICT = 2000
+#: Texts sentence-transformers encodes for the encoder ratio (scaled to the training set).
+N_ENCODE = 2000
 
 
 def untuned_tfidf():
@@ -46,19 +50,18 @@ def untuned_tfidf():
     return Pipeline([("tfidf", vectorizer), ("head", LogisticRegression(max_iter=1000))])
 
 
-class PreviousSearch:
-    """The recommended model, fitted with the previous search's per-fit estimators."""
+class EveryWeight:
+    """The recommended model, fitted with a search that scores every n-gram weight."""
 
     def __init__(self):
         self.model = make_classifier()
 
     def fit(self, X, y):
-        current = ngram_search._fit_score
-        ngram_search._fit_score = previous_fit_score
+        walk, ngram_search.WALK = ngram_search.WALK, False
         try:
             self.model.fit(X, y)
         finally:
-            ngram_search._fit_score = current
+            ngram_search.WALK = walk
         return self
 
     def predict(self, X):
@@ -68,7 +71,7 @@ class PreviousSearch:
 def methods(use_encoder):
     found = bench.build_methods(False, None, fasttext_ok=False, encoder_ok=use_encoder)
     found = {name: (lambda factory=factory: factory(0)) for name, factory in found.items()}
-    return {UNTUNED: untuned_tfidf, PREVIOUS: PreviousSearch, **found}
+    return {UNTUNED: untuned_tfidf, EVERY_WEIGHT: EveryWeight, **found}
 
 
 def run(args):
@@ -98,6 +101,35 @@ def run(args):
                 )
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")  # so far
+    return rows
+
+
+def encoder_ratio(args):
+    """Rows: the recommended MiniLM model's fit on a whole training set vs encoding it."""
+    from lightxfer.shared import sentence_models
+
+    rows = []
+    for task in args.encoder_ratio:
+        splits = bench.full_splits(args.data_dir, task, quick=False)
+        bench.warm_encoder_cache(bench.texts_of(splits), args.encoder_cache)
+        X, y = splits[0][0], splits[0][1]
+        make_classifier(encoder=bench.ENCODER).fit(X[::50], y[::50])  # the model, loaded
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            make_classifier(encoder=bench.ENCODER).fit(X, y)
+        fit = time.perf_counter() - start
+        model = sentence_models.load(sentence_models.DEFAULT_MODEL).model
+        sample = list(np.random.default_rng(0).permutation(X)[:N_ENCODE])
+        model.encode(sample[:64], show_progress_bar=False)  # warm
+        start = time.perf_counter()
+        model.encode(sample, show_progress_bar=False)
+        encode = (time.perf_counter() - start) * len(y) / len(sample)
+        print(f"{task} {len(y)} MiniLM recommended fit {fit:.1f} s, encoding {encode:.1f} s")
+        rows.append(
+            {"task": task, "n_train": len(y), "fit_s": round(fit, 2), "n_encoded": len(sample)}
+            | {"encode_s_scaled": round(encode, 1), "ratio": round(fit / encode, 3)}
+        )
     return rows
 
 
@@ -151,6 +183,21 @@ def markdown(rows, meta):
             rate = cell[method, sizes[-1]]["predict_per_s"]
             lines.append(f"| {method} | " + " | ".join(fits) + f" | {rate:,.0f} |")
         lines.append("")
+    if meta.get("encoder_ratio"):
+        lines += [
+            "The recommended model on MiniLM, fitted on a task's whole training set from the "
+            "encoder cache, against encoding those texts (sentence-transformers `encode`, "
+            f"{N_ENCODE} texts timed and scaled linearly, same threads; target 1.5x):",
+            "",
+            "| task | texts | fit | encoding | fit / encoding |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in meta["encoder_ratio"]:
+            lines.append(
+                f"| {row['task'].upper()} | {row['n_train']:,} | {row['fit_s']:.1f} s | "
+                f"{row['encode_s_scaled']:.0f} s | {row['ratio']:.2f}x |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -161,6 +208,14 @@ def build_parser():
     parser.add_argument("--sizes", nargs="+", type=int, default=[200, 1000, 5000])
     parser.add_argument("--repeat", type=int, default=1, help="fits per model; fastest kept")
     parser.add_argument("--encoder", action="store_true", help="the MiniLM models too")
+    parser.add_argument(
+        "--encoder-ratio",
+        nargs="*",
+        default=[],
+        choices=bench.TASKS,
+        help="tasks whose whole training set the MiniLM recommended model fits, timed "
+        "against encoding it",
+    )
     parser.add_argument(
         "--encoder-cache",
         type=Path,
@@ -175,8 +230,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     load_at_start = os.getloadavg()[0]
     rows = run(args)
+    ratios = encoder_ratio(args)
     command = "python benchmarks/fit_time.py " + " ".join(sys.argv[1:] if argv is None else argv)
     meta = {"load_average": [load_at_start, os.getloadavg()[0]], "command": command.strip()}
+    meta["encoder_ratio"] = ratios
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     section = markdown(rows, meta)

@@ -1,17 +1,18 @@
-"""Benchmark: how the recommended search repeats its folds on small data, and its cost.
+"""Benchmark: the recommended search on small data: its walk over the weights, and its cost.
 
-Below 2000 training texts the search of ``make_classifier()`` scores every (n-gram
-weight, C) by 3-fold CV and keeps the lightest weight within one standard error of the
-best. On a few dozen texts one shuffle of the folds is luck; the shipped search repeats
-the folds with new shuffles (``lightxfer.ngram_search.REPEAT_UNTIL``). This script fits
-the shipped search, the previous one (session 5: repeats up to 1000 validation
-predictions, one ``LogisticRegression`` per fold and candidate), one shuffle, optionally other ``REPEAT_UNTIL`` values, and the frozen shared
-layer alone with a CV-tuned ``LogisticRegressionCV`` head, on k examples per class
-drawn from a task's training texts, timing each fit, and scores them on held-out
-*training* texts (20% of the pool, at most 2000; for SUBJ and MPQA the pool is the
-accuracy benchmark's fold-0 training part), so no test text chooses the default. Draws use
-seeds 10.. (the accuracy benchmark uses 0..4). With the encoder extra, the same on
-all-MiniLM-L6-v2.
+Below 2000 training texts the search of ``make_classifier()`` scores (n-gram weight, C)
+pairs by 3-fold CV, repeated with new shuffles on a few hundred texts
+(``lightxfer.ngram_search.REPEAT_UNTIL``), and keeps the lightest weight within one
+standard error of the best. The shipped search walks from the middle weights toward the
+best one (``lightxfer.ngram_search.WALK``); this script fits it beside the search that
+scores every weight (the rule before the walk), optionally the previous search (session
+5: one ``LogisticRegression`` per fold and candidate), one shuffle, other ``REPEAT_UNTIL``
+values, and always the frozen shared layer alone with a CV-tuned ``LogisticRegressionCV``
+head, on k examples per class drawn from a task's training texts, timing each fit, and
+scores them on held-out *training* texts (20% of the pool, at most 2000; for SUBJ and
+MPQA the pool is the accuracy benchmark's fold-0 training part), so no test text
+chooses the default. Every rule sees the same draws (seeds 10..; the accuracy benchmark
+uses 0..4). With the encoder extra, the same on all-MiniLM-L6-v2.
 
 Run from the repository root::
 
@@ -21,6 +22,7 @@ Run from the repository root::
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -37,8 +39,8 @@ from lightxfer import make_classifier, ngram_search
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (8, 16, 32, 64, 128)
-SHIPPED, PREVIOUS = "shipped search", "previous search"
-ONE_SHUFFLE, FROZEN = "one shuffle", "frozen + LR-CV"
+SHIPPED, EVERY_WEIGHT = "shipped search (walk)", "every weight"
+PREVIOUS, ONE_SHUFFLE, FROZEN = "previous search", "one shuffle", "frozen + LR-CV"
 
 
 def previous_fit_score(X_train, y_train, X_valid, y_valid, C):
@@ -55,10 +57,12 @@ def previous_fit_score(X_train, y_train, X_valid, y_valid, C):
 #: Search settings of each rule (ngram_search globals); the shipped rule keeps its own.
 SETTINGS = {
     SHIPPED: {},
-    PREVIOUS: {"REPEAT_UNTIL": 1000, "_fit_score": previous_fit_score},
+    EVERY_WEIGHT: {"WALK": False},
+    PREVIOUS: {"REPEAT_UNTIL": 1000, "_fit_score": previous_fit_score, "WALK": False},
     ONE_SHUFFLE: {"REPEAT_UNTIL": 0},
-    FROZEN: {},
 }
+#: Rules fitted unless ``--rules`` says otherwise (beside the frozen layer alone).
+DEFAULT_RULES = (SHIPPED, EVERY_WEIGHT)
 
 
 def parse_args(argv=None):
@@ -74,6 +78,13 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--seeds", type=int, default=6, help="draws per size (seeds 10..)")
     parser.add_argument("--no-encoder", action="store_true", help="skip MiniLM")
+    parser.add_argument(
+        "--rules",
+        nargs="+",
+        default=list(DEFAULT_RULES),
+        choices=list(SETTINGS),
+        help="search rules to fit beside the frozen layer alone",
+    )
     parser.add_argument(
         "--repeat-until",
         nargs="*",
@@ -136,7 +147,7 @@ def run(args):
             texts = bench.texts_of(bench.full_splits(args.data_dir, task, quick=False))
             bench.warm_encoder_cache(texts, args.encoder_cache)
         for layer, (recommended, frozen) in shared_layers(use_encoder).items():
-            rules = {rule: (recommended, settings) for rule, settings in SETTINGS.items()}
+            rules = {rule: (recommended, SETTINGS[rule]) for rule in args.rules}
             rules[FROZEN] = (frozen, {})
             for value in args.repeat_until:
                 rules[f"REPEAT_UNTIL={value}"] = (recommended, {"REPEAT_UNTIL": value})
@@ -160,17 +171,17 @@ def write_rows(out, rows):
     (out / "small_data_search.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
-def markdown(rows, seconds, n_seeds):
+def markdown(rows, seconds, args):
     table = pd.DataFrame(rows)
     mean = table.groupby(["layer", "rule", "per_class", "task"])["accuracy"].mean()
     tasks = list(dict.fromkeys(table["task"]))
     lines = [
-        "## The recommended search on small data: repeated folds and their cost",
+        "## The recommended search on small data: the walk over the weights and its cost",
         "",
         __doc__.split("\n\n")[1].replace("\n", " "),
         "",
-        f"Held-out training accuracy %, mean of {n_seeds} draws "
-        f"(`python benchmarks/small_data_search.py`, {seconds:.0f} s):",
+        f"Held-out training accuracy %, mean of {args.seeds} draws; fits take turns, 1 "
+        f"thread, 2 cores shared with other jobs (`{args.command}`, {seconds:.0f} s):",
         "",
         "| shared layer | rule | per class | " + " | ".join(t.upper() for t in tasks) + " |",
         "|---|---|---|" + "---|" * len(tasks),
@@ -179,18 +190,22 @@ def markdown(rows, seconds, n_seeds):
         cells = [f"{part.loc[(layer, rule, k, t)]:.1f}" for t in tasks]
         lines.append(f"| {layer} | {rule} | {k} | " + " | ".join(cells) + " |")
     lines.append("")
+    baseline = EVERY_WEIGHT if EVERY_WEIGHT in args.rules else args.rules[-1]
     for layer in dict.fromkeys(table["layer"]):
         by = mean.loc[layer].unstack("rule")
         part = table[table["layer"] == layer]
         seconds = part.groupby("rule")["seconds"].sum()
-        for rule in by.columns.drop([PREVIOUS, FROZEN]):
-            change = by[rule] - by[PREVIOUS]
+        for rule in by.columns.drop([baseline, FROZEN]):
+            change = by[rule] - by[baseline]
+            per_task = change.groupby(level="task").mean()
             worst = (by[rule] - by[FROZEN]).groupby(level="per_class").min()
             lines.append(
-                f"- {layer}, {rule} minus the previous search: mean {change.mean():+.2f} "
-                f"points over tasks and sizes (per task and size {change.min():+.1f} to "
-                f"{change.max():+.1f}); fit time {seconds[rule] / seconds[PREVIOUS]:.2f}x; "
-                "worst task vs the frozen layer alone, by examples per class: "
+                f"- {layer}, {rule} minus {baseline}: mean {change.mean():+.2f} points over "
+                "tasks and sizes; per task (mean over sizes) "
+                + ", ".join(f"{t.upper()} {per_task[t]:+.2f}" for t in tasks)
+                + f"; per task and size {change.min():+.1f} to {change.max():+.1f}; fit time "
+                f"{seconds[rule] / seconds[baseline]:.2f}x; worst task vs the frozen layer "
+                "alone, by examples per class: "
                 + ", ".join(f"{k}: {worst[k]:+.1f}" for k in worst.index)
             )
     return "\n".join(lines) + "\n"
@@ -201,7 +216,11 @@ def main(argv=None):
     start = time.perf_counter()
     rows = run(args)
     write_rows(args.out, rows)
-    text = markdown(rows, time.perf_counter() - start, args.seeds)
+    args.command = "python benchmarks/small_data_search.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    args.command = args.command.strip()
+    text = markdown(rows, time.perf_counter() - start, args)
     (args.out / "small_data_search.md").write_text(text)
     print(text)
 

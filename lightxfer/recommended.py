@@ -121,7 +121,8 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         Columns of the shared layer's features.
     cv_results_ : dict of ndarray
         ``"ngram_weight"``, ``"C"`` and their mean validation ``"accuracy"``, one
-        entry per candidate (searched fits only); NaN where the search skipped a C.
+        entry per candidate (searched fits only); NaN where the search skipped a C,
+        and in the rows of the weights its walk did not visit.
 
     Examples
     --------
@@ -366,8 +367,8 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         weight = self.ngram_weight_ if weight is None else weight
         scale = self.scale_ if scale is None else scale
         if weight == 0:
-            return sparse.csr_matrix(dense * np.float32(scale))
-        blocks = [sparse.csr_matrix(dense * np.float32(scale)), ngrams * (weight * scale)]
+            return _sparse_rows(dense * np.float32(scale))
+        blocks = [_sparse_rows(dense * np.float32(scale)), ngrams * (weight * scale)]
         return sparse.hstack(blocks, format="csr")
 
     # -- choosing the block weights -----------------------------------------------------
@@ -389,9 +390,10 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         if splits is None:  # nothing to validate on: trust the frozen features
             return weights[0], scale or 1.0
         Cs = [1.0] if scale is not None else sorted(float(c) for c in self.Cs)
-        accuracy = ngram_search.search(
-            lambda w: self._stack(dense, ngrams, w, scale or 1.0),
-            weights,
+        accuracy = ngram_search.search_block_weight(
+            _sparse_rows(dense * np.float32(scale or 1.0)),
+            ngrams,
+            [w * (scale or 1.0) for w in weights],
             y,
             splits,
             Cs,
@@ -460,6 +462,13 @@ def _dense(features, layer):
             "needs a layer with dense output"
         )
     return np.asarray(features, dtype=np.float32)
+
+
+def _sparse_rows(dense):
+    """``scipy.sparse.csr_matrix(dense)`` (zeros left out), without its detour through COO."""
+    nonzero = dense != 0
+    indptr = np.concatenate([[0], np.cumsum(np.count_nonzero(nonzero, axis=1))])
+    return sparse.csr_matrix((dense[nonzero], np.nonzero(nonzero)[1], indptr), shape=dense.shape)
 
 
 def _join(parts, n_texts):
