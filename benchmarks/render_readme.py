@@ -39,11 +39,11 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `gridsearch.py` | GridSearchCV over heads: cached pipeline vs precomputed features vs no cache |
 | `encoder_throughput.py` | `SentenceEncoder` vs sentence-transformers' `encode`; its grid search; model load |
 | `encoder_precision.py` | `SentenceEncoder(precision="int8")` vs float32: sentences/s at 1 and 2 threads, accuracy of frozen features + LR on the five tasks |
-| `fit_time.py` | cost: fit seconds (x untuned TF-IDF + LR) and predictions/s of every model of the accuracy table |
+| `fit_time.py` | cost: fit seconds (x untuned TF-IDF + LR) and predictions/s of every model of the accuracy table; `--encoder-ratio` times the MiniLM recommended fit against encoding |
 | `import_time.py` | seconds to `import lightxfer` in a fresh process vs `import sklearn.pipeline` |
 | `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF, fastText and frozen MiniLM (`--quick` for CI) |
 | `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
-| `small_data_search.py` | the recommended search on small data: repeated folds vs one shuffle (and other `REPEAT_UNTIL`), accuracy on held-out training texts and fit time |
+| `small_data_search.py` | the recommended search on small data: its walk over the weights vs scoring every weight (and one shuffle, other `REPEAT_UNTIL`), accuracy on held-out training texts and fit time |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy
 
 import lightxfer
-from lightxfer import make_classifier, transfer
+from lightxfer import SentenceEncoder, SourceBlocks, make_classifier, transfer
 from lightxfer.shipped_sources import NAMES, load_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,7 @@ RECOMMENDED = "recommended"
 WITH_SOURCES = "recommended + sources"
 LR_SOURCES = "LR + sources"
 SETFIT = "SetFit"
+ALL_FAIR = "transfer from all (fair) sources"
 #: ``--sizes`` value for the whole training pool (one draw: it is the same for every seed).
 FULL = "full"
 
@@ -64,6 +66,12 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--report-only", action="store_true", help="write the report from --work's rows"
+    )
+    parser.add_argument(
+        "--timing",
+        action="store_true",
+        help="only time recommended vs recommended + sources side by side (fastest of 3, "
+        "taking turns) on --targets, --sizes and --seeds; the report then includes it",
     )
     parser.add_argument("--test-rows", type=int, help="stratified cap on each test set")
     parser.add_argument(
@@ -122,6 +130,13 @@ def methods_for(sources):
             encoder=ENCODER, sources=sources, head=accuracy._lr_cv()
         ),
     }
+    # transfer("all") restricted to the fair sources: every block at weight 1, no search.
+    methods[ALL_FAIR] = lambda: Pipeline(
+        [
+            ("embedding", SourceBlocks(SentenceEncoder(), sources=sources, weight=1.0)),
+            ("head", accuracy._lr_cv()),
+        ]
+    )
     for name in sources:
         methods[f"transfer from {name}"] = lambda name=name: transfer(
             load_source(name), head=accuracy._lr_cv()
@@ -177,11 +192,38 @@ def setfit_rows(work):
     return rows
 
 
+def time_pairs(args, targets, sizes):
+    """Fit seconds of recommended and recommended + sources, side by side, per draw."""
+    rows = []
+    for target in targets:
+        splits = accuracy.full_splits(None, target, quick=False)
+        X_pool, y_pool, X_test, _ = splits[0]
+        texts = np.concatenate([X_pool, X_test])
+        leakage = {f"{n} → {target}": overlap(n, texts) for n in NAMES if n != target}
+        accuracy.warm_encoder_cache(accuracy.texts_of(splits), args.cache_dir)
+        methods = methods_for(fair_sources(target, leakage))
+        for k in sizes:
+            for seed in range(args.seeds):
+                X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
+                best = {RECOMMENDED: np.inf, WITH_SOURCES: np.inf}
+                for _ in range(3):
+                    for method in best:
+                        start = time.perf_counter()
+                        methods[method]().fit(X, y)
+                        best[method] = min(best[method], time.perf_counter() - start)
+                rows.append({"target": target, "per_class": k, "seed": seed, **best})
+                print(json.dumps(rows[-1]), flush=True)
+    (args.out / "shipped_sources_timing.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = [s if s == FULL else int(s) for s in args.sizes.split(",")]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.timing:
+        time_pairs(args, targets, sizes)
+        return 0
     chosen = [m.strip() for m in args.methods.split(",")] if args.methods else None
     log = args.work / "rows.jsonl"
     done = {_key(row) for row in _read_rows(log)}
@@ -261,6 +303,9 @@ def write(args, rows, leakage):
         "machine": "2 shared CPU cores, loaded by other jobs; 1 thread, nice 10",
     }
     leak = {key: {"exact": e, "normalised": n} for key, (e, n) in leakage.items()}
+    timing = args.out / "shipped_sources_timing.json"
+    if timing.is_file():
+        meta["timing"] = json.loads(timing.read_text())
     payload = {"meta": meta, "leakage": leak, "rows": rows}
     (args.out / "shipped_sources.json").write_text(json.dumps(payload, indent=1) + "\n")
     (args.out / "shipped_sources.md").write_text(markdown(pd.DataFrame(rows), leak, meta))
@@ -287,7 +332,8 @@ def markdown(frame, leak, meta):
         "each source's hidden layer appended if validation on the training texts says it "
         "helps), *LR + sources* (the same layer under the CV-tuned LR), *transfer from X* "
         "(`transfer(load_source(X), head=<CV-tuned LR>)`: the frozen encoder and X's frozen "
-        "hidden layer), and *SetFit* (SetFit 1.2 on the same all-MiniLM-L6-v2 files, its "
+        "hidden layer), *transfer from all (fair) sources* (as `transfer('all')`, but only "
+        "the fair sources: every block at weight 1 under the CV-tuned LR), and *SetFit* (SetFit 1.2 on the same all-MiniLM-L6-v2 files, its "
         "classic recipe: `benchmarks/setfit_runner.py`, same draws, where it was run).",
         "",
         "Scale: sizes (examples per class, seeds) "
@@ -302,7 +348,7 @@ def markdown(frame, leak, meta):
         index=["target", "size"], columns="method", values="accuracy", aggfunc="mean"
     )
     table = table.reindex(sorted(table.index, key=lambda i: (i[0], _size_order(i[1]))))
-    order = [LR, RECOMMENDED, WITH_SOURCES, LR_SOURCES, SETFIT]
+    order = [LR, RECOMMENDED, WITH_SOURCES, LR_SOURCES, SETFIT, ALL_FAIR]
     order += sorted(c for c in table.columns if c not in order)
     table = table[[c for c in order if c in table.columns]]
     lines.append("| target | per class | " + " | ".join(table.columns) + " |")
@@ -331,13 +377,22 @@ def markdown(frame, leak, meta):
                 f"{ran[SETFIT].mean():.1f}; on the same draws recommended + sources "
                 f"{ran[WITH_SOURCES].mean():.1f}, frozen MiniLM + LR {ran[LR].mean():.1f}."
             )
+    timing = meta.get("timing")
+    if timing:
+        pairs = pd.DataFrame(timing)
+        ratio = pairs[WITH_SOURCES] / pairs[RECOMMENDED]
+        lines.append(
+            f"- Fit time, timed side by side (fastest of 3, warm encoder cache; "
+            f"{', '.join(sorted(pairs['target'].unique()))} at "
+            f"{', '.join(map(str, sorted(pairs['per_class'].unique())))} per class, "
+            f"{pairs['seed'].nunique()} draws each): recommended + sources takes "
+            f"{ratio.median():.2f}x the recommended model's time (median; range "
+            f"{ratio.min():.2f}-{ratio.max():.2f}x; recommended "
+            f"{pairs[RECOMMENDED].median():.2f} s median)."
+        )
     seconds = frame.groupby("method")["fit_seconds"].median()
-    lines.append(
-        f"- Median fit seconds (warm encoder cache): recommended {seconds[RECOMMENDED]:.2f}, "
-        f"recommended + sources {seconds[WITH_SOURCES]:.2f} "
-        f"({seconds[WITH_SOURCES] / seconds[RECOMMENDED]:.2f}x)"
-        + (f", SetFit {seconds[SETFIT]:.0f}." if SETFIT in seconds else ".")
-    )
+    if SETFIT in seconds:
+        lines.append(f"- SetFit's fit: {seconds[SETFIT]:.0f} s median (1 torch thread).")
     kept = frame[frame["method"] == WITH_SOURCES].dropna(subset=["sources_weight"])
     share = {}
     for (target, size), group in kept.groupby(["target", "size"]):
