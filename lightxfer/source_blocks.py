@@ -27,15 +27,15 @@ SOURCE_WEIGHTS = (0.0, 1.0)
 #: The sources are used when their validation accuracy beats the shared layer's alone
 #: by more than half a standard error (the lightest weight within half an SE of the
 #: best). Leave-one-out over the five shipped tasks (fair sources only, 8 / 16 / 32 per
-#: class, 5 draws, LR on the blocks; benchmarks/shipped_sources.py replays the models),
-#: gain over frozen MiniLM + LR, mean over targets (worst target):
+#: class, 5 draws, rules replayed on the same fits: benchmarks/source_rules.py), gain
+#: over frozen MiniLM + LR, mean over targets (worst target):
 #:
-#: - one weight, each source's block at unit norm (this rule): +2.1 / +2.3 / +1.5
-#:   (-0.2 / +0.0 / -0.2); two candidates to validate;
-#: - the same with one norm for all the sources' blocks (the 6th session's rule):
+#: - one weight, each source's block at unit norm (this rule): +2.2 / +2.3 / +1.5
+#:   (-0.2 / +0.0 / -0.0); two candidates to validate;
+#: - the same with one norm for all the sources' blocks together (the rule before):
 #:   +1.6 / +1.3 / +0.9: the source with the largest activations drowned the others;
 #: - each source kept if it alone beats the encoder by half an SE: +2.4 / +2.3 / +1.4,
-#:   but one false pick in twenty draws on TREC cost 4.6 points (worst -1.4);
+#:   but noise picks cost a target up to 1.4 points (TREC at 8 per class);
 #: - the lightest of every subset within one SE: +2.6 / +2.1 / +1.1 (-0.2 / +0.0 / -0.2),
 #:   at 2**k candidates (32 for the five sources).
 STANDARD_ERRORS = 0.5
