@@ -300,7 +300,7 @@ def write(args, rows, leakage):
         "test_rows": args.test_rows,
         "python": platform.python_version(),
         "lightxfer": lightxfer.__version__,
-        "machine": "2 shared CPU cores, loaded by other jobs; 1 thread, nice 10",
+        "machine": "2 shared CPU cores, loaded by other jobs; 1 thread, nice 5",
     }
     leak = {key: {"exact": e, "normalised": n} for key, (e, n) in leakage.items()}
     timing = args.out / "shipped_sources_timing.json"
@@ -361,7 +361,8 @@ def markdown(frame, leak, meta):
         part = table.xs(size, level="size").dropna(subset=[LR, WITH_SOURCES])
         gain = part[WITH_SOURCES] - part[LR]
         lines.append(
-            f"- {size} per class, mean over {len(part)} targets: recommended + sources "
+            f"- {'all training data' if size == FULL else f'{size} per class'}, mean over "
+            f"{len(part)} targets: recommended + sources "
             f"{part[WITH_SOURCES].mean():.1f}, frozen MiniLM + LR {part[LR].mean():.1f} "
             f"({gain.mean():+.1f}; worst target {gain.min():+.1f}, {gain.idxmin()}), "
             f"recommended {part[RECOMMENDED].mean():.1f}."
