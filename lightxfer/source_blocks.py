@@ -211,8 +211,8 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         return getattr(self.shared_, "lowercase_", True)
 
     def __setstate__(self, state):
-        # A file from before per-source weights (lightxfer 6th session): one weight and
-        # one norm for all the sources' blocks, the same features as then.
+        # A file saved before each source's block had its own norm holds one weight and
+        # one norm for all the sources' blocks: it keeps giving the features it gave.
         if "weight_" in state and "weights_" not in state:
             state = dict(state)
             n_sources = len(state["sources_"])
