@@ -12,9 +12,15 @@ feature cache (the GloVe vectors loaded before timing); on the full data untuned
 LR (``fit_time.untuned_tfidf``) is timed beside them, so each variant's fit time is also
 a ratio to it, measured in the same run.
 
+With ``--held-out`` the draws come from the small-data search benchmark's pool and are
+scored on its held-out *training* texts (``small_data_search.held_out_pool``: 20% of the
+training pool, at most 2000; seeds 10..), and "all" is the rest of the pool, so no test
+text takes part in choosing a default; results go to ``char_ngrams_held_out.*``.
+
 Run from the repository root::
 
     python benchmarks/char_ngrams.py                      # ~6 min on 2 shared cores
+    python benchmarks/char_ngrams.py --held-out --variants "chars 3-4"
     python benchmarks/char_ngrams.py --tasks trec --sizes 8 --seeds 1 --out /tmp/chars
 """
 
@@ -29,6 +35,7 @@ from pathlib import Path
 import accuracy as bench  # the same data and draws
 import pandas as pd
 from fit_time import UNTUNED, untuned_tfidf
+from small_data_search import held_out_pool
 
 from lightxfer import make_classifier
 from lightxfer.shared.feature_cache import FEATURE_CACHE
@@ -59,6 +66,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--no-full-data", action="store_true", help="few-shot sizes only")
     parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score on held-out training texts instead of the test texts",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=2, help="full-data fits per model, taking turns; fastest kept"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
@@ -84,7 +96,7 @@ def fit_and_score(factory, X, y, X_test, y_test):
 def draws(args, X_pool, y_pool):
     """``(per_class, seed, X, y)`` of every few-shot draw, then the full training data."""
     for k in args.sizes:
-        for seed in range(args.seeds):
+        for seed in range(10, 10 + args.seeds) if args.held_out else range(args.seeds):
             yield (k, seed, *bench.sample_per_class(X_pool, y_pool, k, seed))
     if not args.no_full_data:
         yield "all", 0, X_pool, y_pool
@@ -94,9 +106,12 @@ def run(args):
     rows = []
     methods = {name: variant(VARIANTS[name]) for name in args.variants}
     for task in args.tasks:
-        X_pool, y_pool, X_test, y_test = bench.full_splits(
-            args.data_dir, task, quick=False, max_folds=1
-        )[0]
+        if args.held_out:
+            X_pool, X_test, y_pool, y_test = held_out_pool(args.data_dir, task)
+        else:
+            X_pool, y_pool, X_test, y_test = bench.full_splits(
+                args.data_dir, task, quick=False, max_folds=1
+            )[0]
         make_classifier().fit(X_pool[::50], y_pool[::50])  # the GloVe vectors, loaded once
         for k, seed, X, y in draws(args, X_pool, y_pool):
             found, repeat = dict(methods), 1
@@ -116,7 +131,7 @@ def run(args):
                     | _search_choice(vectorizer)
                 )
             print(f"{task:5s} {k!s:>4s} per class, seed {seed} done", flush=True)
-            write_rows(args.out, rows, {})  # a long run keeps what it has measured
+            write_rows(args, rows, {})  # a long run keeps what it has measured
     return rows
 
 
@@ -131,10 +146,14 @@ def _search_choice(vectorizer):
     }
 
 
-def write_rows(out, rows, meta):
-    out.mkdir(parents=True, exist_ok=True)
+def result_name(args):
+    return "char_ngrams_held_out" if args.held_out else "char_ngrams"
+
+
+def write_rows(args, rows, meta):
+    args.out.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "rows": rows}
-    (out / "char_ngrams.json").write_text(json.dumps(payload, indent=1) + "\n")
+    (args.out / f"{result_name(args)}.json").write_text(json.dumps(payload, indent=1) + "\n")
 
 
 def markdown(rows, meta, args):
@@ -145,11 +164,12 @@ def markdown(rows, meta, args):
     sizes = list(dict.fromkeys(table["per_class"]))
     accuracy = table.groupby(["task", "per_class", "variant"])["accuracy"].mean().unstack()
     lines = [
-        "## Character n-grams in the recommended model: accuracy bought, fit time paid",
+        "## Character n-grams in the recommended model: accuracy bought, fit time paid"
+        + (", on held-out training texts" if args.held_out else ""),
         "",
-        __doc__.split("\n\n")[1].replace("\n", " "),
+        __doc__.split("\n\n")[2 if args.held_out else 1].replace("\n", " "),
         "",
-        f"Test accuracy %, mean of {args.seeds} draws per few-shot size (one fit on the full "
+        f"{'Held-out training' if args.held_out else 'Test'} accuracy %, mean of {args.seeds} draws per few-shot size (one fit on the full "
         "data); 1 thread, 2 cores shared with other jobs (load average "
         f"{meta['load_average'][0]:.1f} at the start, {meta['load_average'][1]:.1f} at the "
         f"end; `{meta['command']}`, {meta['wall_seconds']:.0f} s):",
@@ -227,9 +247,9 @@ def main(argv=None):
         "sizes": args.sizes,
         "variants": {name: VARIANTS[name] for name in args.variants},
     }
-    write_rows(args.out, rows, meta)
+    write_rows(args, rows, meta)
     text = markdown(rows, meta, args)
-    (args.out / "char_ngrams.md").write_text(text)
+    (args.out / f"{result_name(args)}.md").write_text(text)
     print(text)
 
 
