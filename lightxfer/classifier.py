@@ -79,8 +79,9 @@ def make_classifier(
     - **shipped sources**: ``sources="auto"`` or a list of names appends the frozen
       hidden layers of the source heads that ship with lightxfer
       (:func:`lightxfer.sources`, trained on the default encoder) to the shared layer's
-      features, each kept only if validation on the training data says it helps, so
-      that unrelated sources drop out (:class:`lightxfer.source_blocks.SourceBlocks`).
+      features, each block at the features' norm, with one weight chosen by validation
+      on the training data that drops to 0 when they do not help
+      (:class:`lightxfer.source_blocks.SourceBlocks`).
 
     ``n_jobs`` never changes the model.
 
