@@ -13,6 +13,7 @@ SECTIONS = [
     "selection.md",
     "small_data_search.md",
     "char_ngrams.md",
+    "char_ngrams_held_out.md",
     "transfer.md",
     "fine_tuning.md",
     "shipped_sources.md",
