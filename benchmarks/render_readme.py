@@ -46,7 +46,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `accuracy.py` | five tasks, full data and few-shot curves, vs TF-IDF, fastText and frozen MiniLM (`--quick` for CI) |
 | `selection.py` | the recommended search on large data: one-SE rule vs best weight, on dev sets |
 | `small_data_search.py` | the recommended search on small data: its walk over the weights vs scoring every weight (and one shuffle, other `REPEAT_UNTIL`), accuracy on held-out training texts and fit time |
-| `char_ngrams.py` | the recommended model's character n-grams: default 2-5 grams vs none vs cheaper 3-5 / 3-4 grams, test accuracy on the five tasks (few-shot and full data, same draws) and full-data fit time (x untuned TF-IDF + LR) |
+| `char_ngrams.py` | the recommended model's character n-grams: default 2-5 grams vs none vs cheaper 3-5 / 3-4 grams, test accuracy on the five tasks (few-shot and full data, same draws; `--held-out`: on held-out training texts) and full-data fit time (x untuned TF-IDF + LR) |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
