@@ -31,7 +31,8 @@ SOURCE_WEIGHTS = (0.0, 1.0)
 #: over frozen MiniLM + LR, mean over targets (worst target):
 #:
 #: - one weight, each source's block at unit norm (this rule): +2.2 / +2.3 / +1.5
-#:   (-0.2 / +0.0 / -0.0); two candidates to validate;
+#:   (-0.2 / +0.0 / -0.0); two candidates to validate, on the n-gram search's repeated
+#:   folds (decided on one shuffle, a fifth of the fits: +1.1 / +1.9 / +1.3, worst -1.4);
 #: - the same with one norm for all the sources' blocks together (the rule before):
 #:   +1.6 / +1.3 / +0.9: the source with the largest activations drowned the others;
 #: - each source kept if it alone beats the encoder by half an SE: +2.4 / +2.3 / +1.4,
