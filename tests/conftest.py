@@ -47,6 +47,27 @@ def texts_and_labels(*tables):
     return tuple(array for t in tables for array in (t["text"].to_numpy(), t["label"].to_numpy()))
 
 
+def forget_loaded_vectors():
+    """As in a new process: no vectors loaded, so every reference is followed (and checked) anew."""
+    from lightxfer.vectors import loaded
+
+    loaded._INFO.clear()
+    loaded._LOADED.clear()
+
+
+@pytest.fixture
+def as_new_process():
+    """Nothing loaded when the test starts; what this process had loaded is back after it."""
+    from lightxfer.vectors import loaded
+
+    saved = dict(loaded._INFO), dict(loaded._LOADED)
+    forget_loaded_vectors()
+    yield
+    forget_loaded_vectors()
+    loaded._INFO.update(saved[0])
+    loaded._LOADED.update(saved[1])
+
+
 @pytest.fixture(scope="session")
 def glove():
     """The embedded default vectors (GloVe 6B 50d), memory-mapped."""

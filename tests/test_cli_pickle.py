@@ -2,27 +2,12 @@
 
 import numpy as np
 import pytest
-from conftest import read_shared
+from conftest import forget_loaded_vectors, read_shared
 from gensim.models import KeyedVectors
 
 from lightxfer.cli.entrypoint import main
-from lightxfer.vectors import loaded
 
-
-def _forget_loaded_vectors():
-    # As in a new process: the pickle has to be opened again, so the flag is asked again.
-    loaded._INFO.clear()
-    loaded._LOADED.clear()
-
-
-@pytest.fixture(autouse=True)
-def _new_process_each_time():
-    saved = dict(loaded._INFO), dict(loaded._LOADED)
-    _forget_loaded_vectors()
-    yield
-    _forget_loaded_vectors()
-    loaded._INFO.update(saved[0])
-    loaded._LOADED.update(saved[1])
+pytestmark = pytest.mark.usefixtures("as_new_process")
 
 
 @pytest.fixture
@@ -31,7 +16,7 @@ def kv_file(tmp_path, glove):
     kv.add_vectors(glove.index_to_key[:2000], np.array(glove.vectors[:2000]))
     path = tmp_path / "small.kv"
     kv.save(str(path))
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     return path
 
 
@@ -73,7 +58,7 @@ def test_train_then_predict_on_kv_vectors_need_the_flag(capsys, tmp_path, kv_fil
     assert not model.exists()
     code, _, _ = run(capsys, *train, "--allow-pickle")
     assert code == 0 and model.exists()
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     predictions = tmp_path / "predictions.csv"
     predict = ["predict", "--model", model, "--input", train_file, "--output", predictions]
     code, _, err = run(capsys, *predict)
@@ -82,7 +67,7 @@ def test_train_then_predict_on_kv_vectors_need_the_flag(capsys, tmp_path, kv_fil
     assert str(model) in err and "'small.kv'" in err and "pass --allow-pickle" in err
     assert run(capsys, *predict, "--allow-pickle")[0] == 0
     assert len(predictions.read_text().splitlines()) == 81
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     code, out, _ = run(capsys, "evaluate", "--model", model, "--test", train_file, "--allow-pickle")
     assert code == 0 and "accuracy" in out
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import skops.io as sio
+from conftest import forget_loaded_vectors
 from gensim.test.utils import datapath
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -17,12 +18,6 @@ from lightxfer.persistence import is_trusted, untrusted_types
 
 TEXTS = ["the film was good", "the film was bad", "a great story", "an awful plot"] * 5
 LABELS = [1, 0, 1, 0] * 5
-
-
-def _forget_loaded_vectors():
-    # As in a new process: vectors loaded earlier in this one are shared by path.
-    lightxfer.vectors.loaded._INFO.clear()
-    lightxfer.vectors.loaded._LOADED.clear()
 
 
 @pytest.fixture
@@ -112,7 +107,7 @@ def test_changed_vectors_are_refused_unless_overridden(tmp_path, vectors_file):
     expected = model.predict_proba(TEXTS)
     text = vectors_file.read_text(encoding="utf-8")
     vectors_file.write_text(text.replace(" 0.418 ", " 0.5 ", 1), encoding="utf-8")
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     with pytest.raises(VectorsMismatchError, match=r"model.skops: the vectors found"):
         lightxfer.load(path)
     loaded = lightxfer.load(path, check_vectors=False)
@@ -127,7 +122,7 @@ def test_moved_vectors_need_the_new_path(tmp_path, vectors_file):
     moved = tmp_path / "elsewhere" / "glove.txt"
     moved.parent.mkdir()
     shutil.move(vectors_file, moved)
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     with pytest.raises(VectorsFileError, match=r"model.skops: cannot load.*pass vectors="):
         lightxfer.load(path)
     loaded = lightxfer.load(path, vectors=moved)

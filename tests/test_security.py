@@ -14,7 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
-from conftest import RunsCode
+from conftest import RunsCode, forget_loaded_vectors
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -27,7 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 import lightxfer
 from lightxfer.exceptions import UnsafeFileError, VectorsFileError, VectorsUnavailableError
 from lightxfer.persistence import untrusted_types
-from lightxfer.vectors import loaded, loading
+from lightxfer.vectors import loading
 
 pytestmark = pytest.mark.filterwarnings("ignore:only .* of the tokens")
 
@@ -42,20 +42,8 @@ def _plant_pickle(path, marker):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_and_process(tmp_path, monkeypatch):
+def _fresh_cache_and_process(tmp_path, monkeypatch, as_new_process):
     monkeypatch.setenv("LIGHTXFER_CACHE", str(tmp_path / "cache"))
-    saved = dict(loaded._INFO), dict(loaded._LOADED)
-    _forget_loaded_vectors()
-    yield
-    _forget_loaded_vectors()  # then as it was: other tests keep their loaded vectors
-    loaded._INFO.update(saved[0])
-    loaded._LOADED.update(saved[1])
-
-
-def _forget_loaded_vectors():
-    # As in a new process: nothing loaded, so every reference has to be followed.
-    loaded._INFO.clear()
-    loaded._LOADED.clear()
 
 
 @pytest.fixture
@@ -65,7 +53,7 @@ def model_file(tmp_path):
     shutil.copy(datapath("test_glove.txt"), vectors)
     model = lightxfer.make_classifier(vectors=str(vectors), head="logreg").fit(TEXTS, LABELS)
     path = lightxfer.save(model, tmp_path / "model.skops")
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     return path, vectors, model.steps[0][1].fingerprint_
 
 
@@ -155,7 +143,7 @@ def test_trusted_pickle_vectors_load_on_purpose(tmp_path, glove):
     vectors = lightxfer.load_vectors(kv_path, allow_pickle=True)
     model = lightxfer.make_classifier(vectors=vectors).fit(TEXTS, LABELS)
     path = lightxfer.save(model, tmp_path / "model.skops")
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     message = _error(VectorsFileError, lambda: lightxfer.load(path), path)
     assert "allow_pickle=True" in message
     loaded = lightxfer.load(path, allow_pickle=True)

@@ -20,7 +20,7 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
-from conftest import RunsCode
+from conftest import RunsCode, forget_loaded_vectors
 from gensim.test.utils import datapath
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -33,7 +33,6 @@ from lightxfer.exceptions import UnsafeFileError, VectorsFileError
 from lightxfer.persistence import MAX_NGRAM, _versions
 from lightxfer.recommended import HybridVectorizer
 from lightxfer.shared import sentence_models
-from lightxfer.vectors import loaded
 
 pytestmark = pytest.mark.filterwarnings("ignore:only .* of the tokens")
 
@@ -45,20 +44,8 @@ SECONDS = 10
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_and_process(tmp_path, monkeypatch):
+def _fresh_cache_and_process(tmp_path, monkeypatch, as_new_process):
     monkeypatch.setenv("LIGHTXFER_CACHE", str(tmp_path / "cache"))
-    saved = dict(loaded._INFO), dict(loaded._LOADED)
-    _forget_loaded_vectors()
-    yield
-    _forget_loaded_vectors()
-    loaded._INFO.update(saved[0])
-    loaded._LOADED.update(saved[1])
-
-
-def _forget_loaded_vectors():
-    # As in a new process: nothing loaded, so every reference has to be followed.
-    loaded._INFO.clear()
-    loaded._LOADED.clear()
 
 
 @pytest.fixture
@@ -195,7 +182,7 @@ def test_reference_through_the_working_directory_is_refused(tmp_path, attack, fi
 def test_binding_is_safe_under_threads(tmp_path, fitted):
     expected = fitted.predict_proba(TEXTS)
     path = _dump(fitted, tmp_path / "model.skops")  # an absolute reference: skops can follow it
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     rebuilt = sio.load(path, trusted=sio.get_untrusted_types(file=path))["model"]  # binds lazily
     start, results = threading.Barrier(8), []
 
@@ -241,7 +228,7 @@ def test_hidden_runtime_settings_are_reset(tmp_path, attack, fitted):
     for layer in hidden:
         layer.set_params(cache="fcache", n_jobs=3)
     path = lightxfer.save(model, tmp_path / "model.skops")
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     with pytest.warns(UserWarning, match=r"model.skops: runtime settings.*cache='fcache'"):
         rebuilt = lightxfer.load(path)
     for layer in [c.estimator.steps[0][1] for c in rebuilt.calibrated_classifiers_]:
@@ -325,7 +312,7 @@ def test_saved_model_records_vectors_relative_to_itself(tmp_path, monkeypatch, s
     moved = tmp_path / "moved"
     shutil.move(project, moved)
     monkeypatch.chdir(tmp_path)
-    _forget_loaded_vectors()
+    forget_loaded_vectors()
     rebuilt = lightxfer.load(moved / "models" / f"model{suffix}", allow_pickle=suffix == ".joblib")
     np.testing.assert_allclose(rebuilt.predict_proba(TEXTS), model.predict_proba(TEXTS), rtol=1e-6)
 
