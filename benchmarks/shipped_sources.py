@@ -23,6 +23,7 @@ Run from the repository root (texts are encoded once, cached in --cache-dir)::
 """
 
 import argparse
+import functools
 import json
 import platform
 import re
@@ -96,6 +97,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def leakage_into(target, X_pool, X_test):
+    """``{"source → target": overlap}`` of every other shipped source with the target's texts."""
+    texts = np.concatenate([X_pool, X_test])
+    return {f"{name} → {target}": overlap(name, texts) for name in NAMES if name != target}
+
+
 def fair_sources(target, leakage):
     """The sources that may serve ``target``: not itself, and sharing none of its texts.
 
@@ -104,6 +111,7 @@ def fair_sources(target, leakage):
     return [s for s in NAMES if s != target and max(leakage[f"{s} → {target}"]) == 0]
 
 
+@functools.cache
 def source_texts(name):
     """The texts a shipped source head was trained on (see benchmarks/train_sources.py)."""
     return accuracy.full_splits(None, name, quick=False)[0][0]
@@ -198,10 +206,8 @@ def time_pairs(args, targets, sizes):
     for target in targets:
         splits = accuracy.full_splits(None, target, quick=False)
         X_pool, y_pool, X_test, _ = splits[0]
-        texts = np.concatenate([X_pool, X_test])
-        leakage = {f"{n} → {target}": overlap(n, texts) for n in NAMES if n != target}
         accuracy.warm_encoder_cache(accuracy.texts_of(splits), args.cache_dir)
-        methods = methods_for(fair_sources(target, leakage))
+        methods = methods_for(fair_sources(target, leakage_into(target, X_pool, X_test)))
         for k in sizes:
             for seed in range(args.seeds):
                 X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
@@ -232,9 +238,7 @@ def main(argv=None):
     for target in targets:
         splits = accuracy.full_splits(None, target, quick=False)
         X_pool, y_pool, X_test, y_test = splits[0]
-        for name in NAMES:
-            if name != target:
-                leakage[f"{name} → {target}"] = overlap(name, np.concatenate([X_pool, X_test]))
+        leakage.update(leakage_into(target, X_pool, X_test))
         sources = fair_sources(target, leakage)
         print(f"target {target}: fair sources {sources}", flush=True)
         if args.report_only:

@@ -40,7 +40,7 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy
-from shipped_sources import fair_sources, overlap
+from shipped_sources import fair_sources, leakage_into
 
 from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier, ngram_search
 from lightxfer.frozen import FrozenHiddenLayers
@@ -63,20 +63,11 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def rms(rows):
-    return float(np.sqrt(np.mean(np.sum(rows**2, axis=1)))) or 1.0
-
-
 def target_data(target, cache_dir):
     """Pool and test embeddings of ``target`` and its fair sources' hidden layers."""
     splits = accuracy.full_splits(None, target, quick=False)
     X_pool, y_pool, X_test, y_test = splits[0]
-    leakage = {
-        f"{name} → {target}": overlap(name, np.concatenate([X_pool, X_test]))
-        for name in NAMES
-        if name != target
-    }
-    sources = fair_sources(target, leakage)
+    sources = fair_sources(target, leakage_into(target, X_pool, X_test))
     accuracy.warm_encoder_cache(accuracy.texts_of(splits), cache_dir)
     encoder = SentenceEncoder()
     pool = np.asarray(encoder.fit_transform(list(X_pool)), np.float64)
@@ -104,13 +95,17 @@ def one_shuffle_splits(y):
 def score_subsets(E, y, E_test, y_test, hidden, joint_norm=False, splits=None, subsets=None):
     """``{subset: (validation accuracy, test accuracy)}``, subsets as '0101' strings."""
     splits = ngram_search.validation_splits(y) if splits is None else splits
-    norms = [rms(train) for train, _ in hidden]
+    norms = [ngram_search.rms_norm(train) for train, _ in hidden]
     scores = {}
     for subset in subsets or itertools.product((0, 1), repeat=len(hidden)):
         used = [block for block, keep in zip(hidden, subset) if keep]
-        norm = rms(np.hstack([train for train, _ in used])) if used and joint_norm else None
-        train = [E / rms(E)]
-        test = [E_test / rms(E)]
+        norm = (
+            ngram_search.rms_norm(np.hstack([train for train, _ in used]))
+            if used and joint_norm
+            else None
+        )
+        train = [E / ngram_search.rms_norm(E)]
+        test = [E_test / ngram_search.rms_norm(E)]
         for (block, block_test), n, keep in zip(hidden, norms, subset):
             if keep:
                 train.append(block / (norm or n))
@@ -195,8 +190,7 @@ def run_vectors(args, sizes):
     rows = []
     for target in NAMES:
         X_pool, y_pool, X_test, y_test = accuracy.full_splits(None, target, quick=False)[0]
-        texts = np.concatenate([X_pool, X_test])
-        leakage = {f"{n} → {target}": overlap(n, texts) for n in NAMES if n != target}
+        leakage = leakage_into(target, X_pool, X_test)
         pool = glove.transform(X_pool).astype(np.float64)
         test = glove.transform(X_test).astype(np.float64)
         hidden = [

@@ -39,6 +39,7 @@ __all__ = [
     "lightest_good_weight",
     "n_validated",
     "path_accuracy",
+    "rms_norm",
     "search",
     "search_block_weight",
     "WALK",
@@ -80,6 +81,19 @@ DUAL_TOL = 1e-2
 #: tolerance, fits running at once in threads (e.g. a user's threading backend) would
 #: score differently from run to run.
 _LIBLINEAR = threading.Lock()
+
+
+def rms_norm(rows):
+    """Root-mean-square row norm: the scale a block is divided by before its weight is searched.
+
+    1 for all-zero rows, so nothing divides by zero.
+
+    Examples
+    --------
+    >>> rms_norm(np.array([[3.0, 4.0], [0.0, 0.0]]))  # sqrt((25 + 0) / 2)
+    3.5355339059327378
+    """
+    return float(np.sqrt(np.mean(np.sum(np.square(rows, dtype=np.float64), axis=1)))) or 1.0
 
 
 def validation_splits(y, cv=3, random_state=0):

@@ -218,7 +218,7 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         # sources by validation; other layers ignore it.
         features = _dense(self.shared_.fit_transform(texts, y), self.shared_)
         self.n_shared_features_ = features.shape[1]
-        self.embedding_norm_ = float(np.sqrt(np.mean(np.sum(features**2, axis=1)))) or 1.0
+        self.embedding_norm_ = ngram_search.rms_norm(features)
         ngrams = self._fit_ngrams(texts)
         dense = self._scale(features)
         self.ngram_weight_, self.scale_ = self._choose_weights(dense, ngrams, y)

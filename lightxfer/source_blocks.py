@@ -157,7 +157,7 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         self.__dict__.pop("cv_results_", None)
         self.shared_ = clone(self.shared) if self.shared is not None else SentenceEncoder()
         features = np.asarray(self.shared_.fit_transform(texts), dtype=np.float32)
-        self.shared_norm_ = _rms(features)
+        self.shared_norm_ = ngram_search.rms_norm(features)
         self.n_shared_features_ = features.shape[1]
         names = self.sources
         if isinstance(names, str):  # "auto"
@@ -170,7 +170,7 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         blocks = np.split(
             self.hidden_.transform(features).astype(np.float32), len(self.sources_), 1
         )
-        self.sources_norms_ = np.array([_rms(block) for block in blocks])
+        self.sources_norms_ = np.array([ngram_search.rms_norm(block) for block in blocks])
         self.weights_ = self._choose_weights(features, blocks, y)
         return self._stack(features, blocks, self.weights_)
 
@@ -258,8 +258,3 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         n_valid = ngram_search.n_validated(splits)
         weight = ngram_search.lightest_good_weight(best, n_valid, STANDARD_ERRORS)
         return np.full(len(blocks), float(weight))
-
-
-def _rms(rows):
-    """Root-mean-square row norm (1 for all-zero rows, so nothing divides by zero)."""
-    return float(np.sqrt(np.mean(np.sum(np.square(rows, dtype=np.float64), axis=1)))) or 1.0
