@@ -395,6 +395,17 @@ def markdown(frame, leak, meta):
             f"{ratio.min():.2f}-{ratio.max():.2f}x; recommended "
             f"{pairs[RECOMMENDED].median():.2f} s median)."
         )
+    full = frame[frame["size"] == FULL].pivot_table(
+        index="target", columns="method", values="fit_seconds"
+    )
+    if not full.empty:
+        ratio = full[WITH_SOURCES] / full[RECOMMENDED]
+        lines.append(
+            "- Fit time with all the training data (one fit each, back to back in one run): "
+            "recommended + sources takes "
+            + ", ".join(f"{t} {r:.1f}x" for t, r in ratio.items())
+            + " the recommended model's time."
+        )
     seconds = frame.groupby("method")["fit_seconds"].median()
     if SETFIT in seconds:
         lines.append(f"- SetFit's fit: {seconds[SETFIT]:.0f} s median (1 torch thread).")
