@@ -11,7 +11,7 @@ import pytest
 from conftest import read_shared, texts_and_labels
 
 import lightxfer
-from lightxfer import SentenceEncoder, SourceBlocks, make_classifier, transfer
+from lightxfer import SourceBlocks, make_classifier, transfer
 from lightxfer.cli.entrypoint import main as cli
 from lightxfer.shipped_sources import NAMES, SOURCES_DIR, load_source, read_source
 from lightxfer.source_training import recipe, train_source, write_source
@@ -145,8 +145,11 @@ def test_cli_transfer_from_a_shipped_source(mpqa, tmp_path, capsys):
     capsys.readouterr()
     assert cli(argv) == 0
     out = capsys.readouterr().out
-    assert "reused from sst2" in out and "SentenceEncoder" in out
-    assert SentenceEncoder  # the shipped head sits on the default encoder
+    assert "reused from sst2" in out and "SentenceEncoder" in out  # the head's shared layer
+    # --source all compares many sources: one model to save or one plot to draw is refused.
+    for option, path in (("--out", "m.skops"), ("--plot", "curves.png")):
+        assert cli([*argv[:2], "all", *argv[3:], option, str(tmp_path / path)]) == 2
+        assert f"{option} " in capsys.readouterr().err
 
 
 def test_all_shipped_sources_at_once_beside_the_frozen_encoder(mpqa):

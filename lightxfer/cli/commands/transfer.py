@@ -70,7 +70,6 @@ def run(args):
     from lightxfer.evaluation import (
         check_output_path,
         check_plot_path,
-        evaluate_transfer,
         format_table,
     )
     from lightxfer.persistence import save
@@ -87,28 +86,14 @@ def run(args):
     if args.source.strip().lower() == "all":
         return run_all_sources(args, sizes)
     source = saved_or_shipped(args)
-    options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
     try:
-        transferred = transfer(source, **options)
+        transferred = transfer(source, head=args.head, freeze=args.freeze, fine_tune=args.fine_tune)
     except SourceMismatchError as error:
         raise ValueError(error.describe(cli_spelling)) from None
     X, y, X_test, y_test = read_target(args)
     names = [type(step).__name__ for _, step in split_source(source)[0].steps]
     title = f"{Path(args.source).name} ({' + '.join(names)}) → {Path(args.train).name}"
-    table = evaluate_transfer(
-        source,
-        X,
-        y,
-        train_sizes=sizes,
-        n_seeds=args.seeds,
-        X_test=X_test,
-        y_test=y_test,
-        encoder=args.encoder,
-        fine_tune_encoder=args.fine_tune_encoder,
-        plot=args.plot,
-        title=title,
-        **options,
-    )
+    table = evaluate(args, source, (X, y, X_test, y_test), sizes, title, plot=args.plot)
     print(f"reused from {args.source}: {table.attrs['reused']}; new head: {args.head}")
     print()
     print(format_table(table))
@@ -133,32 +118,46 @@ def saved_or_shipped(args):
 
 def run_all_sources(args, sizes):
     """``--source all``: each shipped source against training from scratch, one after another."""
-    from lightxfer.evaluation import evaluate_transfer, format_table
+    from lightxfer.evaluation import format_table
     from lightxfer.shipped_sources import NAMES
 
     if args.out:
         raise ValueError("--out saves one transferred model: name one --source, not all")
-    X, y, X_test, y_test = read_target(args)
-    options = {"head": args.head, "freeze": args.freeze, "fine_tune": args.fine_tune}
+    if args.plot:
+        raise ValueError("--plot draws one source's learning curves: name one --source, not all")
+    target = read_target(args)
     verdicts = []
     for name in (*NAMES, "all"):  # each shipped source, then all of them at once
-        table = evaluate_transfer(
-            name,
-            X,
-            y,
-            train_sizes=sizes,
-            n_seeds=args.seeds,
-            X_test=X_test,
-            y_test=y_test,
-            encoder=args.encoder,
-            title=f"shipped source {name} → {Path(args.train).name}",
-            **options,
-        )
+        title = f"shipped source {name} → {Path(args.train).name}"
+        table = evaluate(args, name, target, sizes, title)
         label = "all shipped sources together" if name == "all" else f"source {name}"
         print(f"{label} ({table.attrs['reused']}):\n\n{format_table(table)}\n")
         verdicts.append(f"{name}: {table.attrs['verdict']}")
     print("\n".join(verdicts))
     return 0
+
+
+def evaluate(args, source, target, sizes, title, plot=None):
+    """``evaluate_transfer`` of ``source`` on ``target`` = (X, y, X_test, y_test), as asked."""
+    from lightxfer.evaluation import evaluate_transfer
+
+    X, y, X_test, y_test = target
+    return evaluate_transfer(
+        source,
+        X,
+        y,
+        train_sizes=sizes,
+        n_seeds=args.seeds,
+        X_test=X_test,
+        y_test=y_test,
+        encoder=args.encoder,
+        fine_tune_encoder=args.fine_tune_encoder,
+        plot=plot,
+        title=title,
+        head=args.head,
+        freeze=args.freeze,
+        fine_tune=args.fine_tune,
+    )
 
 
 def read_target(args):
