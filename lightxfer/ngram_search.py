@@ -36,6 +36,7 @@ __all__ = [
     "NGRAM_WEIGHTS",
     "REPEAT_UNTIL",
     "choose",
+    "cv_results",
     "lightest_good_weight",
     "n_validated",
     "path_accuracy",
@@ -277,6 +278,21 @@ def _weighted(rows, entries, weight):
     if weight != 1.0:
         data = data * np.where(entries, np.float32(weight), np.float32(1))
     return sparse.csr_matrix((data.astype(np.float64), rows.indices, rows.indptr), shape=rows.shape)
+
+
+def cv_results(weight_name, weights, Cs, accuracy):
+    """A search's scores as an estimator's ``cv_results_``: one entry per (weight, C).
+
+    Examples
+    --------
+    >>> cv_results("weight", [0.0, 1.0], [1.0], np.array([[0.5], [0.75]]))["accuracy"]
+    array([0.5 , 0.75])
+    """
+    return {
+        weight_name: np.repeat(weights, len(Cs)),
+        "C": np.tile(Cs, len(weights)),
+        "accuracy": accuracy.ravel(),
+    }
 
 
 def choose(weights, Cs, accuracy, splits):

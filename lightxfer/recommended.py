@@ -400,11 +400,7 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
             n_jobs=self.n_jobs,
             progress=self.progress,
         )
-        self.cv_results_ = {
-            "ngram_weight": np.repeat(weights, len(Cs)),
-            "C": np.tile(Cs, len(weights)),
-            "accuracy": accuracy.ravel(),
-        }
+        self.cv_results_ = ngram_search.cv_results("ngram_weight", weights, Cs, accuracy)
         weight, C = ngram_search.choose(weights, Cs, accuracy, splits)
         return weight, scale or float(np.sqrt(C))
 

@@ -249,11 +249,7 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             progress=False,
         )
-        self.cv_results_ = {
-            "weight": np.repeat(weights, len(Cs)),
-            "C": np.tile(Cs, len(weights)),
-            "accuracy": accuracy.ravel(),
-        }
+        self.cv_results_ = ngram_search.cv_results("weight", weights, Cs, accuracy)
         best = dict(zip(weights, np.nanmax(accuracy, axis=1)))
         n_valid = ngram_search.n_validated(splits)
         weight = ngram_search.lightest_good_weight(best, n_valid, STANDARD_ERRORS)
