@@ -688,19 +688,26 @@ def write_report(out):
     os.replace(out / f".accuracy.{os.getpid()}.png", out / "accuracy.png")
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_data_arguments(
+    parser, tasks=TASKS, files="<task>_train.csv, <task>_test.csv, subj.csv, mpqa.csv"
+):
+    """``--data-dir`` (your own copy of the task CSVs) and ``--tasks``, as the task benchmarks take them."""
     parser.add_argument(
         "--data-dir",
+        type=Path,
         default=os.environ.get("LIGHTXFER_DATA_DIR"),
-        help="folder with your own copy of the task CSVs (<task>_train.csv, <task>_test.csv, "
-        "subj.csv, mpqa.csv; default: $LIGHTXFER_DATA_DIR, else the datasets shipped with "
-        "lightxfer)",
+        help=f"folder with your own copy of the task CSVs ({files}; default: "
+        "$LIGHTXFER_DATA_DIR, else the datasets shipped with lightxfer)",
     )
+    parser.add_argument("--tasks", nargs="+", default=list(tasks), choices=tasks)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_data_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="CI smoke run: small, ~2 minutes")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="output dir")
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the few-shot curves")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument(
         "--methods",
         nargs="+",

@@ -49,14 +49,7 @@ SIZES = (8, 32, 128)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=os.environ.get("LIGHTXFER_DATA_DIR"),
-        help="folder with your own copy of the task CSVs (default: $LIGHTXFER_DATA_DIR, else "
-        "the datasets shipped with lightxfer)",
-    )
-    parser.add_argument("--tasks", nargs="+", default=list(bench.TASKS), choices=bench.TASKS)
+    bench.add_data_arguments(parser)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument(
         "--seeds", type=int, default=5, help="draws per size (seeds 0.., as accuracy.py)"

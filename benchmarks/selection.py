@@ -13,12 +13,12 @@ Run from the repository root::
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from accuracy import add_data_arguments
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
@@ -34,14 +34,7 @@ RULES = {"frozen vectors only": None, "one-SE rule": 1.0, "best weight (shipped)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=os.environ.get("LIGHTXFER_DATA_DIR"),
-        help="folder with your own copy of the task CSVs (<task>_train.csv, <task>_dev.csv; "
-        "default: $LIGHTXFER_DATA_DIR, else the datasets shipped with lightxfer)",
-    )
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    add_data_arguments(parser, TASKS, files="<task>_train.csv, <task>_dev.csv")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder"
     )

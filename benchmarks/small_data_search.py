@@ -21,7 +21,6 @@ Run from the repository root::
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -67,14 +66,7 @@ DEFAULT_RULES = (SHIPPED, EVERY_WEIGHT)
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=os.environ.get("LIGHTXFER_DATA_DIR"),
-        help="folder with your own copy of the task CSVs (default: $LIGHTXFER_DATA_DIR, else "
-        "the datasets shipped with lightxfer)",
-    )
-    parser.add_argument("--tasks", nargs="+", default=list(bench.TASKS), choices=bench.TASKS)
+    bench.add_data_arguments(parser)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--seeds", type=int, default=6, help="draws per size (seeds 10..)")
     parser.add_argument("--no-encoder", action="store_true", help="skip MiniLM")
