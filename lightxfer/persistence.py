@@ -10,7 +10,9 @@ A vectors path is recorded relative to the model file's folder (:func:`save`).
 What :func:`load` does, in order
 --------------------------------
 1. Checks the file before skops reads it: decompressed sizes are bounded
-   (:data:`MAX_EXPANSION`), and every type must be trusted.
+   (:data:`MAX_EXPANSION`), every array holds numbers, booleans or strings
+   (:data:`ARRAY_KINDS`) and announces no more than it holds, and every type must be
+   trusted.
 2. Rebuilds the object tree. Nothing in it resolves a reference while being rebuilt:
    ``__setstate__`` only stores what the file holds. Fitted vocabularies, which ``save``
    writes as arrays (:mod:`lightxfer.compact_vocabulary`), become dicts again.
@@ -23,7 +25,9 @@ What :func:`load` does, in order
    n-gram lengths are bounded (:data:`MAX_NGRAM`), an ``analyzer`` must be one of
    :data:`KNOWN_ANALYZERS`, and a vectorizer reads the texts it is given, never files they
    name; runtime-only parameters
-   (:data:`RUNTIME_PARAMS`) are reset to their defaults or to the caller's values.
+   (:data:`RUNTIME_PARAMS`) are reset to their defaults or to the caller's values; and
+   every lightxfer estimator's parameters must pass its own validation
+   (``_parameter_constraints``), as ``fit`` would check them.
 5. Binds every shared layer found (the protocol below), with the caller's options.
 
 The binding protocol
@@ -80,6 +84,7 @@ import numpy as np
 import sklearn
 import sklearn.base
 from gensim.models import KeyedVectors
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from lightxfer import compact_vocabulary
 from lightxfer._version import __version__
@@ -124,6 +129,12 @@ KNOWN_ANALYZERS = ("word", "char", "char_wb")
 #: lightxfer writes members uncompressed (ratio 1); a larger ratio is a zip bomb.
 MAX_EXPANSION = 20
 _EXPANSION_SLACK = 1 << 20
+
+#: Kinds of array a model file may hold: booleans, numbers and fixed-width strings, and
+#: records of them (a decision tree's nodes). Object arrays would need pickle; a raw
+#: ``void`` element of size 0 (``|V0``) lets a tiny file announce a shape of billions of
+#: elements that code then turns into a list.
+ARRAY_KINDS = "biufcSU"
 
 
 #: scikit-learn's array-API adapters for other libraries. Importing ``skops.io`` lists
@@ -437,6 +448,7 @@ def load(
         _check_token_patterns(path, estimators, token_patterns)
         _check_text_vectorizers(path, estimators)
     _reset_runtime_params(path, estimators, runtime_params)
+    _check_parameters(path, estimators)
     options = BindOptions(
         path=path,
         allow_pickle=allow_pickle,
@@ -531,7 +543,7 @@ def _files(schema):
 
 def _check_arrays(path, archive, sizes):
     # numpy allocates the shape an .npy header announces before reading the data: the
-    # header may not announce more than the member holds.
+    # header may not announce more than the member holds, and each element has a size.
     for name, size in sizes.items():
         if not name.endswith(".npy"):
             continue
@@ -542,10 +554,24 @@ def _check_arrays(path, archive, sizes):
         if major > 1:
             read_header = np.lib.format.read_array_header_2_0
         shape, _, dtype = read_header(head)
+        if not _plain(dtype):
+            raise UnsafeFileError(
+                f"{path}: array {name} has element type {_shown(dtype.str)}; a model file "
+                "holds only numbers, booleans and strings of non-zero size"
+            )
         if int(np.prod(shape, dtype=object)) * dtype.itemsize > size:
             raise UnsafeFileError(
                 f"{path}: array {name} announces more data than it holds; damaged or crafted"
             )
+
+
+def _plain(dtype):
+    """Tell whether ``dtype`` is of :data:`ARRAY_KINDS`, or a record of them, of non-zero size."""
+    if dtype.itemsize == 0:
+        return False
+    if dtype.fields is not None:
+        return all(_plain(field[0]) for field in dtype.fields.values())
+    return dtype.kind in ARRAY_KINDS
 
 
 #: Objects without parts worth a visit: scalars, strings, dtypes, ufuncs and classes.
@@ -713,6 +739,37 @@ def _check_text_vectorizers(path, estimators):
                 f"{path}: {name}.input {_shown(vars(item)['input'])} would read the files "
                 "or streams texts name; a model from a file reads texts ('content')"
             )
+
+
+def _check_parameters(path, estimators):
+    """Run each lightxfer estimator's own parameter validation on the file's values.
+
+    A value no ``fit`` would accept (``max_chunks=-1``, a 4 MB string where a number
+    goes) is refused now, in one line, rather than failing, or working without a bound,
+    at predict time. Other libraries' estimators are checked by their own code when used,
+    and a shared layer's reference to its weights (``weights_parameter``, which may be a
+    handle only a file holds) by its binding.
+    """
+    for item in estimators:
+        cls = type(item)
+        if not cls.__module__.startswith("lightxfer."):
+            continue
+        constraints = getattr(cls, "_parameter_constraints", {})
+        for name in cls._get_param_names():
+            if name not in constraints or name not in vars(item):
+                continue
+            if name == getattr(cls, "weights_parameter", None):
+                continue
+            value = vars(item)[name]
+            try:
+                validate_parameter_constraints(
+                    {name: constraints[name]}, {name: value}, caller_name=cls.__name__
+                )
+            except InvalidParameterError:
+                raise UnsafeFileError(
+                    f"{path}: {cls.__name__}.{name} {_shown(value)} is not a value "
+                    f"{cls.__name__} accepts; damaged or crafted file"
+                ) from None
 
 
 def _bounded_range(value):

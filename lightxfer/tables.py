@@ -10,6 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 READERS = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".ndjson": None}
+#: Columns a table may have: the commands use two or three, and parsing a table costs
+#: time and memory per column, so a table 500,000 columns wide would stall them.
+MAX_COLUMNS = 1000
 
 
 class TableError(ValueError):
@@ -121,6 +124,14 @@ def _describe_columns(columns):
     )
 
 
+def _check_width(path, n_columns, where=""):
+    if n_columns > MAX_COLUMNS:
+        raise TableError(
+            f"{path}{where}: {n_columns} columns, more than a table may have "
+            f"({MAX_COLUMNS}, lightxfer.tables.MAX_COLUMNS); keep the text and label columns"
+        )
+
+
 def _check_tsv_rows(path, text):
     lines = re.split(r"\r\n|\r|\n", text)
     expected = lines[0].count("\t") + 1
@@ -140,6 +151,9 @@ def _read_delimited(path, text, sep):
         raise TableError(
             f"{path}: the file is tab-separated, not comma-separated; rename it to .tsv"
         )
+    quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
+    fields = next(csv.reader(io.StringIO(header), delimiter=sep, quoting=quoting), ())
+    _check_width(path, len(fields))
     if tsv:
         _check_tsv_rows(path, text)
     try:
@@ -153,7 +167,7 @@ def _read_delimited(path, text, sep):
                 keep_default_na=False,
                 na_values=[""],
                 index_col=False,
-                quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
+                quoting=quoting,
             )
     except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         message = str(exc).strip().splitlines()[0]
@@ -167,7 +181,7 @@ def _read_delimited(path, text, sep):
 
 
 def _read_jsonl(path, text, text_column):
-    records, line_of_row = [], []
+    records, line_of_row, columns = [], [], set()
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -187,6 +201,8 @@ def _read_jsonl(path, text, text_column):
                 f"{path}, line {line_no}, column {text_column!r}: expected a string, found "
                 f"{type(value).__name__} {value!r:.40}; quote the text"
             )
+        columns.update(record)
+        _check_width(path, len(columns), f", line {line_no}")
         records.append(record)
         line_of_row.append(line_no)
     return pd.DataFrame.from_records(records), lambda row: f"line {line_of_row[row]}"

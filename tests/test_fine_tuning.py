@@ -121,6 +121,44 @@ def test_altered_weights_are_refused(model, tmp_path):
         lightxfer.load(path)
 
 
+def _swapped(model, minilm, change):
+    """A copy of ``model`` whose weights ``change`` altered, with a fingerprint to match."""
+    altered = copy.deepcopy(model)
+    encoder = altered.named_steps["embedding"]
+    base = minilm.model.state_dict()
+    change(encoder.fine_tuned_weights_, base)
+    encoder.fine_tuned_fingerprint_ = fine_tuning.weights_fingerprint(encoder.fine_tuned_weights_)
+    return altered
+
+
+EMBEDDINGS = "0.model.embeddings.word_embeddings.weight"
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        # Issue 31, case 5: a base parameter outside the trained layers, set to NaN.
+        (
+            lambda w, base: w.update({EMBEDDINGS: np.full(base[EMBEDDINGS].shape, np.nan, "f4")}),
+            "is not one that fine-tuning layers=2",
+        ),
+        (lambda w, base: w.popitem(), "is missing"),
+        (lambda w, base: next(iter(w.values())).fill(np.inf), "NaN or infinite"),
+        (
+            lambda w, base: w.update({name: a[:1] for name, a in list(w.items())[:1]}),
+            "has shape",
+        ),
+    ],
+)
+def test_weights_that_swap_the_base_model_are_refused_on_load(
+    model, minilm, tmp_path, change, problem
+):
+    path = lightxfer.save(_swapped(model, minilm, change), tmp_path / "swapped.skops")
+    with pytest.raises(ValueError, match=f"^{path}: the fine-tuned encoder weight") as info:
+        lightxfer.load(path)
+    assert problem in str(info.value) and "\n" not in str(info.value)
+
+
 def test_saved_model_predicts_identically_in_a_new_offline_process(model, tmp_path):
     path = lightxfer.save(model, tmp_path / "tuned.skops")
     assert path.stat().st_size < 20e6  # two layers of MiniLM (14 MB), not the whole model

@@ -7,10 +7,12 @@ of lightxfer's errors (one line naming the file) or returns a model; the model t
 through ``copy.deepcopy``, ``transfer`` and, for some cases, a predict in two worker
 processes. Those may fail (a mutated coefficient has the wrong shape: load checks what
 could run code or take unbounded time, not every fitted array), but no case may run the
-planted pickle or take longer than the bound.
+planted pickle or take longer than the bound. Issue 31 adds arrays of every element type,
+and every SentenceEncoder parameter with any value.
 """
 
 import copy
+import io
 import json
 import pickle
 import shutil
@@ -18,6 +20,7 @@ import signal
 import warnings
 import zipfile
 
+import numpy as np
 import pytest
 from conftest import RunsCode
 from gensim.test.utils import datapath
@@ -36,6 +39,8 @@ LIGHTXFER_ERRORS = (
     exceptions.VectorsFileError,
     exceptions.VectorsMismatchError,
     exceptions.VectorsUnavailableError,
+    exceptions.EncoderUnavailableError,
+    exceptions.EncoderMismatchError,
 )
 
 
@@ -175,3 +180,95 @@ def _load_and_use(path, in_workers):
                 raise
             except Exception:  # a mutated array may not fit: only safety counts here
                 pass
+
+
+#: Element types an attacker may write in an ``.npy`` header, and shapes to announce.
+DESCRS = ("|V0", "|S0", "<U0", "|V8", "|O", "<M8[s]", "<m8[s]", "<f4", "|b1", "<i8", "|S3")
+SHAPES = ((), (0,), (1,), (3,), (2, 2), (10**9,), (2**31, 2**31))
+
+
+def _npy(descr, shape, data):
+    out = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(out, header)
+    return out.getvalue() + data
+
+
+def test_arrays_of_any_element_type_are_refused_or_work(saved, monkeypatch, bounded_time):
+    """Issue 31: any member array rewritten with any element type, shape and data size."""
+    folder, schema, members, marker = saved
+    monkeypatch.chdir(folder)
+    path = folder / "arrays.skops"
+    arrays = sorted(name for name in members if name.endswith(".npy"))
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(
+        st.sampled_from(arrays),
+        st.sampled_from(DESCRS),
+        st.sampled_from(SHAPES),
+        st.integers(0, 64),
+    )
+    def case(name, descr, shape, size):
+        _write(path, schema, {**members, name: _npy(descr, shape, bytes(size))})
+        signal.alarm(SECONDS)
+        try:
+            _load_and_use(path, in_workers=False)
+        finally:
+            signal.alarm(0)
+        assert not marker.exists()
+
+    case()
+
+
+#: Values a file may give any SentenceEncoder parameter.
+ENCODER_VALUES = (
+    None, True, False, 0, -1, 1, 2, 1.5, 10**9, float("nan"), "", "x" * 10_000, "chunk",
+    "truncate", "mean", "max", "mean+max", "int8", "float32", "contrastive",
+    "all-MiniLM-L6-v2", "/etc/passwd", [1, 2], {"a": 1},
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def saved_encoder(tmp_path_factory):
+    pytest.importorskip("sentence_transformers")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = lightxfer.make_classifier(encoder="all-MiniLM-L6-v2", head="logreg")
+        model.fit(TEXTS, LABELS)
+    path = lightxfer.save(model, tmp_path_factory.mktemp("fuzz-encoder") / "model.skops")
+    return path, model
+
+
+def test_any_encoder_setting_in_a_file_is_refused_or_works(saved_encoder, bounded_time):
+    """Issue 31: every SentenceEncoder parameter, given any value, on a long text too."""
+    path, model = saved_encoder
+    encoder = model.named_steps["embedding"]
+    crafted = path.with_name("crafted.skops")
+    long_text = "A sentence of words. " * 50_000  # 1 MB
+
+    @settings(max_examples=80, deadline=None, derandomize=True, database=None)
+    @given(st.sampled_from(sorted(encoder.get_params())), st.sampled_from(ENCODER_VALUES))
+    def case(name, value):
+        kept = vars(encoder)[name]
+        setattr(encoder, name, value)
+        try:
+            lightxfer.save(model, crafted)
+        except Exception:  # skops cannot write it: no file to attack with
+            return
+        finally:
+            setattr(encoder, name, kept)
+        signal.alarm(SECONDS)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    loaded = lightxfer.load(crafted)
+                except (*LIGHTXFER_ERRORS, ValueError, TypeError) as exc:
+                    message = str(exc)
+                    assert "\n" not in message and str(crafted) in message, message
+                    return
+                assert loaded.predict(["a short text", long_text]).shape == (2,)
+        finally:
+            signal.alarm(0)
+
+    case()

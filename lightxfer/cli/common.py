@@ -7,6 +7,7 @@ scikit-learn (see :mod:`lightxfer.cli.arguments` for what their parsers share).
 import csv
 import os
 import re
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -59,15 +60,24 @@ def read_labelled(path, text_column, label_column, classes=None):
 def check_trainable(path, label_column, labels):
     """Return the classes of ``labels``, or raise one line if no classifier can fit them.
 
-    Refused before any fit: fewer than two classes, and numbers that are not whole
-    (scikit-learn takes them for a regression target, "continuous").
+    Refused before any fit: fewer than two classes, numbers that are not whole
+    (scikit-learn takes them for a regression target, "continuous"), and a column where
+    most labels occur once (an id or text column taken for labels: fitting would take
+    memory and time growing with the square of the rows).
     """
-    classes = np.unique(labels)
+    classes, counts = np.unique(labels, return_counts=True)
     where = f"{path}, column {label_column!r}"
     if len(classes) < 2:
         raise ValueError(
             f"{where}: every row has the label {classes[0]!r}; a classifier needs at least "
             "2 classes"
+        )
+    once = int(np.sum(counts == 1))
+    if once > len(labels) / 2:
+        raise ValueError(
+            f"{where}: {once} of {len(labels)} rows have a label no other row has "
+            f"({len(classes)} classes); is it the label column? A class needs at least 2 "
+            "labelled texts"
         )
     if classes.dtype.kind == "f":
         shown = ", ".join(map(str, classes[classes != np.round(classes)][:3]))
@@ -76,6 +86,17 @@ def check_trainable(path, label_column, labels):
             "takes for a regression target; use class names or whole numbers"
         )
     return classes
+
+
+def shown_classes(classes, most=10):
+    """``classes`` as a short comma-separated list: the first ``most``, then how many more.
+
+    >>> shown_classes(range(25), most=3)
+    '0, 1, 2 and 22 more'
+    """
+    classes = list(classes)
+    shown = ", ".join(str(name)[:40] for name in classes[:most])
+    return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
 
 
 #: A label written with leading zeros ("007") is a code, not a quantity.
@@ -162,7 +183,7 @@ def _check_known_labels(path, where, label_column, labels, classes):
         raise TableError(
             f"{path}, {where(first)}, column {label_column!r}: label {labels.tolist()[first]!r} is not "
             "one the model was trained on "
-            f"({', '.join(map(str, classes))})"
+            f"({shown_classes(classes)})"
             + (f"; {len(unknown)} rows in all" if len(unknown) > 1 else "")
         )
 
@@ -211,15 +232,30 @@ def write_table(table, path, suffix=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     # A temporary file renamed into place: a reader never sees half a table, a failure
     # leaves the old file, and a symlink at ``path`` is replaced, not written through.
+    # As lightxfer.save: a replaced file's mode is kept (a private 0600 table stays
+    # private), and the data is on disk before the rename makes it the file.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             _write(table, file, suffix)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600, as if opened normally
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, _replaced_mode(path))
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _replaced_mode(path):
+    """The mode of the file at ``path`` if there is one, else that of a new file."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return 0o666 & ~_umask()  # mkstemp's 0600, as if opened normally
+    if stat.S_ISREG(found.st_mode):
+        return stat.S_IMODE(found.st_mode)
+    return 0o666 & ~_umask()  # a symlink is replaced, not followed: its mode says nothing
 
 
 def _umask():

@@ -11,6 +11,14 @@ through the caller's per-text cache, and pools each text's chunk rows into one r
 
 A text that fits is its own one chunk, encoded as it is: its row is the one a truncating
 encoder gives it.
+
+Work per text is bounded by what is read, not by the text's length: before anything is
+tokenized, a text is cut to :func:`head` of ``max_chunks`` chunks' word pieces
+(:data:`CHARS_PER_PIECE` characters a piece), and sentence ends are sought only there.
+A text of any length thus costs at most as much as one of ``max_chunks * 4,000``
+characters with all-MiniLM-L6-v2; a text whose head holds fewer pieces than that
+(white space, very long words) is read only as far as its head. ``max_chunks=None``
+reads every text whole, whatever it costs.
 """
 
 import re
@@ -30,9 +38,8 @@ OVERLAP = 16
 # line break. A chunk boundary right after one of these is a boundary between sentences.
 _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]]*(?=\s)|\n")
 _WHITESPACE_BEFORE_LAST_WORD = re.compile(r"\s\S*\Z")
-# Characters tokenized per word piece sought in a text too long to tokenize whole; more
-# are tokenized if that was not enough (a run of spaces, very long words).
-_CHARS_PER_PIECE = 16
+#: Characters of a text tokenized per word piece that may be read (English averages 4-5).
+CHARS_PER_PIECE = 16
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,17 @@ class Plan:
 def budget(tokenizer, limit):
     """Word pieces of text a chunk may hold: ``limit`` less the model's special tokens."""
     return limit - tokenizer.num_special_tokens_to_add(pair=False)
+
+
+def head(text, pieces):
+    """The start of ``text`` that can hold ``pieces`` word pieces, and one more.
+
+    Nothing past it is tokenized: its length bounds the work one text costs.
+
+    >>> head("word " * 1000, 10) == ("word " * 1000)[:176]
+    True
+    """
+    return text[: (pieces + 1) * CHARS_PER_PIECE]
 
 
 def plan_texts(texts, tokenizer, limit, *, max_chunks, lock=None, key=None):
@@ -104,9 +122,13 @@ def plan_texts(texts, tokenizer, limit, *, max_chunks, lock=None, key=None):
     new = [text for text in dict.fromkeys(texts) if text not in known]
     if new:
         room = max(budget(tokenizer, limit), 1)
+        heads = new if max_chunks is None else [head(text, max_chunks * room) for text in new]
         with lock or nullcontext():
-            offsets = _offsets(tokenizer, new, None if max_chunks is None else max_chunks * room)
-        plans = [_plan(text, where, room, max_chunks) for text, where in zip(new, offsets)]
+            offsets = _offsets(tokenizer, heads, new)
+        plans = [
+            _plan(text, start, where, room, max_chunks)
+            for text, start, where in zip(new, heads, offsets)
+        ]
         if table is None:
             known = dict(zip(new, plans))
         else:
@@ -203,47 +225,42 @@ def _tokenize(tokenizer, texts):
     return [np.asarray(where, np.int64).reshape(-1, 2) for where in encoded["offset_mapping"]]
 
 
-def _offsets(tokenizer, texts, needed):
-    """Character spans of each text's word pieces: all, or at least ``needed + 1`` of them.
+def _offsets(tokenizer, heads, texts):
+    """Character spans of the word pieces of each text's head, whole words only.
 
-    A huge text is tokenized only as far as the chunks can read (and one piece more, to
-    know that it goes on), so its cost is bounded by ``max_chunks``, not by its length.
+    The last word of a head that cuts its text may be cut too: its pieces are dropped
+    (unless the head is one word: its pieces are all there is to read).
     """
-    window = None if needed is None else (needed + 1) * _CHARS_PER_PIECE
-    heads = [text if window is None else text[:window] for text in texts]
     offsets = _tokenize(tokenizer, heads)
-    for i, text in enumerate(texts):
-        head = heads[i]
-        while len(head) < len(text):
-            # The last word of a cut head may be cut too: keep only the words before it.
-            last = _WHITESPACE_BEFORE_LAST_WORD.search(head)
-            whole = offsets[i][offsets[i][:, 1] <= (last.start() if last else len(head) - 1)]
-            if len(whole) > needed:
-                offsets[i] = whole
-                break
-            head = text[: len(head) * 4]
-            offsets[i] = _tokenize(tokenizer, [head])[0]
+    for i, (start, text) in enumerate(zip(heads, texts)):
+        last = _WHITESPACE_BEFORE_LAST_WORD.search(start) if len(start) < len(text) else None
+        if last is not None:
+            offsets[i] = offsets[i][offsets[i][:, 1] <= last.start()]
     return offsets
 
 
-def _plan(text, offsets, room, max_chunks):
-    if len(offsets) <= room:
+def _plan(text, start, offsets, room, max_chunks):
+    """The plan of ``text``, read as far as ``start`` (its head), split at ``offsets``."""
+    whole = len(start) == len(text)
+    if len(offsets) <= room and whole:
         return None
-    levels = _boundary_levels(text, offsets)
+    if not len(offsets):  # a head of white space or control characters: nothing to split
+        return Plan((start,), (1,), len(text) - len(start))
+    levels = _boundary_levels(start, offsets)
     overlap = min(OVERLAP, room // 4)
     chunks, sizes = [], []
-    start = 0
+    begin = 0
     while True:
-        end = min(start + room, len(offsets))
+        end = min(begin + room, len(offsets))
         last = max_chunks is not None and len(chunks) + 1 == max_chunks
         if end < len(offsets) and not last:
-            end = _best_end(levels, start + max(room // 2, 1), end)
-        chunks.append(text[offsets[start, 0] : offsets[end - 1, 1]])
-        sizes.append(end - start)
+            end = _best_end(levels, begin + max(room // 2, 1), end)
+        chunks.append(text[offsets[begin, 0] : offsets[end - 1, 1]])
+        sizes.append(end - begin)
         if end == len(offsets) or last:
             break
-        start = _next_start(levels, end, overlap)
-    cut = 0 if end == len(offsets) else len(text) - int(offsets[end - 1, 1])
+        begin = _next_start(levels, end, overlap)
+    cut = 0 if end == len(offsets) and whole else len(text) - int(offsets[end - 1, 1])
     return Plan(tuple(chunks), tuple(sizes), cut)
 
 

@@ -12,7 +12,7 @@ from joblib import effective_n_jobs
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from lightxfer.exceptions import EncoderMismatchError
+from lightxfer.exceptions import EncoderMismatchError, EncoderUnavailableError
 from lightxfer.shared import binding, chunking, feature_cache, fine_tuning, sentence_models
 from lightxfer.shared.base import SharedLayer
 from lightxfer.shared.validation import to_text_list, training_texts
@@ -81,8 +81,12 @@ class SentenceEncoder(SharedLayer):
     max_chunks : int or None, default=32
         Chunks read of one text at most (32 chunks of 254 word pieces: about 6,000 words
         of English for all-MiniLM-L6-v2), so that one huge document costs bounded time
-        and memory; the rest of the text is not read. ``None``: no cap. ``fit`` warns
-        when training texts are cut, by this cap or by ``long_texts="truncate"``.
+        and memory; the rest of the text is not read. Time and memory per text are
+        bounded by what is read, whatever the text's length: a text is cut to 16
+        characters per word piece that may be read before it is tokenized
+        (:mod:`lightxfer.shared.chunking`), as it is with ``long_texts="truncate"``.
+        ``None``: no cap, every text is read and tokenized whole. ``fit`` warns when
+        training texts are cut, by this cap or by ``long_texts="truncate"``.
     precision : {"float32", "int8"}, default="float32"
         ``"int8"`` encodes with a dynamically quantised copy of the model (int8 linear
         layers, built once per process): about twice as fast on a CPU, with embeddings
@@ -199,9 +203,10 @@ class SentenceEncoder(SharedLayer):
         self._warn_cut(loaded, texts)
         if settings is not None:
             with _torch_threads(self.n_jobs):
+                room = chunking.budget(loaded.model.tokenizer, self.max_seq_length_)
                 weights, found = fine_tuning.fine_tune(
                     loaded,
-                    texts,
+                    [chunking.head(text, room) for text in texts],  # all it reads of each
                     y,
                     settings,
                     max_seq_length=self.max_seq_length_,
@@ -251,7 +256,10 @@ class SentenceEncoder(SharedLayer):
         if not hasattr(self, "fine_tuned_weights_"):
             return loaded
         return fine_tuning.tuned_model(
-            loaded, self.fine_tuned_weights_, self.fine_tuned_fingerprint_
+            loaded,
+            self.fine_tuned_weights_,
+            self.fine_tuned_fingerprint_,
+            fine_tuning.resolve(self.fine_tune).layers,
         )
 
     def _token_limit(self, loaded):
@@ -266,8 +274,9 @@ class SentenceEncoder(SharedLayer):
 
     def _encode_block(self, loaded, texts, limit):
         """Embeddings of ``texts``; a long one's chunks pooled when ``long_texts="chunk"``."""
-        if self.long_texts == "truncate":
-            return self._encode_rows(loaded, texts, limit)
+        if self.long_texts == "truncate":  # the tokenizer would read a text whole
+            room = chunking.budget(loaded.model.tokenizer, limit)
+            return self._encode_rows(loaded, [chunking.head(t, room) for t in texts], limit)
         plans = self._chunk_plans(loaded, texts, limit, self.max_chunks)
         return chunking.encode_pooled(
             texts, plans, lambda fit: self._encode_rows(loaded, fit, limit), self.chunk_pooling
@@ -409,9 +418,15 @@ class SentenceEncoder(SharedLayer):
             )
             sentence_models.check_model_folder(directory, allow_pickle=self.allow_pickle)
             found = sentence_models.fingerprint(directory)
-        except (OSError, ValueError) as exc:  # EncoderUnavailableError, UnsafeFileError too
+        except (EncoderUnavailableError, ValueError) as exc:  # UnsafeFileError too
             raise type(exc)(
                 f"{where}cannot use the model's sentence encoder: {exc}; {fix}"
+            ) from None
+        except OSError as exc:  # the system's own words name the path: it may be huge
+            shown = self.model if len(self.model) <= 80 else self.model[:77] + "..."
+            raise EncoderUnavailableError(
+                f"{where}cannot use the model's sentence encoder {shown!r}: "
+                f"{exc.strerror or type(exc).__name__}; {fix}"
             ) from None
         if found != self.fingerprint_ and options.check:
             raise EncoderMismatchError(
@@ -423,6 +438,7 @@ class SentenceEncoder(SharedLayer):
         if hasattr(self, "fine_tuned_weights_"):  # an altered file fails now, not at predict
             try:
                 fine_tuning.check_weights(self.fine_tuned_weights_, self.fine_tuned_fingerprint_)
+                self._loaded_model()  # built once: checks them against the base model
             except ValueError as exc:
                 raise ValueError(f"{where}{exc}") from None
 

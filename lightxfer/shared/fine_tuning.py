@@ -313,7 +313,7 @@ def weights_fingerprint(weights):
     return digest.hexdigest()
 
 
-def tuned_model(loaded, weights, expected):
+def tuned_model(loaded, weights, expected, layers):
     """Return the fine-tuned copy of ``loaded``: ``weights`` put over the base model's.
 
     Built once per process and weights (:data:`KEPT_MODELS` copies are kept).
@@ -326,6 +326,10 @@ def tuned_model(loaded, weights, expected):
         From :func:`fine_tune`, e.g. read back from a model file.
     expected : str
         Their :func:`weights_fingerprint`, recorded at fit.
+    layers : int or None
+        The recorded settings' ``layers``: the weights must be exactly the parameters
+        that fine-tuning trains (:func:`trainable_names`), with the base model's shapes
+        and finite values. A file cannot swap any other part of the base model.
 
     Returns
     -------
@@ -348,17 +352,36 @@ def tuned_model(loaded, weights, expected):
 
     with loaded.lock:
         model = copy.deepcopy(loaded.model)
-    state = model.state_dict()
-    for name, array in weights.items():
-        if name not in state or tuple(state[name].shape) != array.shape:
-            raise ValueError(
-                f"the fine-tuned encoder weight {name!r} does not fit the base model "
-                f"(fingerprint {loaded.fingerprint}); refit"
-            )
+    _check_fit(model, weights, layers, loaded.fingerprint)
     updated = {name: torch.as_tensor(np.asarray(array)) for name, array in weights.items()}
     model.load_state_dict(updated, strict=False)
     model.eval()
     return _remember(loaded, expected, model)
+
+
+def _check_fit(model, weights, layers, base):
+    """Raise ``ValueError`` unless ``weights`` are what fine-tuning ``layers`` of ``model`` trains."""
+    trained = trainable_names(model, layers)
+    state = model.state_dict()
+    for name in sorted(set(weights) ^ trained):
+        problem = "is not one" if name in weights else "is missing, though it is one"
+        raise ValueError(
+            f"the fine-tuned encoder weight {name!r} {problem} that fine-tuning "
+            f"layers={layers} of the base model (fingerprint {base}) trains; the model "
+            "file was altered, refit"
+        )
+    for name in sorted(weights):
+        array = weights[name]
+        if tuple(state[name].shape) != array.shape:
+            raise ValueError(
+                f"the fine-tuned encoder weight {name!r} has shape {array.shape}, not the "
+                f"base model's {tuple(state[name].shape)}; the model file was altered, refit"
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(
+                f"the fine-tuned encoder weight {name!r} holds NaN or infinite values; the "
+                "model file was altered, refit"
+            )
 
 
 def check_weights(weights, expected):

@@ -73,6 +73,7 @@ def run(args):
         check_trainable,
         preload_vectors,
         read_labelled,
+        shown_classes,
     )
     from lightxfer.persistence import save
 
@@ -89,7 +90,7 @@ def run(args):
         allow_pickle=args.allow_pickle,
     )
     show_progress(model)
-    stage(f"training on {len(X)} texts, {len(classes)} classes ({', '.join(map(str, classes))})")
+    stage(f"training on {len(X)} texts, {len(classes)} classes ({shown_classes(classes)})")
     folds = args.cv if args.cv is not None else (CV_DEFAULT if len(X) <= CV_MAX_TEXTS else 0)
     grid = default_grid(model, fix_pooling=args.pooling is not None) if args.grid else {}
     if args.grid and not grid:
