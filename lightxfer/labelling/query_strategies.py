@@ -1,0 +1,189 @@
+"""Query strategies: which unlabelled texts to label next, each a class with one method.
+
+As small-text's query strategies, each is a small class behind one method,
+``query(features, probabilities, unlabelled, n, random_state)``, over arrays only: the
+rows of the pool's shared-layer features and, for the strategies that need a fitted
+model, its class probabilities. :func:`lightxfer.suggest` picks one and adds the texts.
+"""
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
+
+
+class RandomSampling:
+    """Texts drawn at random: the baseline every other strategy must beat."""
+
+    needs_model = False
+
+    def query(self, features, probabilities, unlabelled, n, random_state=None):
+        """Return ``(positions, reasons)`` of ``n`` of the ``unlabelled`` rows.
+
+        Parameters
+        ----------
+        features : ndarray of shape (n_texts, n_features)
+            Unused.
+        probabilities : ndarray of shape (n_texts, n_classes) or None
+            Unused.
+        unlabelled : ndarray of int
+            Rows that may be chosen.
+        n : int
+        random_state : int, RandomState or None
+
+        Returns
+        -------
+        positions : ndarray of int
+        reasons : list of str
+        """
+        chosen = check_random_state(random_state).choice(unlabelled, n, replace=False)
+        return chosen, ["drawn at random"] * n
+
+
+class Representative:
+    """Cold start: k-means on the features, the text nearest each centre.
+
+    With no model yet, the first labels should cover the pool: one typical text of
+    each of ``n`` regions, largest region first. Rows are L2-normalised first, so the
+    regions are those of cosine similarity, the geometry sentence encoders are trained for.
+    """
+
+    needs_model = False
+
+    def query(self, features, probabilities, unlabelled, n, random_state=None):
+        """Return ``(positions, reasons)`` of ``n`` typical ``unlabelled`` rows.
+
+        Parameters are those of :meth:`RandomSampling.query`.
+        """
+        points = normalize(np.asarray(features, dtype=np.float64)[unlabelled])
+        kmeans = KMeans(n, n_init=1, random_state=check_random_state(random_state)).fit(points)
+        sizes = np.bincount(kmeans.labels_, minlength=n)
+        chosen, reasons = [], []
+        for cluster in np.argsort(-sizes, kind="stable"):
+            members = np.flatnonzero(kmeans.labels_ == cluster)
+            if not len(members):  # duplicate texts leave k-means fewer distinct centres
+                continue
+            gaps = np.linalg.norm(points[members] - kmeans.cluster_centers_[cluster], axis=1)
+            chosen.append(unlabelled[members[np.argmin(gaps)]])
+            reasons.append(f"typical of {sizes[cluster]} unlabelled texts like it")
+        chosen = np.array(chosen, dtype=np.intp)
+        if len(chosen) < n:  # fill up with texts the clusters did not pick
+            rest = np.setdiff1d(unlabelled, chosen)
+            more, _ = RandomSampling().query(None, None, rest, n - len(chosen), random_state)
+            chosen = np.concatenate([chosen, more])
+            reasons += ["a duplicate region: drawn at random"] * len(more)
+        return chosen, reasons
+
+
+class BreakingTies:
+    """The smallest margin between the two likeliest classes (Luo et al. 2005).
+
+    Small-text's ``BreakingTies``: a strong baseline with transformers (Schröder et al.,
+    ACL Findings 2022), but on its own a batch of it can be near-duplicates.
+
+    Parameters
+    ----------
+    classes : array-like, optional
+        The class of each column of the probabilities, named in the reasons.
+    """
+
+    needs_model = True
+
+    def __init__(self, classes=None):
+        self.classes = classes
+
+    def query(self, features, probabilities, unlabelled, n, random_state=None):
+        """Return ``(positions, reasons)`` of the ``n`` smallest margins, smallest first.
+
+        Parameters are those of :meth:`RandomSampling.query`; ``probabilities`` are
+        needed.
+        """
+        margin, first, second = margins(probabilities[unlabelled])
+        order = np.argsort(margin, kind="stable")[:n]
+        return unlabelled[order], self._reasons(margin[order], first[order], second[order])
+
+    def _reasons(self, margin, first, second):
+        name = (lambda i: repr(self.classes[i])) if self.classes is not None else str
+        return [
+            f"uncertain between {name(a)} and {name(b)} (margin {m:.2f})"
+            for m, a, b in zip(margin, first, second)
+        ]
+
+
+class DiverseBreakingTies(BreakingTies):
+    """Breaking ties with a diversity term: the most uncertain of distinct regions.
+
+    Zhdanov's diverse mini-batch active learning (2019): take the ``candidates * n``
+    smallest margins, cluster them into ``n`` groups by k-means weighted by their
+    uncertainty (1 - margin) on the L2-normalised features, and from each group take the
+    text nearest its centre. A batch then spreads over the uncertain regions instead of
+    piling onto one.
+
+    Parameters
+    ----------
+    classes : array-like, optional
+        The class of each column of the probabilities, named in the reasons.
+    candidates : int, default=10
+        Multiple of ``n`` prefiltered by margin.
+    """
+
+    def __init__(self, classes=None, candidates=10):
+        super().__init__(classes)
+        self.candidates = candidates
+
+    def query(self, features, probabilities, unlabelled, n, random_state=None):
+        """Return ``(positions, reasons)``: ``n`` uncertain, mutually distinct rows.
+
+        Parameters are those of :meth:`RandomSampling.query`.
+        """
+        margin, first, second = margins(probabilities[unlabelled])
+        pool = np.argsort(margin, kind="stable")[: self.candidates * n]
+        if len(pool) > n:
+            points = normalize(np.asarray(features, dtype=np.float64)[unlabelled[pool]])
+            kmeans = KMeans(n, n_init=1, random_state=check_random_state(random_state))
+            kmeans.fit(points, sample_weight=1.0 - margin[pool] + 1e-6)
+            gaps = np.linalg.norm(points - kmeans.cluster_centers_[kmeans.labels_], axis=1)
+            picked = [
+                members[np.argmin(gaps[members])]
+                for members in map(np.flatnonzero, kmeans.labels_ == np.arange(n)[:, None])
+                if len(members)
+            ]
+            rest = np.setdiff1d(np.arange(len(pool)), picked)  # already sorted by margin
+            pool = pool[np.sort(np.concatenate([picked, rest[: n - len(picked)]]).astype(int))]
+        pool = pool[np.argsort(margin[pool], kind="stable")]
+        return unlabelled[pool], self._reasons(margin[pool], first[pool], second[pool])
+
+
+def margins(probabilities):
+    """Return the margin between the two likeliest classes, and those classes' columns.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (n_texts, n_classes)
+
+    Returns
+    -------
+    margin, first, second : ndarray of shape (n_texts,)
+
+    Examples
+    --------
+    >>> margin, first, second = margins(np.array([[0.2, 0.5, 0.3]]))
+    >>> round(float(margin[0]), 2), int(first[0]), int(second[0])
+    (0.2, 1, 2)
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape[1] < 2:
+        raise ValueError("margins need at least 2 classes of probabilities")
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :2]
+    rows = np.arange(len(probabilities))
+    margin = probabilities[rows, top[:, 0]] - probabilities[rows, top[:, 1]]
+    return margin, top[:, 0], top[:, 1]
+
+
+#: Strategies by the name :func:`lightxfer.suggest` takes; ``"auto"`` is resolved there.
+STRATEGIES = {
+    "representative": Representative,
+    "diverse-margin": DiverseBreakingTies,
+    "margin": BreakingTies,
+    "random": RandomSampling,
+}
