@@ -53,6 +53,9 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--pool", type=int, default=5000, help="most training texts per task")
+    parser.add_argument(
+        "--test", type=int, default=1000, help="as active_learning.py's, whose features it reuses"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--encoder-cache",
@@ -239,11 +242,13 @@ def main(argv=None):
     args = parse_args(argv)
     issues, forecasts = [], []
     for task in args.tasks:
-        X, y, _, _ = bench.full_splits(args.data_dir, task, quick=False, max_folds=1)[0]
-        X, y = active_learning._sample(X, y, args.pool)
+        X, y, X_test, _ = active_learning.task_data(task, args.data_dir, args.pool, args.test)
         for layer in args.layers:
             start = time.perf_counter()
-            model = lookup_model(list(X), active_learning.features(X, layer, args.encoder_cache))
+            # The test texts are embedded too (and never used) so that the encoder's
+            # cached features of active_learning.py are found.
+            rows = active_learning.features(np.concatenate([X, X_test]), layer, args.encoder_cache)
+            model = lookup_model(list(X), rows[: len(X)])
             if args.skip != "issues":
                 issues += issues_rows(task, layer, X, y, model, args.seeds)
             if args.skip != "forecast":

@@ -84,12 +84,12 @@ def out_of_fold_probabilities(model, texts, labels, *, cv=5, random_state=0):
     classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise ValueError(
-            f"every text has the label {classes[0]!r}: finding wrong labels needs at least "
+            f"every text has the label {classes.tolist()[0]!r}: finding wrong labels needs at least "
             "2 classes"
         )
     folds = min(cv, int(counts.min()))
     if folds < 2:
-        rare = classes[counts.argmin()]
+        rare = classes.tolist()[counts.argmin()]
         raise ValueError(
             f"class {rare!r} has a single text: out-of-fold probabilities need at least 2 "
             "texts of every class"

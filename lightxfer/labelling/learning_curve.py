@@ -84,11 +84,13 @@ def learning_curve(
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels: give one label per text")
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
-        raise ValueError(f"every text has the label {classes[0]!r}: a curve needs 2 classes")
+        raise ValueError(
+            f"every text has the label {classes.tolist()[0]!r}: a curve needs 2 classes"
+        )
     folds = min(cv, int(counts.min()))
     if folds < 2:
         raise ValueError(
-            f"class {classes[counts.argmin()]!r} has a single text: a learning curve needs "
+            f"class {classes.tolist()[counts.argmin()]!r} has a single text: a learning curve needs "
             "at least 2 texts of every class"
         )
     if model is None:

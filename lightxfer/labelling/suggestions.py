@@ -96,7 +96,7 @@ def _strategy(name, fitted, model):
         )
     if len(model.classes_) < 2:
         raise ValueError(
-            f"the model knows one class only ({model.classes_[0]!r}): label texts "
+            f"the model knows one class only ({model.classes_.tolist()[0]!r}): label texts "
             "of another class first"
         )
     return cls(classes=list(model.classes_))
