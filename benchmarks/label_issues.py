@@ -7,8 +7,8 @@ MiniLM + logistic regression, then cleanlab's ``find_label_issues``) flags rows 
 own threshold. Reported: rows flagged, precision (flagged rows that were flipped) and
 recall (flipped rows flagged), mean over seeds.
 
-Forecast: from 16, 32 and 64 texts per class, ``learning_curve`` forecasts the accuracy
-at 128 and 256 per class; the measured value is the mean accuracy of models fitted on
+Forecast: from 16, 32 and 64 texts per class (on average: a stratified sample, at least
+2 of each class), ``learning_curve`` forecasts the accuracy at 128 and 256 per class; the measured value is the mean accuracy of models fitted on
 ``--seeds`` draws of that size and scored on the pool's other texts. Everything is
 training data: no test text is used. Reported: the error of each forecast, whether its
 interval holds the measured value, the mean absolute error and the coverage.
@@ -35,6 +35,7 @@ import active_learning
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -77,6 +78,23 @@ def per_class(y, k, rng):
     """Positions of ``k`` texts of every class (all of a class that has fewer)."""
     picked = [rng.permutation(np.flatnonzero(y == c))[:k] for c in np.unique(y)]
     return rng.permutation(np.concatenate(picked))
+
+
+def stratified(y, k, rng):
+    """Positions of ``k`` texts per class on average, in the classes' own shares (2 or more each).
+
+    The forecast's sample and the measured models' draws have the same class shares as
+    the texts they are scored on.
+    """
+    n = k * len(np.unique(y))
+    seed = int(rng.integers(1 << 30))
+    picked, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    short = [
+        rng.permutation(np.setdiff1d(np.flatnonzero(y == c), picked))[: 2 - (y[picked] == c).sum()]
+        for c in np.unique(y)
+        if (y[picked] == c).sum() < 2
+    ]
+    return np.concatenate([picked, *short]).astype(int)
 
 
 def flip(y, rate, rng):
@@ -128,7 +146,7 @@ def forecast_rows(task, layer, X, y, model, seeds):
         scores = []
         for seed in range(seeds):
             rng = np.random.default_rng(1000 + seed)
-            train = per_class(y, k, rng)
+            train = stratified(y, k, rng)
             test = np.setdiff1d(np.arange(len(y)), train)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -138,7 +156,7 @@ def forecast_rows(task, layer, X, y, model, seeds):
         measured[k] = float(np.mean(scores))
     for k in FROM:
         for seed in range(seeds):
-            subset = per_class(y, k, np.random.default_rng(seed))
+            subset = stratified(y, k, np.random.default_rng(seed))
             targets = [held_out[t] / len(subset) for t in TO]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -4,7 +4,7 @@ Measured: in each fold of a stratified K-fold split, models are fitted on growin
 nested, class-balanced prefixes of the training part and scored on the held-out part.
 Forecast: the error rate of such curves falls about as a power of the number of labels
 (Hestness et al. 2017; Figueroa et al. 2012), a straight line in log-log axes; the line
-fitted to the measured points, with its prediction interval, says what twice or four
+fitted to the largest measured sizes, with its prediction interval, says what twice or four
 times the labels should reach, and where another doubling buys less than a point.
 """
 
@@ -21,6 +21,8 @@ from lightxfer.evaluation import check_plot_path
 from lightxfer.progress import progress_bar
 from lightxfer.shared.validation import check_labels, to_text_list
 
+#: Measured sizes (the largest) the forecast is fitted to.
+FITTED_SIZES = 3
 #: Accuracy gained by one more doubling of the labels below which the curve has flattened.
 FLAT_GAIN = 0.01
 
@@ -112,7 +114,10 @@ def learning_curve(
                 fitted = clone(model).fit([texts[i] for i in order[:size]], labels[order[:size]])
                 scores[fold, j] = fitted.score(held_out, labels[test])
                 bar.update()
-    law = PowerLaw(level=level).fit(np.repeat([sizes], folds, axis=0), scores)
+    # The curve bends as it flattens: its latest slope forecasts best (on training data,
+    # benchmarks/label_issues.py), so the law is fitted to the largest sizes only.
+    recent = slice(-FITTED_SIZES, None)
+    law = PowerLaw(level=level).fit(np.repeat([sizes[recent]], folds, axis=0), scores[:, recent])
     mean, se = scores.mean(axis=0), scores.std(axis=0, ddof=1) / np.sqrt(folds)
     targets = np.array([round(m * len(texts)) for m in forecast], dtype=int)
     accuracy, low, high = law.predict(targets)
