@@ -56,7 +56,7 @@ def test_margin_suggests_the_least_certain_unlabelled_texts(trec):
     rest = np.setdiff1d(np.arange(60, len(texts)), out["index"])
     assert margin[out["index"]].max() <= margin[rest].min()
     assert margin[out["index"]].tolist() == sorted(margin[out["index"]])
-    assert out["reason"].str.match(r"uncertain between '\w+' and '\w+' \(margin 0\.\d\d\)").all()
+    assert out["reason"].str.match(r"uncertain between '\w+' and '\w+' \(margin 0\.\d{3}\)").all()
 
 
 def test_the_diversity_term_spreads_a_batch_over_distinct_texts(trec):

@@ -105,7 +105,7 @@ class BreakingTies:
     def _reasons(self, margin, first, second):
         name = (lambda i: repr(self.classes[i])) if self.classes is not None else str
         return [
-            f"uncertain between {name(a)} and {name(b)} (margin {m:.2f})"
+            f"uncertain between {name(a)} and {name(b)} (margin {m:.3f})"
             for m, a, b in zip(margin, first, second)
         ]
 
