@@ -25,6 +25,8 @@ from lightxfer.shared.validation import check_labels, to_text_list
 FITTED_SIZES = 3
 #: Accuracy gained by one more doubling of the labels below which the curve has flattened.
 FLAT_GAIN = 0.01
+#: Multiples of the labels beyond which ``flattens_at`` is not given.
+FAR = 1000
 
 
 def learning_curve(
@@ -69,7 +71,7 @@ def learning_curve(
         ``accuracy``, and ``low`` and ``high``: for a measured size the mean over folds
         ± one standard error, for a forecast its ``level`` interval. ``attrs`` holds
         ``"flattens_at"`` (labels from which one more doubling gains less than one
-        point, by the forecast), ``"exponent"`` (the power law's) and ``"level"``.
+        point, by the forecast; ``None`` beyond 1000 times the labels), ``"exponent"`` (the power law's) and ``"level"``.
 
     Examples
     --------
@@ -130,8 +132,38 @@ def learning_curve(
             "high": np.concatenate([mean + se, high]),
         }
     )
-    table.attrs.update(flattens_at=law.flattens_at(), exponent=law.exponent_, level=level)
+    flat = law.flattens_at()
+    # A forecast a thousand times beyond the data says nothing: no answer rather than a guess.
+    flat = flat if flat <= FAR * len(texts) else None
+    table.attrs.update(flattens_at=flat, exponent=law.exponent_, level=level)
     return table
+
+
+def forecast_summary(curve):
+    """One line saying what more labels should buy, from :func:`learning_curve`'s table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curve = pd.DataFrame({"n_labels": [100, 200], "kind": ["forecast"] * 2,
+    ...                       "accuracy": [0.8, 0.84], "low": [0.75, 0.78], "high": [0.85, 0.9]})
+    >>> curve.attrs.update(flattens_at=3000, level=0.8)
+    >>> forecast_summary(curve)
+    'forecast: 80.0% (75.0-85.0%) at 100, 84.0% (78.0-90.0%) at 200 labels (80% intervals); one more doubling gains under 1 point from about 3000 labels'
+    """
+    ahead = curve[curve["kind"] == "forecast"]
+    parts = [
+        f"{row.accuracy:.1%} ({100 * row.low:.1f}-{100 * row.high:.1f}%) at {row.n_labels}"
+        for row in ahead.itertuples()
+    ]
+    level = curve.attrs.get("level", 0.8)
+    line = f"forecast: {', '.join(parts)} labels ({level:.0%} intervals)"
+    flat = curve.attrs.get("flattens_at")
+    if flat is None:
+        line += "; still over 1 point per doubling at 1000x the labels"
+    elif flat:
+        line += f"; one more doubling gains under 1 point from about {flat} labels"
+    return line
 
 
 class PowerLaw:
