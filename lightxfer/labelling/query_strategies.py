@@ -44,8 +44,8 @@ class Representative:
     """Cold start: k-means on the features, the text nearest each centre.
 
     With no model yet, the first labels should cover the pool: one typical text of
-    each of ``n`` regions, largest region first. Rows are L2-normalised first, so the
-    regions are those of cosine similarity, the geometry sentence encoders are trained for.
+    each of ``n`` regions, largest region first. The regions are those of cosine
+    similarity (:func:`nearest_to_centres`), the geometry sentence encoders are trained for.
     """
 
     needs_model = False
@@ -55,18 +55,10 @@ class Representative:
 
         Parameters are those of :meth:`RandomSampling.query`.
         """
-        points = normalize(np.asarray(features, dtype=np.float64)[unlabelled])
-        kmeans = KMeans(n, n_init=1, random_state=check_random_state(random_state)).fit(points)
-        sizes = np.bincount(kmeans.labels_, minlength=n)
-        chosen, reasons = [], []
-        for cluster in np.argsort(-sizes, kind="stable"):
-            members = np.flatnonzero(kmeans.labels_ == cluster)
-            if not len(members):  # duplicate texts leave k-means fewer distinct centres
-                continue
-            gaps = np.linalg.norm(points[members] - kmeans.cluster_centers_[cluster], axis=1)
-            chosen.append(unlabelled[members[np.argmin(gaps)]])
-            reasons.append(f"typical of {sizes[cluster]} unlabelled texts like it")
-        chosen = np.array(chosen, dtype=np.intp)
+        nearest, sizes = nearest_to_centres(features[unlabelled], n, random_state)
+        order = np.argsort(-sizes, kind="stable")
+        chosen = unlabelled[nearest[order]]
+        reasons = [f"typical of {size} unlabelled texts like it" for size in sizes[order]]
         if len(chosen) < n:  # fill up with texts the clusters did not pick
             rest = np.setdiff1d(unlabelled, chosen)
             more, _ = RandomSampling().query(None, None, rest, n - len(chosen), random_state)
@@ -115,7 +107,7 @@ class DiverseBreakingTies(BreakingTies):
 
     Zhdanov's diverse mini-batch active learning (2019): take the ``candidates * n``
     smallest margins, cluster them into ``n`` groups by k-means weighted by their
-    uncertainty (1 - margin) on the L2-normalised features, and from each group take the
+    uncertainty (1 - margin) (:func:`nearest_to_centres`), and from each group take the
     text nearest its centre. A batch then spreads over the uncertain regions instead of
     piling onto one.
 
@@ -139,19 +131,35 @@ class DiverseBreakingTies(BreakingTies):
         margin, first, second = margins(probabilities[unlabelled])
         pool = np.argsort(margin, kind="stable")[: self.candidates * n]
         if len(pool) > n:
-            points = normalize(np.asarray(features, dtype=np.float64)[unlabelled[pool]])
-            kmeans = KMeans(n, n_init=1, random_state=check_random_state(random_state))
-            kmeans.fit(points, sample_weight=1.0 - margin[pool] + 1e-6)
-            gaps = np.linalg.norm(points - kmeans.cluster_centers_[kmeans.labels_], axis=1)
-            picked = [
-                members[np.argmin(gaps[members])]
-                for members in map(np.flatnonzero, kmeans.labels_ == np.arange(n)[:, None])
-                if len(members)
-            ]
+            weights = 1.0 - margin[pool] + 1e-6
+            picked, _ = nearest_to_centres(features[unlabelled[pool]], n, random_state, weights)
             rest = np.setdiff1d(np.arange(len(pool)), picked)  # already sorted by margin
             pool = pool[np.sort(np.concatenate([picked, rest[: n - len(picked)]]).astype(int))]
         pool = pool[np.argsort(margin[pool], kind="stable")]
         return unlabelled[pool], self._reasons(margin[pool], first[pool], second[pool])
+
+
+def nearest_to_centres(features, n, random_state=None, weights=None):
+    """Cluster rows into ``n`` groups by k-means; return each group's row nearest its centre.
+
+    Rows are L2-normalised first, so that the groups are those of cosine similarity.
+
+    Returns
+    -------
+    nearest : ndarray of int
+        Per non-empty group, the position of its row nearest the centre (duplicate rows
+        can leave groups empty).
+    sizes : ndarray of int
+        The groups' sizes, in the same order.
+    """
+    points = normalize(np.asarray(features, dtype=np.float64))
+    kmeans = KMeans(n, n_init=1, random_state=check_random_state(random_state))
+    kmeans.fit(points, sample_weight=weights)
+    gaps = np.linalg.norm(points - kmeans.cluster_centers_[kmeans.labels_], axis=1)
+    groups = [np.flatnonzero(kmeans.labels_ == group) for group in range(n)]
+    groups = [members for members in groups if len(members)]
+    nearest = np.array([members[np.argmin(gaps[members])] for members in groups], dtype=np.intp)
+    return nearest, np.array([len(members) for members in groups])
 
 
 def margins(probabilities):
