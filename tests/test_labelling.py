@@ -173,11 +173,11 @@ def test_label_issues_needs_two_classes_and_names_the_extra(trec, monkeypatch):
 
 def test_learning_curve_measures_and_forecasts(trec, tmp_path):
     texts, labels = trec
-    curve = learning_curve(plain(), texts[:300], labels[:300], cv=3)
+    curve = learning_curve(plain(), texts[:200], labels[:200], cv=3)
     measured = curve[curve["kind"] == "measured"]
     ahead = curve[curve["kind"] == "forecast"]
-    assert measured["n_labels"].tolist() == [12, 25, 50, 100, 200]  # halved to 2 per class
-    assert ahead["n_labels"].tolist() == [300, 600, 1200]
+    assert measured["n_labels"].tolist() == [16, 33, 66, 133]  # halved down to 2 per class
+    assert ahead["n_labels"].tolist() == [200, 400, 800]
     assert measured["accuracy"].iloc[-1] > measured["accuracy"].iloc[0] + 0.05
     assert (ahead["low"] < ahead["accuracy"]).all() and (ahead["accuracy"] < ahead["high"]).all()
     assert ahead["accuracy"].is_monotonic_increasing
@@ -185,7 +185,7 @@ def test_learning_curve_measures_and_forecasts(trec, tmp_path):
     assert curve.attrs["flattens_at"] is None or curve.attrs["flattens_at"] > 200
     line = forecast_summary(curve)
     assert (
-        line.startswith(f"forecast: {ahead['accuracy'].iloc[0]:.1%}") and "at 1200 labels" in line
+        line.startswith(f"forecast: {ahead['accuracy'].iloc[0]:.1%}") and "at 800 labels" in line
     )
     path = tmp_path / "curve.png"
     plot_learning_curve(curve, path)
