@@ -7,9 +7,11 @@ refitted after each batch and scored on the test split (SUBJ, MPQA: the accuracy
 benchmark's held-out first fold). Methods, all on the same features and seeds:
 
 - ``random``: random first batch, random batches;
-- ``lightxfer``: ``suggest``'s ``"auto"``: k-means cold start, then breaking ties with
-  the diversity term (``DiverseBreakingTies``);
-- ``lightxfer, no diversity``: the same cold start, then plain breaking ties;
+- ``lightxfer``: ``suggest``'s ``"auto"``: k-means cold start, then
+  ``ExploreThenMargin``: typical texts of unlabelled regions (all of the batch at first,
+  a quarter from 128 labels on) beside breaking ties with the diversity term;
+- ``lightxfer, no exploration``: the same cold start, then only breaking ties with the
+  diversity term (``"diverse-margin"``);
 - ``small-text breaking ties``: small-text's ``BreakingTies`` from a random first batch
   (its usual set-up), when small-text is installed (``pip install small-text``).
 
@@ -40,10 +42,10 @@ import lightxfer
 from lightxfer.labelling import query_strategies
 
 OUT = Path(__file__).resolve().parent / "results"
-RANDOM, OURS, NO_DIVERSITY, SMALL_TEXT = (
+RANDOM, OURS, NO_EXPLORATION, SMALL_TEXT = (
     "random",
     "lightxfer",
-    "lightxfer, no diversity",
+    "lightxfer, no exploration",
     "small-text breaking ties",
 )
 LAYERS = ("glove", "minilm")
@@ -105,7 +107,7 @@ def simulate(method, F, y, F_test, y_test, seed):
     """Return ``[(labels, accuracy, query seconds), ...]`` of one labelling run."""
     rng = np.random.default_rng(seed)
     everything = np.arange(len(y))
-    if method in (OURS, NO_DIVERSITY):
+    if method in (OURS, NO_EXPLORATION):
         labelled, _ = query_strategies.Representative().query(F, None, everything, FIRST, seed)
     else:
         labelled = rng.choice(everything, FIRST, replace=False)
@@ -134,9 +136,9 @@ def simulate(method, F, y, F_test, y_test, seed):
             proba = np.zeros((len(y), len(model.classes_)))
             proba[unlabelled] = model.predict_proba(F[unlabelled])
             strategy = (
-                query_strategies.DiverseBreakingTies
+                query_strategies.ExploreThenMargin
                 if method == OURS
-                else (query_strategies.BreakingTies)
+                else query_strategies.DiverseBreakingTies
             )
             new, _ = strategy().query(F, proba, unlabelled, BATCH, seed)
         curve.append((len(labelled), accuracy, time.perf_counter() - start))
@@ -149,8 +151,8 @@ def methods():
         import small_text  # noqa: F401
     except ImportError:
         print("small-text is not installed: its breaking ties is left out", flush=True)
-        return [RANDOM, OURS, NO_DIVERSITY]
-    return [RANDOM, OURS, NO_DIVERSITY, SMALL_TEXT]
+        return [RANDOM, OURS, NO_EXPLORATION]
+    return [RANDOM, OURS, NO_EXPLORATION, SMALL_TEXT]
 
 
 def round_time(args, pools):

@@ -65,17 +65,27 @@ def test_margin_suggests_the_least_certain_unlabelled_texts(trec):
 
 
 def test_the_diversity_term_spreads_a_batch_over_distinct_texts(trec):
-    """A pool where every text comes three times: plain margin takes triples, auto does not."""
+    """A pool where every text comes three times: plain margin takes triples, diverse does not."""
     texts, labels = trec
     model = plain().fit(texts[:60], labels[:60])
     pool = texts[60:260] * 3
     plain_batch = suggest(model, pool, n=9, strategy="margin")
-    diverse = suggest(model, pool, n=9)  # auto: a fitted model gets diverse-margin
+    diverse = suggest(model, pool, n=9, strategy="diverse-margin")
     assert plain_batch["text"].nunique() == 3
     assert diverse["text"].nunique() == 9
     # Still among the uncertain: within the 10 x n candidates of smallest margin.
     margin = margins_of(model, pool)
     assert margin[diverse["index"]].max() <= np.sort(margin)[90]
+
+
+@pytest.mark.parametrize(("n_labelled", "n_typical"), [(10, 9), (40, 5), (60, 2), (300, 2)])
+def test_auto_explores_less_as_labels_grow(trec, n_labelled, n_typical):
+    """Typical texts take 1 - labels / (8 n) of a batch, at least a quarter of it."""
+    texts, labels = trec
+    model = plain().fit(texts[:n_labelled], labels[:n_labelled])
+    out = suggest(model, texts, n=10, labelled=np.arange(n_labelled))
+    kinds = out["reason"].str.split().str[0].tolist()
+    assert kinds == ["typical"] * n_typical + ["uncertain"] * (10 - n_typical)
 
 
 def test_labelled_mask_and_positions_are_the_same(trec):
@@ -184,9 +194,7 @@ def test_learning_curve_measures_and_forecasts(trec, tmp_path):
     assert curve.attrs["exponent"] > 0
     assert curve.attrs["flattens_at"] is None or curve.attrs["flattens_at"] > 200
     line = forecast_summary(curve)
-    assert (
-        line.startswith(f"forecast: {ahead['accuracy'].iloc[0]:.1%}") and "at 800 labels" in line
-    )
+    assert line.startswith(f"forecast: {ahead['accuracy'].iloc[0]:.1%}") and "at 800 labels" in line
     path = tmp_path / "curve.png"
     plot_learning_curve(curve, path)
     assert path.stat().st_size > 10_000
@@ -277,7 +285,8 @@ def test_suggest_from_labelled_texts_skips_them(tables, tmp_path, capsys):
     assert code == 0
     written = pd.read_json(out, lines=True)
     assert written["id"].min() >= 60
-    assert written["reason"].str.startswith("uncertain between").all()
+    # With 60 labels and a batch of 4, auto takes 1 typical text and 3 uncertain ones.
+    assert written["reason"].str.split().str[0].tolist() == ["typical"] + ["uncertain"] * 3
 
 
 @pytest.mark.parametrize(

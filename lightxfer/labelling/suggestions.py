@@ -13,11 +13,13 @@ STRATEGY_NAMES = ("auto", *query_strategies.STRATEGIES)
 def suggest(model, texts, n=20, labelled=None, strategy="auto", random_state=0):
     """Return the ``n`` texts of ``texts`` to label next, ranked, with the reason for each.
 
-    ``strategy="auto"`` picks by the model. A fitted model: the texts it is least sure
-    about (the smallest margin between its two likeliest classes, "breaking ties"), a
-    batch spread over distinct uncertain regions of the shared layer's features
-    (``"diverse-margin"``). An unfitted model, before any label: a cold start, one
-    typical text of each of ``n`` k-means regions of the features (``"representative"``).
+    ``strategy="auto"`` picks by the model. An unfitted model, before any label: a cold
+    start, one typical text of each of ``n`` k-means regions of the shared layer's
+    features (``"representative"``). A fitted model: the texts it is least sure about
+    (the smallest margin between its two likeliest classes, "breaking ties"), spread over
+    distinct uncertain regions (``"diverse-margin"``), with a share of typical texts of
+    the unlabelled regions that falls from the whole batch to a quarter over the first 8
+    batches (``"explore-margin"``): a weak model's uncertain texts can all be of one class.
     Distances use the frozen shared layer's cached features, so a round costs one
     ``predict_proba`` of the pool, most of which is cached after the first round.
 
@@ -34,7 +36,8 @@ def suggest(model, texts, n=20, labelled=None, strategy="auto", random_state=0):
     labelled : array-like of int or of bool, optional
         Positions in ``texts`` (or a mask over them) of the texts already labelled,
         never suggested again.
-    strategy : {"auto", "representative", "diverse-margin", "margin", "random"}, default="auto"
+    strategy : {"auto", "representative", "explore-margin", "diverse-margin", "margin", \
+"random"}, default="auto"
         ``"margin"`` is plain breaking ties (small-text's ``BreakingTies``);
         ``"random"`` the baseline. The margin strategies need a fitted model.
     random_state : int, RandomState or None, default=0
@@ -85,7 +88,7 @@ def _strategy(name, fitted, model):
     if name not in STRATEGY_NAMES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGY_NAMES)}; got {name!r}")
     if name == "auto":
-        name = "diverse-margin" if fitted else "representative"
+        name = "explore-margin" if fitted else "representative"
     cls = query_strategies.STRATEGIES[name]
     if not cls.needs_model:
         return cls()

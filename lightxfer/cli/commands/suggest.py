@@ -12,11 +12,12 @@ HELP = (
     "Choose the texts of a pool (CSV/TSV/JSONL) to label next and write them, best first, "
     "with an empty label column to fill and the reason for each. With --labelled, a model "
     "is trained on those labels and the texts it is least sure about are chosen, spread "
-    "over distinct regions; with --model, that model's; with neither, a cold start: one "
-    "typical text of each region of the pool. The pool holds every text, labelled or not; "
+    "over distinct regions, beside typical texts of unlabelled regions (fewer as labels "
+    "grow); with --model, that model's; with neither, a cold start: one typical text of "
+    "each region of the pool. The pool holds every text, labelled or not; "
     "labelled texts are never suggested again."
 )
-STRATEGIES = ("auto", "representative", "diverse-margin", "margin", "random")
+STRATEGIES = ("auto", "representative", "explore-margin", "diverse-margin", "margin", "random")
 
 
 def add_arguments(parser):
@@ -38,7 +39,7 @@ def add_arguments(parser):
         "--strategy",
         choices=STRATEGIES,
         default="auto",
-        help="auto: representative without labels, else diverse-margin (default: auto)",
+        help="auto: representative without labels, else explore-margin (default: auto)",
     )
     add_table_columns(parser)
     parser.add_argument(
