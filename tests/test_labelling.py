@@ -78,14 +78,14 @@ def test_the_diversity_term_spreads_a_batch_over_distinct_texts(trec):
     assert margin[diverse["index"]].max() <= np.sort(margin)[90]
 
 
-@pytest.mark.parametrize(("n_labelled", "n_typical"), [(10, 9), (40, 5), (60, 2), (300, 2)])
-def test_auto_explores_less_as_labels_grow(trec, n_labelled, n_typical):
-    """Typical texts take 1 - labels / (8 n) of a batch, at least a quarter of it."""
+@pytest.mark.parametrize(("n_labelled", "n_random"), [(10, 9), (40, 5), (60, 2), (300, 2)])
+def test_auto_explores_less_as_labels_grow(trec, n_labelled, n_random):
+    """Random draws take 1 - labels / (8 n) of a batch, at least a quarter of it."""
     texts, labels = trec
     model = plain().fit(texts[:n_labelled], labels[:n_labelled])
     out = suggest(model, texts, n=10, labelled=np.arange(n_labelled))
     kinds = out["reason"].str.split().str[0].tolist()
-    assert kinds == ["typical"] * n_typical + ["uncertain"] * (10 - n_typical)
+    assert kinds == ["uncertain"] * (10 - n_random) + ["drawn"] * n_random
 
 
 def test_labelled_mask_and_positions_are_the_same(trec):
@@ -285,8 +285,8 @@ def test_suggest_from_labelled_texts_skips_them(tables, tmp_path, capsys):
     assert code == 0
     written = pd.read_json(out, lines=True)
     assert written["id"].min() >= 60
-    # With 60 labels and a batch of 4, auto takes 1 typical text and 3 uncertain ones.
-    assert written["reason"].str.split().str[0].tolist() == ["typical"] + ["uncertain"] * 3
+    # With 60 labels and a batch of 4, auto takes 3 uncertain texts and 1 at random.
+    assert written["reason"].str.split().str[0].tolist() == ["uncertain"] * 3 + ["drawn"]
 
 
 @pytest.mark.parametrize(

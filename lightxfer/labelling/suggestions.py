@@ -17,9 +17,9 @@ def suggest(model, texts, n=20, labelled=None, strategy="auto", random_state=0):
     start, one typical text of each of ``n`` k-means regions of the shared layer's
     features (``"representative"``). A fitted model: the texts it is least sure about
     (the smallest margin between its two likeliest classes, "breaking ties"), spread over
-    distinct uncertain regions (``"diverse-margin"``), with a share of typical texts of
-    the unlabelled regions that falls from the whole batch to a quarter over the first 8
-    batches (``"explore-margin"``): a weak model's uncertain texts can all be of one class.
+    distinct uncertain regions (``"diverse-margin"``), beside texts drawn at random whose
+    share of the batch falls from all to a quarter over the first 8 batches
+    (``"explore-margin"``): a weak model's uncertain texts can all be of one class.
     Distances use the frozen shared layer's cached features, so a round costs one
     ``predict_proba`` of the pool, most of which is cached after the first round.
 

@@ -12,8 +12,8 @@ HELP = (
     "Choose the texts of a pool (CSV/TSV/JSONL) to label next and write them, best first, "
     "with an empty label column to fill and the reason for each. With --labelled, a model "
     "is trained on those labels and the texts it is least sure about are chosen, spread "
-    "over distinct regions, beside typical texts of unlabelled regions (fewer as labels "
-    "grow); with --model, that model's; with neither, a cold start: one typical text of "
+    "over distinct regions, beside texts drawn at random (fewer as labels grow); with "
+    "--model, that model's; with neither, a cold start: one typical text of "
     "each region of the pool. The pool holds every text, labelled or not; "
     "labelled texts are never suggested again."
 )
