@@ -211,6 +211,9 @@ def test_power_law_recovers_a_known_curve_and_stays_within_bounds():
     n = law.flattens_at()
     gain = np.diff(law.predict([n, 2 * n])[0])[0]
     assert gain < 0.01 <= np.diff(law.predict([n // 2, n])[0])[0]
+    # A wide interval stops at 0 accuracy.
+    noisy = PowerLaw().fit([10, 10, 20, 20], [0.1, 0.9, 0.2, 0.8])
+    assert noisy.predict([1000])[1][0] == 0
     # Accuracy that falls with more labels is noise: the curve is flat.
     assert PowerLaw().fit(sizes, [0.8, 0.79, 0.78, 0.77]).exponent_ == 0
 

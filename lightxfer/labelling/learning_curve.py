@@ -206,7 +206,9 @@ class PowerLaw:
         leverage = 1 / self.n_points_ + ((x - self.x_mean_) ** 2 / self.sxx_ if self.sxx_ else 0)
         half = stats.t.ppf(0.5 + self.level / 2, self.dof_) * self.residual_std_
         half = half * np.sqrt(1 + leverage)
-        return 1 - np.exp(z), 1 - np.exp(z + half), 1 - np.exp(z - half)
+        # An error rate above 1 is no accuracy: a wide interval stops at 0.
+        low = np.clip(1 - np.exp(z + half), 0, 1)
+        return 1 - np.exp(z), low, 1 - np.exp(z - half)
 
     def flattens_at(self, gain=FLAT_GAIN):
         """Labels from which doubling them gains less than ``gain`` accuracy."""
