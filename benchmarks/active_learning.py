@@ -199,8 +199,8 @@ def run(args):
                                 "method": method,
                                 "seed": seed,
                                 "labels": labels,
-                                "accuracy": 100 * accuracy,
-                                "query_seconds": seconds,
+                                "accuracy": round(100 * accuracy, 2),
+                                "query_seconds": round(seconds, 4),
                             }
                         )
             print(f"{task} {layer}: {time.perf_counter() - start:.0f} s", flush=True)
@@ -328,7 +328,15 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     table = summary(rows)
     (args.out / "active_learning.json").write_text(
-        json.dumps({"rows": rows, "timing": timing, "pool": args.pool, "test": args.test}, indent=1)
+        json.dumps(
+            {
+                "columns": list(rows[0]),
+                "rows": [list(row.values()) for row in rows],  # one list per row: compact
+                "timing": timing,
+                "pool": args.pool,
+                "test": args.test,
+            }
+        )
     )
     (args.out / "active_learning.md").write_text(markdown(table, timing, args))
     plot(rows, args.out / "active_learning.png")

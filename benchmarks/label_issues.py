@@ -196,7 +196,7 @@ def issues_markdown(rows, args):
         "logistic regression; precision and recall of the rows it flags at its own "
         "threshold (mean over seeds).",
         "",
-        "| layer | texts | flipped | task | texts | flagged | precision | recall |",
+        "| layer | sample | flipped | task | texts | flagged | precision | recall |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for (layer, setting, noise, task), row in mean.iterrows():
