@@ -13,9 +13,14 @@ from sklearn.utils import check_random_state
 
 
 class RandomSampling:
-    """Texts drawn at random: the baseline every other strategy must beat."""
+    """Texts drawn at random: the baseline every other strategy must beat.
+
+    Each strategy says whether its ``query`` reads ``probabilities`` (``needs_model``)
+    and ``features`` (``needs_features``), so that a caller computes only those.
+    """
 
     needs_model = False
+    needs_features = False
 
     def query(self, features, probabilities, unlabelled, n, random_state=None):
         """Return ``(positions, reasons)`` of ``n`` of the ``unlabelled`` rows.
@@ -49,6 +54,7 @@ class Representative:
     """
 
     needs_model = False
+    needs_features = True
 
     def query(self, features, probabilities, unlabelled, n, random_state=None):
         """Return ``(positions, reasons)`` of ``n`` typical ``unlabelled`` rows.
@@ -80,6 +86,7 @@ class BreakingTies:
     """
 
     needs_model = True
+    needs_features = False
 
     def __init__(self, classes=None):
         self.classes = classes
@@ -118,6 +125,8 @@ class DiverseBreakingTies(BreakingTies):
     candidates : int, default=10
         Multiple of ``n`` prefiltered by margin.
     """
+
+    needs_features = True
 
     def __init__(self, classes=None, candidates=10):
         super().__init__(classes)
@@ -173,9 +182,9 @@ class ExploreThenMargin(DiverseBreakingTies):
         """Return ``(positions, reasons)``: uncertain texts first, then random ones.
 
         Parameters are those of :meth:`RandomSampling.query`; the labelled rows are those
-        of ``features`` not in ``unlabelled``.
+        of ``probabilities`` not in ``unlabelled``.
         """
-        n_labelled = len(features) - len(unlabelled)
+        n_labelled = len(probabilities) - len(unlabelled)
         share = max(self.floor, 1 - n_labelled / (self.batches * n))
         n_random = min(n, round(share * n))
         drawn, reasons = RandomSampling().query(None, None, unlabelled, n_random, random_state)

@@ -73,7 +73,7 @@ def suggest(model, texts, n=20, labelled=None, strategy="auto", random_state=0):
         model = make_classifier()
     fitted = is_fitted(model)
     chooser = _strategy(strategy, fitted, model)
-    features = pool_features(model, texts)
+    features = pool_features(model, texts) if chooser.needs_features else None
     probabilities = None
     if chooser.needs_model:
         probabilities = np.zeros((len(texts), len(model.classes_)))
