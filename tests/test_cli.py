@@ -9,6 +9,7 @@ from conftest import read_shared
 
 import lightxfer
 from lightxfer.cli.entrypoint import build_parser, main
+from lightxfer.tables import read_table
 
 COMMANDS = [
     "train",
@@ -86,6 +87,17 @@ def test_train_saves_a_working_model(files):
     model = lightxfer.load(files["model"])
     assert model.classes_.tolist() == ["negative", "positive"]
     assert type(model[-1]).__name__ == "MLPClassifier"
+
+
+def test_train_forecast_prints_what_more_labels_should_give(files, tmp_path, capsys):
+    code, out, _ = run(
+        capsys, "train", "--train", files["train"], "--pooling", "mean", "--cv", "3",
+        "--forecast", "--out", tmp_path / "forecast.skops",
+    )  # fmt: skip
+    assert code == 0
+    line = next(line for line in out.splitlines() if "forecast:" in line)
+    n = len(read_table(files["train"]))
+    assert f"at {2 * n}, " in line and f"at {4 * n} labels (80% intervals)" in line, line
 
 
 def test_train_grid_prints_best_parameters(files, tmp_path, capsys):

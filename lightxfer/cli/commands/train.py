@@ -62,6 +62,13 @@ def add_arguments(parser):
         help=f"folds of the cross-validated accuracy estimate printed before training, and of "
         f"--grid (default: {CV_DEFAULT} up to {CV_MAX_TEXTS} texts, else 0); 0: no estimate",
     )
+    parser.add_argument(
+        "--forecast",
+        action="store_true",
+        help="also measure the learning curve on the training data (cross-validated at up to "
+        "6 growing sizes: that many fits per fold) and print the accuracy 2x and 4x the "
+        "labels should reach; for small data",
+    )
     parser.add_argument("--out", required=True, metavar="MODEL", help="model file (.skops)")
 
 
@@ -108,6 +115,8 @@ def run(args):
             start = time.perf_counter()
         model.fit(X, y)
         stage(f"trained in {time.perf_counter() - start:.1f} s")
+    if args.forecast:
+        stage(forecast(model, X, y, folds or CV_DEFAULT))
     stage(f"saved model to {save(model, args.out)}")
     return 0
 
@@ -194,6 +203,15 @@ def cv_estimate(model, X, y, cv):
         f"{folds}-fold CV accuracy estimate: {scores.mean():.1%} ± "
         f"{scores.std(ddof=1) / np.sqrt(folds):.1%} (standard error over folds)"
     )
+
+
+def forecast(model, X, y, cv):
+    """One line: what 2x and 4x the labels should give, from the measured learning curve."""
+    from sklearn.base import clone
+
+    from lightxfer.labelling.learning_curve import forecast_summary, learning_curve
+
+    return forecast_summary(learning_curve(clone(model), X, y, forecast=(2, 4), cv=cv))
 
 
 def grid_search(model, X, y, *, cv=5, fix_pooling=False, grid=None, report=None):
