@@ -17,7 +17,9 @@ import pandas as pd
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 
+from lightxfer.shared.conv_filters import read_filters, shipped_path
 from lightxfer.shared.encoder import SentenceEncoder
+from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
 SOURCES_DIR = Path(__file__).resolve().parent / "data" / "sources"
 #: The shipped sources, in the order ``sources()`` lists them.
@@ -228,3 +230,54 @@ def matching_sources(encoder):
     """The shipped sources trained on the fitted ``encoder`` (by fingerprint); may be none."""
     found = getattr(encoder, "fingerprint_", None)
     return [name for name in NAMES if read_source(name)[1]["encoder_fingerprint"] == found]
+
+
+#: Prefix of the shipped conv sources: ``conv_sst2`` is a :class:`lightxfer.ConvLayer`'s
+#: filters trained on SST-2 over the default GloVe vectors
+#: (``lightxfer/data/sources/conv_sst2.npz``, written by ``benchmarks/train_conv_sources.py``).
+CONV_PREFIX = "conv_"
+
+
+def is_conv_source(name):
+    """Tell whether ``name`` names a shipped conv source (``"conv_sst2"``, ``"conv_sentiment"``)."""
+    return isinstance(name, str) and name.strip().lower().startswith(CONV_PREFIX)
+
+
+def resolve_conv_name(name):
+    """Return the shipped conv source ``name`` refers to, e.g. ``"conv_sentiment"`` -> ``"conv_sst2"``.
+
+    Examples
+    --------
+    >>> resolve_conv_name("conv_sentiment")
+    'conv_sst2'
+    """
+    key = str(name).strip().lower()
+    return CONV_PREFIX + resolve_name(key[len(CONV_PREFIX) :] if is_conv_source(key) else key)
+
+
+def conv_filters(names):
+    """The checked :class:`~lightxfer.shared.conv_filters.ConvFilters` of shipped conv sources."""
+    return [read_filters(resolve_conv_name(name)) for name in names]
+
+
+def matching_conv_sources(shared):
+    """The shipped conv sources over the fitted word-vector layer ``shared`` (by fingerprint)."""
+    found = getattr(shared, "fingerprint_", None)
+    if not isinstance(shared, EmbeddingVectorizer) or found is None:
+        return []
+    return [
+        name
+        for name in (CONV_PREFIX + n for n in NAMES)
+        if shipped_path(name) is not None and read_filters(name).vectors_fingerprint == found
+    ]
+
+
+def check_conv_vectors(name, filters, shared):
+    """Raise unless the fitted ``shared`` layer holds the vectors conv source ``name`` reads."""
+    found = getattr(shared, "fingerprint_", None)
+    if not isinstance(shared, EmbeddingVectorizer) or found != filters.vectors_fingerprint:
+        raise ValueError(
+            f"the shipped conv source {name!r} reads the word vectors {filters.vectors} "
+            f"(fingerprint {filters.vectors_fingerprint[:12]}...), which this shared layer "
+            f"({type(shared).__name__}) does not hold: its features would mean something else"
+        )
