@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 
+from lightxfer.shared.conv import ConvLayer
 from lightxfer.shared.conv_filters import read_filters, shipped_path
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
@@ -60,7 +62,9 @@ def resolve_name(name):
 
 
 def is_source_name(value):
-    """Tell whether ``value`` names a shipped source (rather than a model or a file)."""
+    """Tell whether ``value`` names a shipped source or conv source (not a model or a file)."""
+    if is_conv_source(value):
+        value = value.strip().lower()[len(CONV_PREFIX) :]
     return isinstance(value, str) and (value.strip().lower() in NAMES + tuple(ALIASES))
 
 
@@ -167,10 +171,15 @@ def load_source(name, *, encoder=None):
     holding the shipped weights), so :func:`lightxfer.transfer`,
     :func:`lightxfer.evaluate_transfer` and ``predict`` treat it as a user's own source.
 
+    A conv source (``"conv_sst2"``...) is a fitted :class:`lightxfer.ConvLayer` on the
+    default GloVe vectors under the logistic regression holding the softmax it was
+    trained with.
+
     Parameters
     ----------
     name : str
-        A shipped source (see :func:`sources`) or an alias such as ``"sentiment"``.
+        A shipped source (see :func:`sources`) or an alias such as ``"sentiment"``, or a
+        conv source such as ``"conv_sst2"`` or ``"conv_sentiment"``.
     encoder : str or path, optional
         Where to find the encoder; default the model named in the source file. Its
         fingerprint must match.
@@ -179,6 +188,8 @@ def load_source(name, *, encoder=None):
     -------
     sklearn.pipeline.Pipeline
     """
+    if is_conv_source(name):
+        return _conv_source(resolve_conv_name(name))
     name = resolve_name(name)
     arrays, metadata = read_source(name)
     shared = SentenceEncoder(metadata["encoder"] if encoder is None else encoder)
@@ -281,3 +292,18 @@ def check_conv_vectors(name, filters, shared):
             f"(fingerprint {filters.vectors_fingerprint[:12]}...), which this shared layer "
             f"({type(shared).__name__}) does not hold: its features would mean something else"
         )
+
+
+def _conv_source(name):
+    """A shipped conv source as a fitted pipeline: its ``ConvLayer``, its softmax as LR."""
+    filters = read_filters(name)
+    layer = ConvLayer(name.removeprefix(CONV_PREFIX)).fit(["fingerprint check"])
+    coef = filters.output_coef.astype(np.float64).T
+    intercept = filters.output_intercept.astype(np.float64)
+    head = LogisticRegression(max_iter=1000)
+    head.classes_ = filters.classes.astype(object)
+    if len(head.classes_) == 2:  # a two-class softmax is a logistic regression on the difference
+        coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+    head.coef_, head.intercept_ = coef, intercept
+    head.n_features_in_, head.n_iter_ = coef.shape[1], np.zeros(1, dtype=np.int32)
+    return Pipeline([("embedding", layer), ("head", head)])

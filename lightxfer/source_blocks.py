@@ -203,9 +203,9 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
             for name, bank in zip(convs, filters):
                 shipped_sources.check_conv_vectors(name, bank, self.shared_)
             # One layer for all the conv sources: each text is looked up once.
-            self.conv_ = ConvLayer(
-                ConvFilters.stack(filters), vectors=self.shared_.vectors, progress=False
-            ).fit(texts)
+            self.conv_ = ConvLayer(ConvFilters.stack(filters), vectors=self.shared_.vectors).fit(
+                texts
+            )
             self.sources_ += convs
             units += [bank.n_features for bank in filters]
         self.source_units_ = np.array(units, dtype=np.int64)

@@ -202,7 +202,7 @@ def _other_vectors():
     return kv
 
 
-def test_shipped_conv_sources_are_small_float16_and_join_the_glove_model(sst2):
+def test_shipped_conv_sources_are_small_float16_and_join_the_glove_model(sst2, tmp_path):
     names = conv_filters.shipped_names()
     assert names == sorted(f"conv_{n}" for n in lightxfer.sources().index)
     for name in names:
@@ -214,6 +214,26 @@ def test_shipped_conv_sources_are_small_float16_and_join_the_glove_model(sst2):
     model = make_classifier(sources="auto").fit(X, y)
     blocks = model.named_steps["embedding"].shared_
     assert sorted(blocks.sources_) == names and blocks.source_units_.tolist() == [300] * 5
-    # SST-2 is a conv source's own task: the weight chosen on the training texts uses it.
-    assert blocks.weights_.tolist() == [1.0] * 5
-    assert model.score(X_test, y_test) > make_classifier().fit(X, y).score(X_test, y_test)
+    assert set(blocks.cv_results_["weight"]) == {0.0, 1.0}
+    weight = blocks.weights_[0]
+    assert weight in (0.0, 1.0) and (blocks.weights_ == weight).all()
+    n_used = 1500 if weight else 0
+    assert blocks.transform(X_test[:5]).shape == (5, 50 + n_used)
+    path = tmp_path / "auto.skops"
+    lightxfer.save(model, path)
+    np.testing.assert_array_equal(lightxfer.load(path).predict(X_test), model.predict(X_test))
+    # At weight 0 the conv sources leave the GloVe features as they are.
+    unused = lightxfer.SourceBlocks(lightxfer.EmbeddingVectorizer(), weight=0.0).fit(X, y)
+    glove = lightxfer.EmbeddingVectorizer().fit(X).transform(X_test)
+    np.testing.assert_allclose(unused.transform(X_test), glove / unused.shared_norm_, rtol=1e-6)
+
+
+def test_a_shipped_conv_source_is_a_fitted_source_pipeline():
+    X_test, y_test = texts_and_labels(read_shared("sst2_test", 300))
+    source = lightxfer.load_source("conv_sentiment")
+    recorded = conv_filters.read_filters("conv_sst2").metadata["source_test_accuracy"]
+    assert abs(source.score(X_test, y_test) - recorded) < 0.08  # 300 of its 1,821 test texts
+    X, y = texts_and_labels(read_shared("mpqa", 200))
+    target = lightxfer.transfer("conv_sst2").fit(X[:100], y[:100])
+    assert isinstance(target.named_steps["embedding"].estimator, ConvLayer)
+    assert set(target.predict(X[100:])) <= set(y)
