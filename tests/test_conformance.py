@@ -50,11 +50,7 @@ TEXT_TRANSFORMERS = [
     ),
     pytest.param(lambda vectors: SourceBlocks(EmbeddingVectorizer(vectors)), id="source-blocks"),
     # The shipped conv filters read GloVe, not the small vectors.
-    pytest.param(lambda vectors: ConvLayer("sst2"), id="conv-shipped"),
-    pytest.param(
-        lambda vectors: ConvLayer("trec", pooling=["max", "mean"], cache=False),
-        id="conv-max-mean-uncached",
-    ),
+    pytest.param(lambda vectors: ConvLayer("trec", pooling=["max", "mean"]), id="conv-max-mean"),
 ]
 
 
