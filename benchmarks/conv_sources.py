@@ -67,6 +67,15 @@ def parse_args(argv=None):
         help="every fit's row (a rerun resumes)",
     )
     parser.add_argument(
+        "--reference-work",
+        type=Path,
+        help="rows of an earlier run with other conv sources (e.g. Kim's 100 maps per width), "
+        "summarised beside these",
+    )
+    parser.add_argument(
+        "--reference-label", default="100 maps per width", help="what the reference run differs by"
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder"
     )
     return parser.parse_args(argv)
@@ -170,11 +179,25 @@ def write(args, rows, fair):
     if speed.is_file():
         meta["throughput"] = json.loads(speed.read_text())
     training = args.out / "conv_sources_training.md"
-    payload = {"meta": meta, "rows": rows}
+    reference = []
+    if args.reference_work:
+        reference = shipped_sources._read_rows(args.reference_work / "rows.jsonl")
+        meta["reference"] = args.reference_label
+    payload = {"meta": meta, "rows": rows, "reference_rows": reference}
     (args.out / "conv_sources.json").write_text(json.dumps(payload, indent=1) + "\n")
     text = markdown(pd.DataFrame(rows), meta)
+    if reference:
+        summary = summaries(
+            pd.DataFrame(reference).assign(size=lambda f: f["per_class"].astype(str))
+        )
+        text += (
+            f"\nThe same with conv sources of {args.reference_label} (an earlier run, "
+            "stopped before its last targets):\n\n" + "\n".join(summary) + "\n"
+        )
     if training.is_file():
         text += "\n" + TRAINING_INTRO + training.read_text()
+    plot(pd.DataFrame(rows), args.out / "conv_sources.png")
+    text += "\n![Conv sources, leave-one-out](conv_sources.png)\n"
     (args.out / "conv_sources.md").write_text(text)
     print(f"wrote conv_sources.json and .md to {args.out}")
 
@@ -186,6 +209,76 @@ SUBJ and MPQA; test accuracy % of the numpy `ConvLayer` under its trained softma
 Kim (2014)'s CNN-static, which read 300-d word2vec vectors where these read 50-d GloVe:
 
 """
+
+
+def plot(frame, path):
+    """Mean test accuracy over the targets by size: the three models, and each target's gain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = frame[frame["per_class"] != "full"].astype({"per_class": int})
+    means = frame.pivot_table(
+        index=["target", "per_class"], columns="method", values="accuracy", aggfunc="mean"
+    )
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for method in (GLOVE_LR, RECOMMENDED, WITH_CONV):
+        curve = means[method].groupby(level="per_class").mean()
+        left.plot(curve.index, curve.values, marker="o", label=method)
+    left.set(xscale="log", xlabel="examples per class", ylabel="test accuracy %, mean of targets")
+    left.legend()
+    gain = (means[WITH_CONV] - means[RECOMMENDED]).unstack("target")
+    for target in gain.columns:
+        right.plot(gain.index, gain[target], marker="o", label=target)
+    right.axhline(0, color="grey", lw=0.8)
+    right.axhline(-0.5, color="red", lw=0.8, ls="--", label="guard (-0.5)")
+    right.set(xscale="log", xlabel="examples per class", ylabel="gain over recommended, points")
+    right.legend()
+    fig.suptitle("GloVe recommended + conv sources, leave-one-out (fair pairs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def summaries(frame):
+    """Per size: mean accuracy of the three models, the gain, fit-time ratio, sources kept."""
+    order = sorted(
+        frame["size"].unique(), key=lambda s: (s == "full", int(s) if s != "full" else 0)
+    )
+    table = frame.pivot_table(
+        index=["target", "size"], columns="method", values="accuracy", aggfunc="mean"
+    )
+    lines = []
+    for size in order:
+        part = table.xs(size, level="size").dropna(subset=[RECOMMENDED, WITH_CONV])
+        gain = part[WITH_CONV] - part[RECOMMENDED]
+        lines.append(
+            f"- {size} per class, mean over {len(part)} targets: recommended + conv sources "
+            f"{part[WITH_CONV].mean():.1f}, recommended {part[RECOMMENDED].mean():.1f} "
+            f"({gain.mean():+.1f}; worst target {gain.min():+.1f}, {gain.idxmin()}), frozen "
+            f"GloVe + LR {part[GLOVE_LR].mean():.1f}."
+        )
+    pairs = frame[frame["method"].isin([RECOMMENDED, WITH_CONV])].pivot_table(
+        index=["target", "size", "seed"], columns="method", values="fit_seconds"
+    )
+    ratio = (pairs[WITH_CONV] / pairs[RECOMMENDED]).groupby(level="size").median()
+    lines.append(
+        "- Fit time, recommended + conv sources over recommended on the same draws (median "
+        "of the per-draw ratios; the two fits run back to back): "
+        + ", ".join(f"{s} per class {ratio[s]:.2f}x" for s in order if s in ratio)
+        + "."
+    )
+    kept = frame[frame["method"] == WITH_CONV].dropna(subset=["sources_weight"])
+    used = kept.groupby("size")["sources_weight"].apply(
+        lambda ws: np.mean([any(v > 0 for v in w.values()) for w in ws])
+    )
+    lines.append(
+        "- Share of draws where the validation kept the conv sources: "
+        + ", ".join(f"{s} per class {used[s]:.0%}" for s in order if s in used)
+        + "."
+    )
+    return lines
 
 
 def markdown(frame, meta):
@@ -232,34 +325,7 @@ def markdown(frame, meta):
         cells = ["" if np.isnan(v) else f"{v:.1f}" for v in row]
         lines.append(f"| {target} | {size} | " + " | ".join(cells) + " |")
     lines.append("")
-    for size in order:
-        part = table.xs(size, level="size").dropna(subset=[RECOMMENDED, WITH_CONV])
-        gain = part[WITH_CONV] - part[RECOMMENDED]
-        lines.append(
-            f"- {size} per class, mean over {len(part)} targets: recommended + conv sources "
-            f"{part[WITH_CONV].mean():.1f}, recommended {part[RECOMMENDED].mean():.1f} "
-            f"({gain.mean():+.1f}; worst target {gain.min():+.1f}, {gain.idxmin()}), frozen "
-            f"GloVe + LR {part[GLOVE_LR].mean():.1f}."
-        )
-    pairs = frame[frame["method"].isin([RECOMMENDED, WITH_CONV])].pivot_table(
-        index=["target", "size", "seed"], columns="method", values="fit_seconds"
-    )
-    ratio = (pairs[WITH_CONV] / pairs[RECOMMENDED]).groupby(level="size").median()
-    lines.append(
-        "- Fit time, recommended + conv sources over recommended on the same draws (median "
-        "of the per-draw ratios; the two fits run back to back): "
-        + ", ".join(f"{s} per class {ratio[s]:.2f}x" for s in order if s in ratio)
-        + "."
-    )
-    kept = frame[frame["method"] == WITH_CONV].dropna(subset=["sources_weight"])
-    used = kept.groupby("size")["sources_weight"].apply(
-        lambda ws: np.mean([any(v > 0 for v in w.values()) for w in ws])
-    )
-    lines.append(
-        "- Share of draws where the validation kept the conv sources: "
-        + ", ".join(f"{s} per class {used[s]:.0%}" for s in order if s in used)
-        + "."
-    )
+    lines += summaries(frame)
     for row in meta.get("throughput", []):
         lines.append(
             f"- Inference, numpy, one core, {row['texts']} SST-2 sentences (fastest of 3, no "

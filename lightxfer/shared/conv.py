@@ -71,8 +71,8 @@ class ConvLayer(SharedLayer):
     --------
     >>> from lightxfer import ConvLayer
     >>> layer = ConvLayer("sst2").fit(["A good film.", "A bad one."])
-    >>> layer.transform(["A good film."]).shape
-    (1, 300)
+    >>> layer.transform(["A good film."]).shape  # 32 maps for each of the widths 3, 4, 5
+    (1, 96)
     """
 
     _parameter_constraints: dict = {
