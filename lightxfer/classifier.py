@@ -82,7 +82,8 @@ def make_classifier(
       labels before the head, and builds the plain pipeline.
     - **shipped sources**: ``sources="auto"`` or a list of names appends the frozen
       hidden layers of the source heads that ship with lightxfer
-      (:func:`lightxfer.sources`, trained on the default encoder) to the shared layer's
+      (:func:`lightxfer.sources`, trained on the default encoder), or on the default
+      GloVe vectors the shipped conv sources' features, to the shared layer's
       features, each block at the features' norm, with one weight chosen by validation
       on the training data that drops to 0 when they do not help
       (:class:`lightxfer.source_blocks.SourceBlocks`).
@@ -114,7 +115,8 @@ def make_classifier(
         Needs ``encoder``.
     sources : "auto" or list of str, optional
         Shipped source heads whose frozen hidden layers join the shared layer's features
-        (``"auto"``: every one trained on this shared layer; none is trained on word
+        (``"auto"``: every one trained on this shared layer: the source heads on the
+        default encoder, the conv sources ``"conv_sst2"``... on the default GloVe
         vectors). Default: none.
     n_jobs : int, optional
         Processes for the word-vector layer, torch threads for an encoder (and, in the
