@@ -98,11 +98,12 @@ def throughput(args):
     """Texts/s of one conv source and of the five stacked (as in the recommended model)."""
     X = np.concatenate([accuracy.full_splits(None, "sst2", quick=False)[0][i] for i in (0, 2)])
     X = [str(text) for text in X]
+    one = read_filters("conv_sst2")
+    five = lightxfer.ConvFilters.stack([read_filters(f"conv_{n}") for n in NAMES])
     layers = {
-        "ConvLayer('sst2'), 300 features": ConvLayer("sst2", cache=False),
-        "the five conv sources as one layer, 1,500 features": ConvLayer(
-            lightxfer.ConvFilters.stack([read_filters(f"conv_{n}") for n in NAMES]),
-            cache=False,
+        f"ConvLayer('sst2'), {one.n_features} features": ConvLayer(one, cache=False),
+        f"the five conv sources as one layer, {five.n_features} features": ConvLayer(
+            five, cache=False
         ),
         "EmbeddingVectorizer(), mean, for scale": lightxfer.EmbeddingVectorizer(cache=False),
     }
