@@ -238,3 +238,28 @@ def test_a_shipped_conv_source_is_a_fitted_source_pipeline():
     target = lightxfer.transfer("conv_sst2").fit(X[:100], y[:100])
     assert isinstance(target.named_steps["embedding"].estimator, ConvLayer)
     assert set(target.predict(X[100:])) <= set(y)
+
+
+def test_the_cli_measures_a_shipped_conv_source(tmp_path, capsys):
+    from lightxfer.cli.entrypoint import main
+
+    path = tmp_path / "opinions.csv"
+    read_shared("mpqa", 150).to_csv(path, index=False)
+    assert (
+        main(
+            [
+                "transfer",
+                "--source",
+                "conv_sst2",
+                "--train",
+                str(path),
+                "--sizes",
+                "8",
+                "--seeds",
+                "2",
+            ]
+        )
+        == 0
+    )
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("reused from conv_sst2: the frozen shared layers (ConvLayer)")
