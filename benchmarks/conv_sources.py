@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GLOVE_LR = "frozen GloVe + LR"
 RECOMMENDED = "GloVe recommended"
 WITH_CONV = "GloVe recommended + conv sources"
+AUTO = "make_classifier(sources='auto')"
 
 
 def parse_args(argv=None):
@@ -56,6 +57,12 @@ def parse_args(argv=None):
     parser.add_argument("--test-rows", type=int, help="stratified cap on each test set")
     parser.add_argument(
         "--throughput", action="store_true", help="only measure conv texts/s (numpy, 1 core)"
+    )
+    parser.add_argument(
+        "--timing",
+        action="store_true",
+        help="only time make_classifier() against make_classifier(sources='auto') (all five "
+        "conv sources) side by side, fastest of 2 taking turns, on --targets, --sizes, --seeds",
     )
     parser.add_argument(
         "--report-only", action="store_true", help="write the report from --work's rows"
@@ -120,12 +127,38 @@ def throughput(args):
     (args.out / "conv_throughput.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
+def time_auto(args):
+    """Fit seconds of the recommended model without and with ``sources="auto"``, per draw."""
+    rows = []
+    for target in [t.strip() for t in args.targets.split(",") if t.strip()]:
+        X_pool, y_pool, _, _ = accuracy.full_splits(None, target, quick=False)[0]
+        for k in [int(s) for s in args.sizes.split(",")]:
+            for seed in range(args.seeds):
+                X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
+                builds = {
+                    RECOMMENDED: make_classifier,
+                    AUTO: lambda: make_classifier(sources="auto"),
+                }
+                best = dict.fromkeys(builds, np.inf)
+                for _ in range(2):
+                    for method, build in builds.items():
+                        start = time.perf_counter()
+                        build().fit(X, y)
+                        best[method] = min(best[method], time.perf_counter() - start)
+                rows.append({"target": target, "per_class": k, "seed": seed, **best})
+                print(json.dumps(rows[-1]), flush=True)
+    (args.out / "conv_timing.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.throughput:
         throughput(args)
+        return 0
+    if args.timing:
+        time_auto(args)
         return 0
     sizes = [s if s == "full" else int(s) for s in args.sizes.split(",")]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -176,6 +209,9 @@ def write(args, rows, fair):
         "machine": "2 CPU cores shared with other jobs; 1 thread, nice 10",
         "fair_sources": fair,
     }
+    timing = args.out / "conv_timing.json"
+    if timing.is_file():
+        meta["timing"] = json.loads(timing.read_text())
     speed = args.out / "conv_throughput.json"
     if speed.is_file():
         meta["throughput"] = json.loads(speed.read_text())
@@ -327,6 +363,20 @@ def markdown(frame, meta):
         lines.append(f"| {target} | {size} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += summaries(frame)
+    if meta.get("timing"):
+        pairs = pd.DataFrame(meta["timing"])
+        pairs["ratio"] = pairs[AUTO] / pairs[RECOMMENDED]
+        by_size = pairs.groupby("per_class")["ratio"]
+        lines.append(
+            f"- Fit time of `{AUTO}` (all five conv sources) over `make_classifier()`, timed "
+            f"side by side (fastest of 2, taking turns; {pairs['target'].nunique()} targets, "
+            f"{pairs['seed'].nunique()} draws each; `--timing`): "
+            + ", ".join(
+                f"{k} per class {r.median():.2f}x (range {r.min():.2f}-{r.max():.2f}x)"
+                for k, r in by_size
+            )
+            + "."
+        )
     for row in meta.get("throughput", []):
         lines.append(
             f"- Inference, numpy, one core, {row['texts']} SST-2 sentences (fastest of 3, no "
