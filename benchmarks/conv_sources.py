@@ -199,8 +199,12 @@ def main(argv=None):
 
 
 def write(args, rows, fair):
+    command = "python " + " ".join(sys.argv)
+    previous = args.out / "conv_sources.json"
+    if args.report_only and previous.is_file():  # the command that ran the fits
+        command = json.loads(previous.read_text())["meta"]["command"]
     meta = {
-        "command": "python " + " ".join(sys.argv),
+        "command": command,
         "seeds": args.seeds,
         "sizes": args.sizes,
         "test_rows": args.test_rows,
@@ -318,6 +322,33 @@ def summaries(frame):
     return lines
 
 
+def targets(table, meta):
+    """The issue's targets (#36), met or missed, with the numbers."""
+    gain = (table[WITH_CONV] - table[RECOMMENDED]).dropna()
+    lines = []
+    if "32" in gain.index.get_level_values("size"):
+        at32 = gain.xs("32", level="size").mean()
+        lines.append(
+            f"- Target: recommended + conv sources at least 2 points above recommended on the "
+            f"mean at 32 per class: {at32:+.1f} ({'met' if at32 >= 2 else 'missed'})."
+        )
+    worst = gain.idxmin()
+    lines.append(
+        f"- Target (the guard): no target more than 0.5 points below recommended at any size: "
+        f"worst {gain.min():+.1f} ({worst[0]} at {worst[1]} per class; "
+        f"{'met' if gain.min() >= -0.5 else 'missed'}; "
+        f"{int((gain < -0.5).sum())} of {len(gain)} target-size cells below -0.5)."
+    )
+    speed = [r for r in meta.get("throughput", []) if r["layer"].startswith("ConvLayer")]
+    if speed:
+        rate = speed[0]["texts_per_second"]
+        lines.append(
+            f"- Target: conv inference in numpy at least 2,000 texts/s on one core: {rate:,} "
+            f"({'met' if rate >= 2000 else 'missed'})."
+        )
+    return lines
+
+
 def markdown(frame, meta):
     frame = frame.assign(size=frame["per_class"].astype(str))
     order = sorted(
@@ -363,6 +394,7 @@ def markdown(frame, meta):
         lines.append(f"| {target} | {size} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += summaries(frame)
+    lines += targets(table, meta)
     if meta.get("timing"):
         pairs = pd.DataFrame(meta["timing"])
         pairs["ratio"] = pairs[AUTO] / pairs[RECOMMENDED]
