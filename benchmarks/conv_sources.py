@@ -65,6 +65,13 @@ def parse_args(argv=None):
         "conv sources) side by side, fastest of 2 taking turns, on --targets, --sizes, --seeds",
     )
     parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="replay the rule that keeps the conv sources (half a standard error and others) "
+        "on the same fits, scored on held-out training-pool texts (to choose) and the test "
+        "set (to report)",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="write the report from --work's rows"
     )
     parser.add_argument(
@@ -127,6 +134,85 @@ def throughput(args):
     (args.out / "conv_throughput.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
+#: Standard errors a rule asks the sources to win by (SourceBlocks uses 0.5).
+RULES = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def replay_rules(args):
+    """Fit each draw with the conv sources' weight forced to 0 and to 1, replay the rules.
+
+    The model a rule picks is one of the two forced fits (the same features, the same
+    search), so each rule's accuracy is read off them: on texts of the training pool the
+    draw did not take (to choose a rule) and on the test set (to report it).
+    """
+    from lightxfer import EmbeddingVectorizer, SourceBlocks, ngram_search
+    from lightxfer.recommended import make_recommended
+
+    rows = []
+    for target in [t.strip() for t in args.targets.split(",") if t.strip()]:
+        X_pool, y_pool, X_test, y_test = accuracy.full_splits(None, target, quick=False)[0]
+        leakage = shipped_sources.leakage_into(target, X_pool, X_test)
+        sources = [f"conv_{s}" for s in shipped_sources.fair_sources(target, leakage)]
+        for k in [int(s) for s in args.sizes.split(",")]:
+            for seed in range(args.seeds):
+                X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
+                rest = ~np.isin(X_pool, X)
+                X_held, y_held = accuracy.cap(X_pool[rest], y_pool[rest], 1000, seed)
+                scores = {}
+                for weight in (0.0, 1.0):
+                    blocks = SourceBlocks(EmbeddingVectorizer(), sources=sources, weight=weight)
+                    model = make_recommended(shared=blocks).fit(X, y)
+                    scores[weight] = {
+                        "held_out": 100 * float(np.mean(model.predict(X_held) == y_held)),
+                        "test": 100 * float(np.mean(model.predict(X_test) == y_test)),
+                    }
+                auto = SourceBlocks(EmbeddingVectorizer(), sources=sources).fit(X, y)
+                table = pd.DataFrame(auto.cv_results_).groupby("weight")["accuracy"].max()
+                splits = ngram_search.validation_splits(np.asarray(y), 3, 0)
+                n_valid = ngram_search.n_validated(splits)
+                row = {"target": target, "per_class": k, "seed": seed, "scores": scores}
+                for rule in RULES:
+                    chosen = ngram_search.lightest_good_weight(table.to_dict(), n_valid, rule)
+                    row[f"weight at {rule} SE"] = chosen
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    (args.out / "conv_rules.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (args.out / "conv_rules.md").write_text(rules_markdown(rows))
+
+
+def rules_markdown(rows):
+    lines = [
+        "**Which rule keeps the conv sources** (`--rules`: each draw fitted with the "
+        "sources' weight forced to 0 and to 1; each rule picks one of the two fits from "
+        "the validation scores `SourceBlocks` computes; gain over weight 0 in points, mean "
+        "over targets, worst target in brackets; *held-out* is scored on up to 1,000 texts "
+        "of the training pool the draw did not take, which is what a rule may be chosen on; "
+        "*test* on the test set):",
+        "",
+        "| rule: sources kept when they win by | size | held-out gain (worst) | test gain (worst) "
+        "| draws kept |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    frame = pd.DataFrame(rows)
+    for rule in RULES:
+        for k, part in frame.groupby("per_class"):
+            gains = {"held_out": {}, "test": {}}
+            for where in gains:
+                per_target = {}
+                for _, row in part.iterrows():
+                    chosen = row[f"weight at {rule} SE"]
+                    gain = row["scores"][chosen][where] - row["scores"][0.0][where]
+                    per_target.setdefault(row["target"], []).append(gain)
+                gains[where] = {t: np.mean(v) for t, v in per_target.items()}
+            kept = np.mean([row[f"weight at {rule} SE"] > 0 for _, row in part.iterrows()])
+            cells = [
+                f"{np.mean(list(g.values())):+.2f} ({min(g.values()):+.1f})"
+                for g in (gains["held_out"], gains["test"])
+            ]
+            lines.append(f"| {rule} SE | {k} | {cells[0]} | {cells[1]} | {kept:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
 def time_auto(args):
     """Fit seconds of the recommended model without and with ``sources="auto"``, per draw."""
     rows = []
@@ -159,6 +245,9 @@ def main(argv=None):
         return 0
     if args.timing:
         time_auto(args)
+        return 0
+    if args.rules:
+        replay_rules(args)
         return 0
     sizes = [s if s == "full" else int(s) for s in args.sizes.split(",")]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -235,6 +324,9 @@ def write(args, rows, fair):
             f"\nThe same with conv sources of {args.reference_label} (an earlier run, "
             "stopped before its last targets):\n\n" + "\n".join(summary) + "\n"
         )
+    rules = args.out / "conv_rules.md"
+    if rules.is_file():
+        text += "\n" + rules.read_text()
     if training.is_file():
         text += "\n" + TRAINING_INTRO + training.read_text()
     plot(pd.DataFrame(rows), args.out / "conv_sources.png")
