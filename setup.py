@@ -60,6 +60,9 @@ setup(
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],
         "encoder": ENCODER,
+        # Training convolution filters (lightxfer.train_conv_filters); applying them needs
+        # only numpy.
+        "train": ["torch>=2"],
         # Benchmarks; zeugma (pulls TensorFlow) and fse (no Python 3.11 build) are compared
         # only when installed by hand.
         "bench": [

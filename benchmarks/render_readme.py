@@ -19,6 +19,7 @@ SECTIONS = [
     "shipped_sources.md",
     "source_rules.md",
     "source_rules_glove.md",
+    "conv_sources.md",
     "distributed.md",
     "memory.md",
     "model_files.md",
@@ -54,6 +55,8 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
 | `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR, the recommended model and SetFit (same draws) |
+| `train_conv_sources.py` | trains the conv sources shipped in `lightxfer/data/sources/conv_*.npz` (`train_conv_filters` on each task; source-task accuracy against Kim 2014's CNN-static, float16 vs float32, file size) |
+| `conv_sources.py` | leave-one-out over the five tasks: the GloVe recommended model with and without the conv sources, frozen GloVe + LR, transfer from each conv source (same draws); fit-time ratio; `--throughput`: numpy conv texts/s on one core |
 | `source_rules.py` | how to decide which shipped sources to use (one weight, each source, every subset; block norms), replayed on the same fits; `--vectors`: would source heads on GloVe help |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |

@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from lightxfer.labelling.suggestions import suggest
     from lightxfer.persistence import load, save
     from lightxfer.recommended import HybridVectorizer
+    from lightxfer.shared.conv import ConvLayer
+    from lightxfer.shared.conv_filters import ConvFilters
+    from lightxfer.shared.conv_training import train_conv_filters
     from lightxfer.shared.encoder import SentenceEncoder
     from lightxfer.shared.vectorizer import EmbeddingVectorizer
     from lightxfer.shipped_sources import load_source, sources
@@ -35,6 +38,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
 
 #: Exported name -> the module that defines it (a module name for a submodule).
 _EXPORTS = {
+    "ConvFilters": "lightxfer.shared.conv_filters",
+    "ConvLayer": "lightxfer.shared.conv",
     "DEFAULT_VECTORS": "lightxfer.vectors",
     "EmbeddingVectorizer": "lightxfer.shared.vectorizer",
     "FineTunedMLPClassifier": "lightxfer.transferring",
@@ -59,10 +64,13 @@ _EXPORTS = {
     "save": "lightxfer.persistence",
     "sources": "lightxfer.shipped_sources",
     "suggest": "lightxfer.labelling.suggestions",
+    "train_conv_filters": "lightxfer.shared.conv_training",
     "transfer": "lightxfer.transferring",
 }
 
 __all__ = [
+    "ConvFilters",
+    "ConvLayer",
     "DEFAULT_VECTORS",
     "EmbeddingVectorizer",
     "FineTunedMLPClassifier",
@@ -87,6 +95,7 @@ __all__ = [
     "save",
     "sources",
     "suggest",
+    "train_conv_filters",
     "transfer",
 ]
 

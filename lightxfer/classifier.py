@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from lightxfer.shared.conv import ConvLayer
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 from lightxfer.source_blocks import SourceBlocks
@@ -53,6 +54,7 @@ def make_classifier(
     head=None,
     *,
     encoder=None,
+    conv=None,
     fine_tune=False,
     sources=None,
     n_jobs=None,
@@ -66,6 +68,8 @@ def make_classifier(
       (a frozen sentence-transformers model); otherwise an
       :class:`lightxfer.EmbeddingVectorizer` on ``vectors`` (default
       ``"glove-wiki-gigaword-50"``). ``encoder`` excludes ``vectors`` and ``pooling``.
+      ``conv=FILTERS`` a :class:`lightxfer.ConvLayer`: trained convolution filters over
+      the word vectors (``pooling`` is then its pooling over time).
     - **which model**: the recommended one unless ``head``, ``pooling`` or head
       parameters are given. The recommended model is a
       :class:`lightxfer.recommended.HybridVectorizer` over the shared layer -- its
@@ -78,7 +82,8 @@ def make_classifier(
       labels before the head, and builds the plain pipeline.
     - **shipped sources**: ``sources="auto"`` or a list of names appends the frozen
       hidden layers of the source heads that ship with lightxfer
-      (:func:`lightxfer.sources`, trained on the default encoder) to the shared layer's
+      (:func:`lightxfer.sources`, trained on the default encoder), or on the default
+      GloVe vectors the shipped conv sources' features, to the shared layer's
       features, each block at the features' norm, with one weight chosen by validation
       on the training data that drops to 0 when they do not help
       (:class:`lightxfer.source_blocks.SourceBlocks`).
@@ -99,13 +104,19 @@ def make_classifier(
         (needs ``pip install "lightxfer[encoder]"``); a ``SentenceEncoder`` sets its
         options too, e.g. ``SentenceEncoder(precision="int8")`` (used as an unfitted
         clone).
+    conv : str, path, ConvFilters or ConvLayer, optional
+        Convolution filters over the word vectors as the shared layer: a shipped conv
+        source (``"sst2"``...), a filters file, :class:`lightxfer.ConvFilters` from
+        :func:`lightxfer.train_conv_filters`, or a ``ConvLayer`` (used as an unfitted
+        clone). Excludes ``encoder``.
     fine_tune : bool, "contrastive" or ContrastiveFineTuning, default=False
         Fine-tune the encoder on the training labels, contrastively (SetFit's recipe;
         see :class:`lightxfer.SentenceEncoder`), then fit the head on its embeddings.
         Needs ``encoder``.
     sources : "auto" or list of str, optional
         Shipped source heads whose frozen hidden layers join the shared layer's features
-        (``"auto"``: every one trained on this shared layer; none is trained on word
+        (``"auto"``: every one trained on this shared layer: the source heads on the
+        default encoder, the conv sources ``"conv_sst2"``... on the default GloVe
         vectors). Default: none.
     n_jobs : int, optional
         Processes for the word-vector layer, torch threads for an encoder (and, in the
@@ -134,13 +145,18 @@ def make_classifier(
             "encoder is a shared layer of its own: pass either encoder= or "
             "vectors=/pooling=, not both"
         )
+    if encoder is not None and conv is not None:
+        raise ValueError("encoder and conv are two shared layers: pass one of them")
     tuning = "contrastive" if fine_tune is True else fine_tune or None
     if tuning is not None and encoder is None:
         raise ValueError(
             "fine_tune trains a sentence encoder: pass encoder= (e.g. 'all-MiniLM-L6-v2') "
             "too; word vectors stay frozen"
         )
-    shared = _shared_layer(vectors, pooling, encoder, n_jobs)
+    if conv is not None:
+        shared = _conv_layer(conv, vectors, pooling)
+    else:
+        shared = _shared_layer(vectors, pooling, encoder, n_jobs)
     if tuning is not None:
         shared.set_params(fine_tune=tuning)
     if sources is not None:
@@ -164,6 +180,13 @@ def _shared_layer(vectors, pooling, encoder, n_jobs):
         pooling="mean" if pooling is None else pooling,
         n_jobs=n_jobs,
     )
+
+
+def _conv_layer(conv, vectors, pooling):
+    layer = clone(conv) if isinstance(conv, ConvLayer) else ConvLayer(conv)
+    if vectors is not None:
+        layer.set_params(vectors=vectors)
+    return layer if pooling is None else layer.set_params(pooling=pooling)
 
 
 def make_tfidf_baseline():

@@ -14,10 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 
+from lightxfer.shared.conv import ConvLayer
+from lightxfer.shared.conv_filters import read_filters, shipped_path
 from lightxfer.shared.encoder import SentenceEncoder
+from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
 SOURCES_DIR = Path(__file__).resolve().parent / "data" / "sources"
 #: The shipped sources, in the order ``sources()`` lists them.
@@ -58,7 +62,9 @@ def resolve_name(name):
 
 
 def is_source_name(value):
-    """Tell whether ``value`` names a shipped source (rather than a model or a file)."""
+    """Tell whether ``value`` names a shipped source or conv source (not a model or a file)."""
+    if is_conv_source(value):
+        value = value.strip().lower()[len(CONV_PREFIX) :]
     return isinstance(value, str) and (value.strip().lower() in NAMES + tuple(ALIASES))
 
 
@@ -165,10 +171,15 @@ def load_source(name, *, encoder=None):
     holding the shipped weights), so :func:`lightxfer.transfer`,
     :func:`lightxfer.evaluate_transfer` and ``predict`` treat it as a user's own source.
 
+    A conv source (``"conv_sst2"``...) is a fitted :class:`lightxfer.ConvLayer` on the
+    default GloVe vectors under the logistic regression holding the softmax it was
+    trained with.
+
     Parameters
     ----------
     name : str
-        A shipped source (see :func:`sources`) or an alias such as ``"sentiment"``.
+        A shipped source (see :func:`sources`) or an alias such as ``"sentiment"``, or a
+        conv source such as ``"conv_sst2"`` or ``"conv_sentiment"``.
     encoder : str or path, optional
         Where to find the encoder; default the model named in the source file. Its
         fingerprint must match.
@@ -177,6 +188,8 @@ def load_source(name, *, encoder=None):
     -------
     sklearn.pipeline.Pipeline
     """
+    if is_conv_source(name):
+        return _conv_source(resolve_conv_name(name))
     name = resolve_name(name)
     arrays, metadata = read_source(name)
     shared = SentenceEncoder(metadata["encoder"] if encoder is None else encoder)
@@ -228,3 +241,69 @@ def matching_sources(encoder):
     """The shipped sources trained on the fitted ``encoder`` (by fingerprint); may be none."""
     found = getattr(encoder, "fingerprint_", None)
     return [name for name in NAMES if read_source(name)[1]["encoder_fingerprint"] == found]
+
+
+#: Prefix of the shipped conv sources: ``conv_sst2`` is a :class:`lightxfer.ConvLayer`'s
+#: filters trained on SST-2 over the default GloVe vectors
+#: (``lightxfer/data/sources/conv_sst2.npz``, written by ``benchmarks/train_conv_sources.py``).
+CONV_PREFIX = "conv_"
+
+
+def is_conv_source(name):
+    """Tell whether ``name`` names a shipped conv source (``"conv_sst2"``, ``"conv_sentiment"``)."""
+    return isinstance(name, str) and name.strip().lower().startswith(CONV_PREFIX)
+
+
+def resolve_conv_name(name):
+    """Return the shipped conv source ``name`` refers to, e.g. ``"conv_sentiment"`` -> ``"conv_sst2"``.
+
+    Examples
+    --------
+    >>> resolve_conv_name("conv_sentiment")
+    'conv_sst2'
+    """
+    key = str(name).strip().lower()
+    return CONV_PREFIX + resolve_name(key[len(CONV_PREFIX) :] if is_conv_source(key) else key)
+
+
+def conv_filters(names):
+    """The checked :class:`~lightxfer.shared.conv_filters.ConvFilters` of shipped conv sources."""
+    return [read_filters(resolve_conv_name(name)) for name in names]
+
+
+def matching_conv_sources(shared):
+    """The shipped conv sources over the fitted word-vector layer ``shared`` (by fingerprint)."""
+    found = getattr(shared, "fingerprint_", None)
+    if not isinstance(shared, EmbeddingVectorizer) or found is None:
+        return []
+    return [
+        name
+        for name in (CONV_PREFIX + n for n in NAMES)
+        if shipped_path(name) is not None and read_filters(name).vectors_fingerprint == found
+    ]
+
+
+def check_conv_vectors(name, filters, shared):
+    """Raise unless the fitted ``shared`` layer holds the vectors conv source ``name`` reads."""
+    found = getattr(shared, "fingerprint_", None)
+    if not isinstance(shared, EmbeddingVectorizer) or found != filters.vectors_fingerprint:
+        raise ValueError(
+            f"the shipped conv source {name!r} reads the word vectors {filters.vectors} "
+            f"(fingerprint {filters.vectors_fingerprint[:12]}...), which this shared layer "
+            f"({type(shared).__name__}) does not hold: its features would mean something else"
+        )
+
+
+def _conv_source(name):
+    """A shipped conv source as a fitted pipeline: its ``ConvLayer``, its softmax as LR."""
+    filters = read_filters(name)
+    layer = ConvLayer(name.removeprefix(CONV_PREFIX)).fit(["fingerprint check"])
+    coef = filters.output_coef.astype(np.float64).T
+    intercept = filters.output_intercept.astype(np.float64)
+    head = LogisticRegression(max_iter=1000)
+    head.classes_ = filters.classes.astype(object)
+    if len(head.classes_) == 2:  # a two-class softmax is a logistic regression on the difference
+        coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+    head.coef_, head.intercept_ = coef, intercept
+    head.n_features_in_, head.n_iter_ = coef.shape[1], np.zeros(1, dtype=np.int32)
+    return Pipeline([("embedding", layer), ("head", head)])

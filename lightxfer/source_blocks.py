@@ -19,6 +19,8 @@ from lightxfer import ngram_search, shipped_sources
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.ngram_search import CS
 from lightxfer.shared.base import TextInputMixin
+from lightxfer.shared.conv import ConvLayer
+from lightxfer.shared.conv_filters import ConvFilters
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.validation import to_text_list, training_texts
 
@@ -45,6 +47,10 @@ STANDARD_ERRORS = 0.5
 class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
     """A shared layer's features, then the shipped sources' hidden layers, each weighted.
 
+    On word vectors the sources are the shipped conv sources (``conv_sst2``...): the
+    pooled feature maps of :class:`lightxfer.ConvLayer` filters trained on each task
+    over the same vectors.
+
     Each block (the shared layer's features, each source's hidden layer) is divided by
     its root-mean-square norm over the training texts, so that a source's weight is its
     block's weight relative to the shared layer's features.
@@ -55,9 +61,11 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         The frozen shared layer; default :class:`lightxfer.SentenceEncoder`. ``fit``
         fits a clone (``shared_``).
     sources : "auto" or list of str, default="auto"
-        Shipped sources to reuse (:func:`lightxfer.sources`); ``"auto"`` takes every one
-        trained on this shared layer (none for word vectors). A named source whose
-        encoder fingerprint differs from the shared layer's is an error.
+        Shipped sources to reuse (:func:`lightxfer.sources`, and the conv sources
+        ``"conv_sst2"``...); ``"auto"`` takes every one trained on this shared layer (the
+        source heads on the default encoder, the conv sources on the default GloVe
+        vectors). A named source whose encoder or vectors fingerprint differs from the
+        shared layer's is an error.
     weight : float or "auto", default="auto"
         Weight of every source's block. ``"auto"`` chooses among ``weights`` on the
         validation splits of the n-gram weight: the lightest within half a standard
@@ -85,7 +93,11 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         The weight of each (one value for all unless set by hand); the sources at 0 are
         left out of the features.
     hidden_ : FrozenHiddenLayers
-        Their hidden layers side by side (absent without sources).
+        The source heads' hidden layers side by side (absent without such sources).
+    conv_ : ConvLayer
+        One layer holding every conv source's filters (absent without conv sources).
+    source_units_ : ndarray of int
+        Columns of each source's block.
     n_shared_features_ : int
         Columns of the shared layer's features.
     shared_norm_ : float
@@ -99,8 +111,10 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
     --------
     >>> from lightxfer import EmbeddingVectorizer
     >>> blocks = SourceBlocks(EmbeddingVectorizer()).fit(["a good film", "a bad film"])
-    >>> blocks.sources_, blocks.weights_  # no shipped source sits on GloVe
-    ([], array([], dtype=float64))
+    >>> blocks.sources_  # the conv sources sit on GloVe
+    ['conv_sst2', 'conv_sst5', 'conv_subj', 'conv_trec', 'conv_mpqa']
+    >>> blocks.weights_  # without labels to validate them, they weigh 0
+    array([0., 0., 0., 0., 0.])
     """
 
     _parameter_constraints = {
@@ -154,7 +168,8 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         """Fit on ``X`` (and ``y``) and return its features, computing them only once."""
         self._validate_params()
         texts = training_texts(X, y)
-        self.__dict__.pop("cv_results_", None)
+        for name in ("cv_results_", "hidden_", "conv_", "source_units_"):
+            self.__dict__.pop(name, None)
         self.shared_ = clone(self.shared) if self.shared is not None else SentenceEncoder()
         features = np.asarray(self.shared_.fit_transform(texts), dtype=np.float32)
         self.shared_norm_ = ngram_search.rms_norm(features)
@@ -162,17 +177,51 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         names = self.sources
         if isinstance(names, str):  # "auto"
             names = shipped_sources.matching_sources(self.shared_)
+            names += shipped_sources.matching_conv_sources(self.shared_)
         self.sources_, self.weights_, self.sources_norms_ = [], np.zeros(0), np.ones(0)
         if not names:
             return features / self.shared_norm_
-        self.sources_, coef, intercept = shipped_sources.hidden_layers(names, self.shared_)
-        self.hidden_ = FrozenHiddenLayers([coef], [intercept]).fit(features)
-        blocks = np.split(
-            self.hidden_.transform(features).astype(np.float32), len(self.sources_), 1
-        )
+        self._fit_sources(names, features, texts)
+        blocks = self._source_blocks(features, texts)
         self.sources_norms_ = np.array([ngram_search.rms_norm(block) for block in blocks])
         self.weights_ = self._choose_weights(features, blocks, y)
         return self._stack(features, blocks, self.weights_)
+
+    def _fit_sources(self, names, features, texts):
+        """Set ``sources_`` (heads' hidden layers first, then conv sources) and their layers."""
+        convs = [
+            shipped_sources.resolve_conv_name(n) for n in names if shipped_sources.is_conv_source(n)
+        ]
+        heads = [n for n in names if not shipped_sources.is_conv_source(n)]
+        self.sources_, units = [], []
+        if heads:
+            self.sources_, coef, intercept = shipped_sources.hidden_layers(heads, self.shared_)
+            self.hidden_ = FrozenHiddenLayers([coef], [intercept]).fit(features)
+            units += [coef.shape[1] // len(heads)] * len(heads)
+        if convs:
+            filters = shipped_sources.conv_filters(convs)
+            for name, bank in zip(convs, filters):
+                shipped_sources.check_conv_vectors(name, bank, self.shared_)
+            # One layer for all the conv sources: each text is looked up once.
+            self.conv_ = ConvLayer(ConvFilters.stack(filters), vectors=self.shared_.vectors).fit(
+                texts
+            )
+            self.sources_ += convs
+            units += [bank.n_features for bank in filters]
+        self.source_units_ = np.array(units, dtype=np.int64)
+
+    def _source_blocks(self, features, texts):
+        """Each source's block of features (hidden activations or pooled conv maps)."""
+        parts = []
+        if hasattr(self, "hidden_"):
+            parts.append(self.hidden_.transform(features).astype(np.float32))
+        if hasattr(self, "conv_"):
+            parts.append(self.conv_.transform(texts))
+        units = getattr(self, "source_units_", None)
+        joined = np.hstack(parts) if len(parts) > 1 else parts[0]
+        if units is None:  # a file saved before conv sources: equal hidden layers
+            return np.split(joined, len(self.sources_), 1)
+        return np.split(joined, np.cumsum(units)[:-1], 1)
 
     def transform(self, X):
         """Return ``[shared features / their norm, weight * source activations / their norm, ...]``.
@@ -187,11 +236,11 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
             The shared layer's (scaled) features, then the sources of non-zero weight.
         """
         check_is_fitted(self, "weights_")
-        features = np.asarray(self.shared_.transform(to_text_list(X)), dtype=np.float32)
+        texts = to_text_list(X)
+        features = np.asarray(self.shared_.transform(texts), dtype=np.float32)
         if not self.weights_.any():
             return features / self.shared_norm_
-        hidden = self.hidden_.transform(features).astype(np.float32)
-        return self._stack(features, np.split(hidden, len(self.sources_), 1), self.weights_)
+        return self._stack(features, self._source_blocks(features, texts), self.weights_)
 
     def get_feature_names_out(self, input_features=None):
         """The shared layer's names, then ``sst2_0 ...`` for the units of each source used."""
@@ -201,9 +250,11 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         else:
             names = [f"shared{i}" for i in range(self.n_shared_features_)]
         if self.sources_:
-            units = self.hidden_.coefs[0].shape[1] // len(self.sources_)
-            for name, weight in zip(self.sources_, self.weights_):
-                names += [f"{name}_{i}" for i in range(units)] if weight else []
+            units = getattr(self, "source_units_", None)
+            if units is None:  # a file saved before conv sources: equal hidden layers
+                units = [self.hidden_.coefs[0].shape[1] // len(self.sources_)] * len(self.sources_)
+            for name, weight, n_units in zip(self.sources_, self.weights_, units):
+                names += [f"{name}_{i}" for i in range(n_units)] if weight else []
         return np.asarray(names, dtype=object)
 
     @property

@@ -28,7 +28,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from lightxfer import EmbeddingVectorizer, SourceBlocks
+from lightxfer import ConvLayer, EmbeddingVectorizer, SourceBlocks
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.transferring import FineTunedMLPClassifier
 
@@ -49,6 +49,8 @@ TEXT_TRANSFORMERS = [
         id="embedding-max-sif-uncached",
     ),
     pytest.param(lambda vectors: SourceBlocks(EmbeddingVectorizer(vectors)), id="source-blocks"),
+    # The shipped conv filters read GloVe, not the small vectors.
+    pytest.param(lambda vectors: ConvLayer("trec", pooling=["max", "mean"]), id="conv-max-mean"),
 ]
 
 
