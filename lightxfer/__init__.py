@@ -12,11 +12,14 @@ from lightxfer._version import __version__ as __version__
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from lightxfer import distributed
+    from lightxfer.abstain import predict_or_abstain
+    from lightxfer.calibration import CalibratedHead
     from lightxfer.classifier import make_classifier, make_head
     from lightxfer.evaluation import evaluate_transfer, plot_transfer
     from lightxfer.frozen import FrozenHiddenLayers
     from lightxfer.persistence import load, save
     from lightxfer.recommended import HybridVectorizer
+    from lightxfer.scoring import evaluate, plot_reliability
     from lightxfer.shared.encoder import SentenceEncoder
     from lightxfer.shared.vectorizer import EmbeddingVectorizer
     from lightxfer.shipped_sources import load_source, sources
@@ -32,6 +35,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
 
 #: Exported name -> the module that defines it (a module name for a submodule).
 _EXPORTS = {
+    "CalibratedHead": "lightxfer.calibration",
     "DEFAULT_VECTORS": "lightxfer.vectors",
     "EmbeddingVectorizer": "lightxfer.shared.vectorizer",
     "FineTunedMLPClassifier": "lightxfer.transferring",
@@ -42,6 +46,7 @@ _EXPORTS = {
     "VectorsRef": "lightxfer.vectors",
     "cache_path": "lightxfer.vectors",
     "distributed": "lightxfer.distributed",
+    "evaluate": "lightxfer.scoring",
     "evaluate_transfer": "lightxfer.evaluation",
     "fingerprint": "lightxfer.vectors",
     "load": "lightxfer.persistence",
@@ -49,13 +54,16 @@ _EXPORTS = {
     "load_vectors": "lightxfer.vectors",
     "make_classifier": "lightxfer.classifier",
     "make_head": "lightxfer.classifier",
+    "plot_reliability": "lightxfer.scoring",
     "plot_transfer": "lightxfer.evaluation",
+    "predict_or_abstain": "lightxfer.abstain",
     "save": "lightxfer.persistence",
     "sources": "lightxfer.shipped_sources",
     "transfer": "lightxfer.transferring",
 }
 
 __all__ = [
+    "CalibratedHead",
     "DEFAULT_VECTORS",
     "EmbeddingVectorizer",
     "FineTunedMLPClassifier",
@@ -66,6 +74,7 @@ __all__ = [
     "VectorsRef",
     "cache_path",
     "distributed",
+    "evaluate",
     "evaluate_transfer",
     "fingerprint",
     "load",
@@ -73,7 +82,9 @@ __all__ = [
     "load_vectors",
     "make_classifier",
     "make_head",
+    "plot_reliability",
     "plot_transfer",
+    "predict_or_abstain",
     "save",
     "sources",
     "transfer",
