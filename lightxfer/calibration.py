@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lightxfer import ngram_search
 from lightxfer.reliability import check_min_confidence, top_label
@@ -129,8 +129,10 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        y = np.asarray(y)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=None)
         check_classification_targets(y)
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got 1 class ({_counts(y)})")
         splits = ngram_search.validation_splits(y, self.cv, self.random_state)
         if splits is None:
             raise ValueError(
@@ -156,6 +158,7 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def predict_proba(self, X):
         """The head's probabilities, recalibrated: columns in the order of ``classes_``."""
         check_is_fitted(self, "method_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=None, reset=False)
         return self._calibrate(self.estimator_.predict_proba(X))
 
     def predict_log_proba(self, X):
@@ -168,6 +171,7 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         probability is below it (see :func:`lightxfer.abstain.predict_or_abstain`).
         """
         check_is_fitted(self, "method_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=None, reset=False)
         labels = self.estimator_.predict(X)
         if min_confidence is None:
             return labels
