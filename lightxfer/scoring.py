@@ -7,6 +7,8 @@ threshold gives. :func:`plot_reliability` draws the reliability diagram and the
 accuracy-coverage curve.
 """
 
+from pathlib import Path
+
 import numpy as np
 from sklearn.pipeline import Pipeline
 
@@ -106,7 +108,9 @@ def plot_reliability(y, proba, classes, path=None, *, min_confidence=None, title
     ----------
     y : array-like
         True labels.
-    proba : array-like of shape (n_texts, n_classes)
+    proba : array-like of shape (n_texts, n_classes), or dict of str to such arrays
+        Predicted probabilities; a dict draws one line per entry (e.g. before and after
+        calibration), named by its key.
     classes : array-like
         The columns' labels (a model's ``classes_``).
     path : str or path, optional
@@ -123,12 +127,22 @@ def plot_reliability(y, proba, classes, path=None, *, min_confidence=None, title
 
     if path is not None:
         check_plot_path(path)
+    lines = proba if isinstance(proba, dict) else {"model": proba}
     figure = Figure(figsize=(9, 4))
     left, right = figure.subplots(1, 2)
-    mean_confidence, accuracy = reliability.reliability_curve(y, proba, classes)
-    ece = reliability.expected_calibration_error(y, proba, classes)
     left.plot([0, 1], [0, 1], ls="--", color="grey", label="calibrated")
-    left.plot(mean_confidence, accuracy, marker="o", label=f"model (ECE {ece:.3f})")
+    for name, values in lines.items():
+        mean_confidence, accuracy = reliability.reliability_curve(y, values, classes)
+        ece = reliability.expected_calibration_error(y, values, classes)
+        (line,) = left.plot(mean_confidence, accuracy, marker="o", label=f"{name} (ECE {ece:.3f})")
+        confidence, correct = reliability.top_label(y, values, classes)
+        _, coverage, answered = reliability.accuracy_coverage(confidence, correct)
+        right.plot(coverage, answered, color=line.get_color(), label=name)
+        if min_confidence is not None:
+            point = reliability.answered_accuracy(confidence, correct, min_confidence)
+            right.plot(
+                *point, marker="o", ls="", color=line.get_color(), label=f"  at {min_confidence:g}"
+            )
     left.set(
         xlabel="mean confidence (top label)",
         ylabel="accuracy",
@@ -137,25 +151,18 @@ def plot_reliability(y, proba, classes, path=None, *, min_confidence=None, title
         ylim=(0, 1.02),
     )
     left.legend(loc="upper left")
-    confidence, correct = reliability.top_label(y, proba, classes)
-    _, coverage, answered = reliability.accuracy_coverage(confidence, correct)
-    right.plot(coverage, answered)
-    if min_confidence is not None:
-        point = reliability.answered_accuracy(confidence, correct, min_confidence)
-        right.plot(*point, marker="o", ls="", label=f"confidence >= {min_confidence:g}")
-        right.legend(loc="lower left")
     right.set(
         xlabel="share of texts answered (coverage)",
         ylabel="accuracy on the texts answered",
-        title="answering only above a threshold",
+        title="answering above a confidence threshold",
         xlim=(0, 1.02),
+        ylim=(0, 1.02),
     )
+    right.legend(loc="lower left")
     if title:
         figure.suptitle(title)
     figure.tight_layout()
     if path is not None:
-        from pathlib import Path
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=120)
     return figure
