@@ -53,9 +53,18 @@ def predict_or_abstain(model, X, min_confidence):
 class AbstainingPipeline(Pipeline):
     """A scikit-learn ``Pipeline`` whose ``predict`` may answer "not sure".
 
-    Everything else is ``Pipeline``'s (it is one: ``clone``, ``GridSearchCV`` and model
-    files treat it as such). ``predict(X, min_confidence=p)`` returns
-    :data:`NOT_SURE` (``None``) for the texts whose top probability is below ``p``.
+    It is a ``Pipeline`` (``clone``, ``GridSearchCV`` and model files treat it as one)
+    with two additions:
+
+    - ``predict(X, min_confidence=p)`` returns :data:`NOT_SURE` (``None``) for the texts
+      whose top probability is below ``p``;
+    - ``fit`` of a pipeline whose head is a :class:`lightxfer.calibration.CalibratedHead`
+      and whose shared layer is tuned on the training labels (a step parameter
+      ``fine_tune``, e.g. a fine-tuned :class:`lightxfer.SentenceEncoder`) makes the
+      held-out predictions of the calibration map with clones of the whole pipeline,
+      one per fold (``cv`` of the head, no repeats): the tuned layer separates the
+      texts it was tuned on far better than new ones, so the head's own held-out fits
+      on its features would make the map over-confident. It costs ``cv`` more fits.
 
     Examples
     --------
@@ -90,6 +99,49 @@ class AbstainingPipeline(Pipeline):
                 f"min_confidence cannot be combined with other predict parameters ({', '.join(params)})"
             )
         return predict_or_abstain(self, X, min_confidence)
+
+    def fit(self, X, y=None, **params):
+        """Fit every step, as ``Pipeline.fit`` (see the class for a calibrated, tuned layer)."""
+        name, head = self.steps[-1]
+        if isinstance(head, CalibratedHead) and y is not None and tunes_on_labels(self):
+            params = {**params, f"{name}__held_out": self._held_out_proba(X, np.asarray(y))}
+        return super().fit(X, y, **params)
+
+    def _held_out_proba(self, X, y):
+        """Held-out probabilities of uncalibrated whole-pipeline clones, one per fold."""
+        from sklearn.base import clone
+        from sklearn.model_selection import StratifiedKFold
+
+        from lightxfer.shared.validation import training_texts
+
+        texts = np.asarray(training_texts(X, y), dtype=object)
+        name, head = self.steps[-1]
+        classes, counts = np.unique(y, return_counts=True)
+        n_folds = int(min(head.cv, counts.min()))
+        if n_folds < 2:
+            return None  # the head says why it cannot calibrate
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=head.random_state)
+        parts, labels = [], []
+        for train, valid in folds.split(texts, y):
+            fold = Pipeline([*clone(self).steps[:-1], (name, clone(head._head()))])
+            fold.fit(texts[train], y[train])
+            proba = np.zeros((len(valid), len(classes)))
+            proba[:, np.searchsorted(classes, fold.classes_)] = fold.predict_proba(texts[valid])
+            parts.append(proba)
+            labels.append(y[valid])
+        return np.concatenate(parts), np.concatenate(labels)
+
+
+def tunes_on_labels(pipeline):
+    """Tell whether a step of ``pipeline`` is set to tune itself on the training labels.
+
+    Such a step names it by a parameter ``fine_tune`` that is set (at any depth, e.g.
+    ``embedding__shared__fine_tune``).
+    """
+    return any(
+        key.rpartition("__")[2] == "fine_tune" and value not in (None, False)
+        for key, value in pipeline.get_params(deep=True).items()
+    )
 
 
 def classifier_pipeline(pipeline, calibrate=False):

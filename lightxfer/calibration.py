@@ -115,7 +115,7 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def fit(self, X, y, held_out=None):
         """Fit the head on all rows and the calibration map on held-out predictions.
 
         Parameters
@@ -123,6 +123,12 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Features (in a pipeline, the shared layer's).
         y : array-like of shape (n_samples,)
+        held_out : tuple (proba, labels), optional
+            Held-out predictions made elsewhere, columns in the order of the sorted
+            classes, used instead of the head's own splits: when the features of the
+            training texts are not what new texts would get (a shared layer tuned on
+            these labels), only clones of the whole pipeline predict honestly
+            (:class:`lightxfer.abstain.AbstainingPipeline` passes them).
 
         Returns
         -------
@@ -139,10 +145,13 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "calibration needs held-out examples: at least 2 classes with 2 or more "
                 f"examples each, got {_counts(y)}; fit without calibrate"
             )
-        estimator = LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
+        estimator = self._head()
         self.estimator_ = clone(estimator).fit(X, y)
         self.classes_ = self.estimator_.classes_
-        proba, y_valid = held_out_proba(estimator, X, y, splits, self.classes_)
+        if held_out is None:
+            proba, y_valid = held_out_proba(estimator, X, y, splits, self.classes_)
+        else:
+            proba, y_valid = np.asarray(held_out[0], dtype=float), np.asarray(held_out[1])
         self.method_ = self._method(y_valid)
         self.temperature_ = 1.0
         self.isotonic_thresholds_ = []
@@ -184,6 +193,10 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         log_proba = np.log(np.maximum(self.predict_proba(X), _FLOOR))
         return log_proba[:, 1] - log_proba[:, 0] if len(self.classes_) == 2 else log_proba
 
+    def _head(self):
+        """The unfitted head: ``estimator`` or the default."""
+        return LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
+
     def _method(self, y_valid):
         if self.method != "auto":
             return self.method
@@ -197,8 +210,7 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        head = LogisticRegression() if self.estimator is None else self.estimator
-        tags.input_tags.sparse = get_tags(head).input_tags.sparse
+        tags.input_tags.sparse = get_tags(self._head()).input_tags.sparse
         return tags
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import read_shared, texts_and_labels
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss
@@ -305,3 +305,39 @@ def test_cli_thresholds_outside_0_1_are_one_line_errors(files, capsys, argv, fra
     )
     code, _, err = run(capsys, command, "--model", files / "model.skops", *where, *rest)
     assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err
+
+
+class LabelTuned(TransformerMixin, BaseEstimator):
+    """Pooled GloVe, plus the label of every text it was fitted on: a layer tuned on labels.
+
+    As a fine-tuned encoder does, it separates its training texts far better than new ones.
+    """
+
+    def __init__(self, fine_tune=True):
+        self.fine_tune = fine_tune
+
+    def fit(self, X, y):
+        self.vectorizer_ = lightxfer.EmbeddingVectorizer().fit(X)
+        self.seen_ = dict(zip(X, y))
+        self.classes_ = np.unique(y)
+        return self
+
+    def transform(self, X):
+        labels = np.array([self.seen_.get(text) for text in X], dtype=object)
+        tuned = (labels[:, None] == self.classes_[None, :]).astype(float)
+        return np.hstack([self.vectorizer_.transform(X), 3 * tuned])
+
+
+def test_a_layer_tuned_on_the_labels_is_calibrated_on_whole_pipeline_folds(mpqa):
+    X, y, X_test, y_test = mpqa
+    eces = {}
+    for fine_tune in (True, False):  # False: the head's own folds, on leaked features
+        steps = [("embedding", LabelTuned(fine_tune)), ("head", CalibratedHead())]
+        model = AbstainingPipeline(steps).fit(X, y)
+        proba = model.predict_proba(X_test)
+        eces[fine_tune] = reliability.expected_calibration_error(y_test, proba, model.classes_)
+        if fine_tune:
+            np.testing.assert_array_equal(
+                model.predict(X_test), model[-1].estimator_.predict(model[0].transform(X_test))
+            )
+    assert eces[True] < 0.6 * eces[False]
