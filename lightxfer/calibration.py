@@ -217,6 +217,9 @@ class CalibratedHead(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 def held_out_proba(estimator, X, y, splits, classes):
     """Probabilities of clones of ``estimator`` fitted on each split's training part.
 
+    A head with an inverse regularisation strength ``C`` gets ``C * n_rows / n_train``,
+    the regularisation per row of the head fitted on all rows.
+
     Returns
     -------
     proba : ndarray of shape (n_held_out, n_classes)
@@ -227,7 +230,13 @@ def held_out_proba(estimator, X, y, splits, classes):
     """
     parts, labels = [], []
     for train, valid in splits:
-        fold = clone(estimator).fit(_safe_indexing(X, train), y[train])
+        fold = clone(estimator)
+        if "C" in fold.get_params():
+            # C weighs the summed loss against the L2 penalty: on part of the rows the same
+            # C regularises more, so the fold heads would be less sure than the head on
+            # all rows, and the map fitted to them too sharp (T < 1) for it.
+            fold.set_params(C=fold.get_params()["C"] * len(y) / len(train))
+        fold.fit(_safe_indexing(X, train), y[train])
         proba = np.zeros((len(valid), len(classes)))
         proba[:, np.searchsorted(classes, fold.classes_)] = fold.predict_proba(
             _safe_indexing(X, valid)
