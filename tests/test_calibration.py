@@ -212,7 +212,7 @@ def test_predict_with_min_confidence_marks_the_texts_below_it(calibrated, mpqa):
 
 
 def test_any_pipeline_can_abstain_and_one_without_probabilities_says_so(mpqa):
-    X, y, X_test, _ = mpqa
+    X, y, X_test, y_test = mpqa
     old = Pipeline(list(lightxfer.make_classifier(pooling="mean").steps)).fit(
         X, y
     )  # as saved before
@@ -223,6 +223,8 @@ def test_any_pipeline_can_abstain_and_one_without_probabilities_says_so(mpqa):
     svm = lightxfer.make_classifier(head=LinearSVC()).fit(X, y)
     with pytest.raises(TypeError, match="LinearSVC has no predict_proba"):
         svm.predict(X_test, min_confidence=0.8)
+    scores = lightxfer.evaluate(svm, X_test, y_test, target_accuracy=0.9)
+    assert scores["accuracy"] == pytest.approx(svm.score(X_test, y_test)) and "ece" not in scores
 
 
 def test_evaluate_reports_calibration_and_the_threshold_for_a_target(calibrated, mpqa):
