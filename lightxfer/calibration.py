@@ -34,6 +34,10 @@ from lightxfer.reliability import check_min_confidence, top_label
 
 #: Calibration maps: ``"temperature"`` (one parameter, safe with a few labels),
 #: ``"isotonic"`` (one monotone step function per class, needs many) and ``"auto"``.
+#: Temperature is the default: on held-out *training* predictions of the five benchmark
+#: tasks (GloVe recommended, 8-128 per class and full data, 50 fits) it matched isotonic
+#: on ECE (0.107 vs 0.104) with far lower log-loss (0.79 vs 1.34)
+#: (benchmarks/calibration.py).
 METHODS = ("temperature", "isotonic", "auto")
 #: ``method="auto"`` fits isotonic maps from this many held-out predictions of the
 #: rarest class on, temperature scaling below.
