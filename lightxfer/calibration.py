@@ -252,7 +252,7 @@ def held_out_proba(estimator, X, y, splits, classes):
 
 def fit_temperature(proba, y, classes):
     """The temperature ``T`` minimising the log-loss of ``softmax(log(proba) / T)`` on ``y``."""
-    log_proba = np.log(np.maximum(proba, _FLOOR))
+    log_proba = _log(proba)
     true = np.searchsorted(classes, y)
     rows = np.arange(len(true))
 
@@ -266,7 +266,7 @@ def fit_temperature(proba, y, classes):
 
 def apply_temperature(proba, temperature):
     """``softmax(log(proba) / temperature)`` row by row."""
-    return softmax(np.log(np.maximum(proba, _FLOOR)) / temperature, axis=1)
+    return softmax(_log(proba) / temperature, axis=1)
 
 
 def fit_isotonic(proba, y, classes):
@@ -289,6 +289,12 @@ def apply_isotonic(proba, maps):
     total = mapped.sum(axis=1, keepdims=True)
     uniform = np.full_like(mapped, 1 / mapped.shape[1])
     return np.divide(mapped, total, out=uniform, where=total > 0)
+
+
+def _log(proba):
+    # float64: a head on float32 features says float32, and a large T divides the gap
+    # between two classes' log-probabilities below float32's resolution, tying them.
+    return np.log(np.maximum(np.asarray(proba, dtype=np.float64), _FLOOR))
 
 
 def _counts(y):

@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import lightxfer
 from lightxfer import reliability
 from lightxfer.abstain import AbstainingPipeline, predict_or_abstain
-from lightxfer.calibration import CalibratedHead
+from lightxfer.calibration import CalibratedHead, apply_temperature
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +343,11 @@ def test_a_layer_tuned_on_the_labels_is_calibrated_on_whole_pipeline_folds(mpqa)
                 model.predict(X_test), model[-1].estimator_.predict(model[0].transform(X_test))
             )
     assert eces[True] < 0.6 * eces[False]
+
+
+def test_a_large_temperature_keeps_the_heads_ranking_of_float32_probabilities():
+    # A head on float32 features says float32; T near its bound must not tie the classes.
+    proba = np.array([[0.4999988, 0.5000012], [0.6, 0.4]], dtype=np.float32)
+    calibrated = apply_temperature(proba, 148.0)
+    np.testing.assert_array_equal(calibrated.argmax(axis=1), [1, 0])
+    np.testing.assert_allclose(calibrated, 0.5, atol=2e-3)
