@@ -10,10 +10,13 @@ they are calibrated: ``make_classifier(calibrate=True)``
 """
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from lightxfer.calibration import METHODS, CalibratedHead
 from lightxfer.reliability import check_min_confidence
+from lightxfer.shared.validation import training_texts
 
 #: The label of a text the model is not sure about (an empty cell in ``lightxfer predict``).
 NOT_SURE = None
@@ -109,17 +112,13 @@ class AbstainingPipeline(Pipeline):
 
     def _held_out_proba(self, X, y):
         """Held-out probabilities of uncalibrated whole-pipeline clones, one per fold."""
-        from sklearn.base import clone
-        from sklearn.model_selection import StratifiedKFold
-
-        from lightxfer.shared.validation import training_texts
-
         texts = np.asarray(training_texts(X, y), dtype=object)
         name, head = self.steps[-1]
         classes, counts = np.unique(y, return_counts=True)
-        n_folds = int(min(head.cv, counts.min()))
-        if n_folds < 2:
+        if np.sum(counts >= 2) < 2:
             return None  # the head says why it cannot calibrate
+        # A class seen once only falls in one held-out part; the others set the folds.
+        n_folds = int(min(head.cv, counts[counts >= 2].min()))
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=head.random_state)
         parts, labels = [], []
         for train, valid in folds.split(texts, y):
