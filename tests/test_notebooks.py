@@ -37,6 +37,7 @@ EXPECTED = (
     "03_bring_your_own_vectors.ipynb",
     "04_inside_the_shared_layer.ipynb",
     "05_few_labels_with_a_sentence_encoder.ipynb",
+    "06_trusting_probabilities.ipynb",
 )
 CELL_TIMEOUT = 180
 KERNEL_NAME = "lightxfer-test-python"
