@@ -17,6 +17,7 @@ SECTIONS = [
     "transfer.md",
     "fine_tuning.md",
     "shipped_sources.md",
+    "calibration.md",
     "source_rules.md",
     "source_rules_glove.md",
     "conv_sources.md",
@@ -58,6 +59,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `train_conv_sources.py` | trains the conv sources shipped in `lightxfer/data/sources/conv_*.npz` (`train_conv_filters` on each task; source-task accuracy against Kim 2014's CNN-static, float16 vs float32, file size) |
 | `conv_sources.py` | leave-one-out over the five tasks: the GloVe recommended model with and without the conv sources, frozen GloVe + LR, transfer from each conv source (same draws); fit-time ratio; `--throughput`: numpy conv texts/s on one core |
 | `source_rules.py` | how to decide which shipped sources to use (one weight, each source, every subset; block norms), replayed on the same fits; `--vectors`: would source heads on GloVe help |
+| `calibration.py` | `make_classifier(calibrate=...)`: ECE (15 equal-mass bins), Brier, log-loss before and after temperature / isotonic maps, and the "not sure" threshold picked for 95% accuracy on training folds, measured on test texts |
 | `distributed.py` | rows/s on 1 and 2 Dask workers, bytes sent to workers |
 | `memory.py` | peak RSS of converting, loading and a 1M-text transform |
 | `model_files.py` | size and load time of `lightxfer.save` vs `joblib.dump` files, 200 and 2000 texts |

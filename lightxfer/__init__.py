@@ -12,6 +12,8 @@ from lightxfer._version import __version__ as __version__
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from lightxfer import distributed
+    from lightxfer.abstain import predict_or_abstain
+    from lightxfer.calibration import CalibratedHead
     from lightxfer.classifier import make_classifier, make_head
     from lightxfer.evaluation import evaluate_transfer, plot_transfer
     from lightxfer.frozen import FrozenHiddenLayers
@@ -20,6 +22,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from lightxfer.labelling.suggestions import suggest
     from lightxfer.persistence import load, save
     from lightxfer.recommended import HybridVectorizer
+    from lightxfer.scoring import evaluate, plot_reliability
     from lightxfer.shared.conv import ConvLayer
     from lightxfer.shared.conv_filters import ConvFilters
     from lightxfer.shared.conv_training import train_conv_filters
@@ -40,6 +43,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
 _EXPORTS = {
     "ConvFilters": "lightxfer.shared.conv_filters",
     "ConvLayer": "lightxfer.shared.conv",
+    "CalibratedHead": "lightxfer.calibration",
     "DEFAULT_VECTORS": "lightxfer.vectors",
     "EmbeddingVectorizer": "lightxfer.shared.vectorizer",
     "FineTunedMLPClassifier": "lightxfer.transferring",
@@ -50,6 +54,7 @@ _EXPORTS = {
     "VectorsRef": "lightxfer.vectors",
     "cache_path": "lightxfer.vectors",
     "distributed": "lightxfer.distributed",
+    "evaluate": "lightxfer.scoring",
     "evaluate_transfer": "lightxfer.evaluation",
     "fingerprint": "lightxfer.vectors",
     "label_issues": "lightxfer.labelling.label_issues",
@@ -60,7 +65,9 @@ _EXPORTS = {
     "make_classifier": "lightxfer.classifier",
     "make_head": "lightxfer.classifier",
     "plot_learning_curve": "lightxfer.labelling.learning_curve",
+    "plot_reliability": "lightxfer.scoring",
     "plot_transfer": "lightxfer.evaluation",
+    "predict_or_abstain": "lightxfer.abstain",
     "save": "lightxfer.persistence",
     "sources": "lightxfer.shipped_sources",
     "suggest": "lightxfer.labelling.suggestions",
@@ -71,6 +78,7 @@ _EXPORTS = {
 __all__ = [
     "ConvFilters",
     "ConvLayer",
+    "CalibratedHead",
     "DEFAULT_VECTORS",
     "EmbeddingVectorizer",
     "FineTunedMLPClassifier",
@@ -81,6 +89,7 @@ __all__ = [
     "VectorsRef",
     "cache_path",
     "distributed",
+    "evaluate",
     "evaluate_transfer",
     "fingerprint",
     "label_issues",
@@ -91,7 +100,9 @@ __all__ = [
     "make_classifier",
     "make_head",
     "plot_learning_curve",
+    "plot_reliability",
     "plot_transfer",
+    "predict_or_abstain",
     "save",
     "sources",
     "suggest",

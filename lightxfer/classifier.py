@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from lightxfer.abstain import classifier_pipeline
 from lightxfer.shared.conv import ConvLayer
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
@@ -57,6 +58,7 @@ def make_classifier(
     conv=None,
     fine_tune=False,
     sources=None,
+    calibrate=False,
     n_jobs=None,
     **head_params,
 ):
@@ -88,7 +90,13 @@ def make_classifier(
       on the training data that drops to 0 when they do not help
       (:class:`lightxfer.source_blocks.SourceBlocks`).
 
-    ``n_jobs`` never changes the model.
+    - ``calibrate`` wraps the head in a :class:`lightxfer.calibration.CalibratedHead`:
+      its probabilities are recalibrated on held-out training texts, its predictions
+      unchanged.
+
+    ``n_jobs`` never changes the model. ``predict(texts, min_confidence=p)`` answers
+    ``None`` ("not sure") where the top probability is below ``p``
+    (:class:`lightxfer.abstain.AbstainingPipeline`).
 
     Parameters
     ----------
@@ -118,6 +126,10 @@ def make_classifier(
         (``"auto"``: every one trained on this shared layer: the source heads on the
         default encoder, the conv sources ``"conv_sst2"``... on the default GloVe
         vectors). Default: none.
+    calibrate : bool or {"temperature", "isotonic", "auto"}, default=False
+        Fit a calibration map of the head's probabilities by cross-validation on the
+        training data (``True``: temperature scaling). The head's parameters are then
+        ``head__estimator__*``.
     n_jobs : int, optional
         Processes for the word-vector layer, torch threads for an encoder (and, in the
         recommended model, processes for its search).
@@ -127,8 +139,8 @@ def make_classifier(
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
-        Steps ``"embedding"`` and ``"head"``.
+    lightxfer.abstain.AbstainingPipeline
+        A scikit-learn ``Pipeline``: steps ``"embedding"`` and ``"head"``.
 
     Examples
     --------
@@ -164,9 +176,9 @@ def make_classifier(
     if head is None and pooling is None and not head_params and tuning is None:
         from lightxfer.recommended import make_recommended
 
-        return make_recommended(shared=shared, n_jobs=n_jobs)
+        return classifier_pipeline(make_recommended(shared=shared, n_jobs=n_jobs), calibrate)
     head = make_head("logreg" if head is None else head, **head_params)
-    return Pipeline([("embedding", shared), ("head", head)])
+    return classifier_pipeline(Pipeline([("embedding", shared), ("head", head)]), calibrate)
 
 
 def _shared_layer(vectors, pooling, encoder, n_jobs):

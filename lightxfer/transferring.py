@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from lightxfer import frozen
+from lightxfer.calibration import CalibratedHead
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.shared.encoder import SentenceEncoder
@@ -227,6 +228,8 @@ def split_source(source_model):
             f"(e.g. from lightxfer.make_classifier), got {type(model).__name__}"
         )
     classifier = model.steps[-1][1]
+    if isinstance(classifier, CalibratedHead) and hasattr(classifier, "estimator_"):
+        classifier = classifier.estimator_  # its layers and settings are the wrapped head's
     if not is_classifier(classifier):
         raise TypeError(
             f"the last step of source_model must be a classifier, got {type(classifier).__name__}"

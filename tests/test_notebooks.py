@@ -38,6 +38,7 @@ EXPECTED = (
     "04_inside_the_shared_layer.ipynb",
     "05_few_labels_with_a_sentence_encoder.ipynb",
     "06_labelling_loop.ipynb",
+    "07_trusting_probabilities.ipynb",
 )
 CELL_TIMEOUT = 180
 KERNEL_NAME = "lightxfer-test-python"
