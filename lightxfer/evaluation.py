@@ -798,7 +798,8 @@ def format_table(table):
 
     On an imbalanced test set the accuracy header names the majority class's share and
     a balanced-accuracy column follows macro-F1; a model that predicts one class is
-    marked "(predicts one class)"; the verdict's yardstick is in bold.
+    marked "(predicts one class)"; the verdict's yardstick is in bold. A line below the
+    table says how many texts were tested, and how.
 
     Parameters
     ----------
@@ -832,6 +833,8 @@ def format_table(table):
             f"{_pm(row.accuracy_mean, row.accuracy_std)} | "
             f"{_pm(row.macro_f1_mean, row.macro_f1_std)} | {balanced_cell}{gain} | {row.verdict} |"
         )
+    if "tested" in table.attrs:
+        lines += ["", f"Tested: {table.attrs['tested']}."]
     return "\n".join(lines)
 
 
