@@ -192,17 +192,8 @@ def evaluate_transfer(
         ``"recommendation"`` (one line: which model to use, by the same test),
         ``"tested"`` (how many texts were tested, and how), ``"summary"`` (the verdict,
         then one sentence per size), ``"metric"``, ``"reused"`` (which source layers
-        were reused), ``"title"`` and ``"scores"`` (every seed's scores, as records).
-
-    Examples
-    --------
-    >>> import lightxfer
-    >>> from lightxfer.datasets import load_dataset
-    >>> texts, labels = load_dataset("trec", "test")
-    >>> table = lightxfer.evaluate_transfer(
-    ...     "sst2", texts[:36], labels[:36], train_sizes=["all"], n_seeds=2
-    ... )  # doctest: +SKIP
-    >>> print(table.attrs["recommendation"])  # doctest: +SKIP
+        were reused), ``"title"``, ``"models"`` (how to build each method's model) and
+        ``"scores"`` (every seed's scores, as records).
     """
     if plot is not None:
         check_plot_path(plot)
@@ -243,9 +234,9 @@ def evaluate_transfer(
         if not cross_validated and all(len(train) == len(y) for _, train, _, _ in units):
             units = units[:1]  # every seed would train on all the texts: one fit says it all
         steps += [(label, *unit) for unit in units]
-    metric, majority = verdict_metric(y_eval)
+    metric = verdict_metric(y_eval)[0]
     outcomes = {}
-    bar = progress_bar(progress, iterable=steps, desc="transfer", unit=" fits")
+    bar = progress_bar(progress, iterable=steps, desc="transfer", unit=" samples")
     for label, seed, train, test, _ in bar:
         bar.set_description(f"transfer, {label} per class")
         for method, model in models.items():
@@ -255,6 +246,20 @@ def evaluate_transfer(
                 outcomes[key] = {"predicted": np.empty(len(y_eval), dtype=object), "folds": []}
             outcomes[key]["predicted"][test] = predicted
             outcomes[key]["folds"].append(METRICS[metric](y_eval[test], predicted))
+    rows = _score_rows(outcomes, steps, y_eval, metric, cross_validated)
+    table = summarize(pd.DataFrame(rows), classes=_as_text(_class_index(y_eval)))
+    table.attrs["reused"] = reused_layers(transferred)
+    n_texts = len(y) + (0 if cross_validated else len(y_test))
+    table.attrs["title"] = title or default_title(source_model, n_texts)
+    table.attrs["models"] = model_names(source_name, encoder, head, freeze, fine_tune)
+    table.attrs["recommendation"] = recommend([table])
+    if plot is not None:
+        plot_transfer(table, plot)
+    return table
+
+
+def _score_rows(outcomes, steps, y_eval, metric, cross_validated):
+    """One record per size, method and seed: scores of the pooled predictions, per-fold scores."""
     rows = []
     for (label, method, seed), outcome in outcomes.items():
         units = [unit[2:] for unit in steps if unit[:2] == (label, seed)]
@@ -282,20 +287,12 @@ def evaluate_transfer(
                 # Folds overlap through their pools; a smaller sample only overlaps less.
                 "test_train": np.mean([len(test) / len(pool) for _, test, pool in units]),
                 "metric": metric,
-                "majority": majority,
+                "majority": verdict_metric(y_eval)[1],
                 "top_share": _top_share(predicted),
             }
             | {name: score(y_eval, predicted) for name, score in METRICS.items()}
         )
-    table = summarize(pd.DataFrame(rows), classes=_as_text(_class_index(y_eval)))
-    table.attrs["reused"] = reused_layers(transferred)
-    n_texts = len(y) + (0 if cross_validated else len(y_test))
-    table.attrs["title"] = title or default_title(source_model, n_texts)
-    table.attrs["models"] = model_names(source_name, encoder, head, freeze, fine_tune)
-    table.attrs["recommendation"] = recommend([table])
-    if plot is not None:
-        plot_transfer(table, plot)
-    return table
+    return rows
 
 
 def cross_validation_splits(y, n_folds, n_seeds):
@@ -315,10 +312,10 @@ def cross_validation_splits(y, n_folds, n_seeds):
             "cross-validation needs at least 2 texts of every class (one to train on, one "
             f"to test); a class has {counts.min()}: give a test set or more labels"
         )
-    folds = StratifiedKFold(min(n_folds, int(counts.min())), shuffle=True, random_state=None)
+    n_folds = min(n_folds, int(counts.min()))
     splits = []
     for seed in range(n_seeds):
-        folds.random_state = seed
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
         splits += [(seed, pool, test) for pool, test in folds.split(np.zeros(len(y)), y)]
     return splits
 
