@@ -572,7 +572,7 @@ def paired_difference(at_size, a, b, metric="accuracy", classes=None):
             [
                 _paired_se(
                     _from_text(mine.at[s, "correct"]), _from_text(theirs.at[s, "correct"]), groups
-                )  # fmt: skip
+                )
                 for s in score.index
             ]
         )
