@@ -15,6 +15,7 @@ SECTIONS = [
     "char_ngrams.md",
     "char_ngrams_held_out.md",
     "transfer.md",
+    "verdict.md",
     "fine_tuning.md",
     "shipped_sources.md",
     "calibration.md",
@@ -53,6 +54,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `small_data_search.py` | the recommended search on small data: its walk over the weights vs scoring every weight (and one shuffle, other `REPEAT_UNTIL`), accuracy on held-out training texts and fit time |
 | `char_ngrams.py` | the recommended model's character n-grams: default 2-5 grams vs none vs cheaper 3-5 / 3-4 grams, test accuracy on the five tasks (few-shot and full data, same draws; `--held-out`: on held-out training texts) and full-data fit time (x untuned TF-IDF + LR) |
 | `transfer.py` | SST-2 -> MPQA / SUBJ from three sources (recommended, MLP on vectors, MLP on frozen MiniLM): transfer vs training from scratch (recommended, TF-IDF, the encoder model) and vs the frozen shared layer |
+| `verdict.py` | the verdict of `evaluate_transfer` without a test set (cross-validated, corrected test) on 24/48/96 labelled texts against the truth on the official test sets: how often it points the wrong way or cannot tell; its cost against one held-out split |
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
 | `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR, the recommended model and SetFit (same draws) |

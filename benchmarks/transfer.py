@@ -155,6 +155,7 @@ def main(argv=None):
                 target["label"],
                 train_sizes=sizes,
                 n_seeds=args.seeds,
+                test_size=0.3,  # the single held-out split its tables describe
                 encoder=ENCODER if source_name in WITH_ENCODER else None,
                 progress=False,
             )

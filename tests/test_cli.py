@@ -154,10 +154,13 @@ def test_transfer_prints_table_and_verdicts(files, tmp_path, capsys):
     )  # fmt: skip
     assert code == 0, err
     assert "reused from" in out and "hidden layers (256,)" in out
+    # No --test: every one of the 200 texts is tested, once per seed (3-fold cross-validation).
     for method in ("transfer", "frozen shared layer", "recommended from scratch", "TF-IDF"):
-        assert f"| 4 | 8 | 60 | {method}" in out.replace("**", "")
-        assert f"| 16 | 32 | 60 | {method}" in out.replace("**", "")
-    assert "4 per class, 8 training and 60 test texts:" in out
+        assert f"| 4 | 8 | 200 | {method}" in out.replace("**", "")
+        assert f"| 16 | 32 | 200 | {method}" in out.replace("**", "")
+    assert "4 per class, 8 training and 200 test texts:" in out
+    assert "Tested: 200 texts, each predicted once in each of 2 repeats of 3-fold" in out
+    assert out.splitlines()[-3].startswith("Use ")  # the recommendation, before the files
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # into a folder not there before
     target = lightxfer.load(saved)
     assert [name for name, _ in target.steps] == ["embedding", "hidden", "head"]
@@ -187,13 +190,13 @@ def test_transfer_with_defaults_from_train_with_defaults(files, recommended_mode
     code, out, err = run(capsys, "transfer", "--source", recommended_model, "--train", target)
     assert code == 0, err
     assert "reused from" in out and "the frozen shared layers (HybridVectorizer)" in out
-    # Pool of 84: 128 per class is every training text, so "128" and "all" are one row.
+    # Pools of 80 (3-fold): 128 per class is every training text, so "128" and "all" are one row.
     rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| ")]
     assert [row[0].strip("| ") for row in rows[2::3]] == ["8", "32", "128/all"]
     assert {row[3].strip("*").removesuffix(" (predicts one class)") for row in rows[1:]} == {
         "transfer", "recommended from scratch", "TF-IDF from scratch"
     }  # fmt: skip
-    assert all(row[2] == "36" for row in rows[1:])  # 30% of 120 held out
+    assert all(row[2] == "120" for row in rows[1:])  # every text tested
     verdict = out.split("\n\n")[-1].splitlines()[0]
     assert "training from scratch" in verdict.lower() or "too little" in verdict.lower()
 

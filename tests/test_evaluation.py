@@ -18,13 +18,17 @@ from lightxfer.evaluation import (
     TRANSFER,
     UNCLEAR,
     WORSE,
+    cross_validation_splits,
     evaluate_transfer,
     format_table,
+    model_names,
     plot_transfer,
+    recommend,
     sample_per_class,
     summarize,
     training_samples,
 )
+from lightxfer.paired_test import corrected_test
 
 METHODS = [TRANSFER, EMBEDDING, RECOMMENDED, TFIDF]
 
@@ -45,8 +49,9 @@ def subj():
 def table(source, subj, tmp_path_factory):
     path = tmp_path_factory.mktemp("plots") / "new folder" / "curves.png"
     result = evaluate_transfer(
-        source, *subj, train_sizes=(4, 16, "all"), n_seeds=2, plot=path, title="SST-2 → SUBJ"
-    )
+        source, *subj, train_sizes=(4, 16, "all"), n_seeds=2, test_size=0.3, plot=path,
+        title="SST-2 → SUBJ",
+    )  # fmt: skip
     result.attrs["plot"] = path
     return result
 
@@ -55,13 +60,20 @@ def test_table_is_tidy(table):
     assert table[["per_class", "method"]].values.tolist() == [
         [size, method] for size in ("4", "16", "all") for method in METHODS
     ]
-    assert (table["n_seeds"] == 2).all()
+    # Every seed would train on all 210 texts: fitted once, shown without a spread.
+    assert table["n_seeds"].tolist() == [2] * 8 + [1] * 4
+    assert table.loc[table["per_class"] == "all", "accuracy_std"].isna().all()
+    assert "| all | 210 | 90 | transfer | " in format_table(table)
+    assert any("every seed would train on the same texts" in line
+               for line in table.attrs["summary"])  # fmt: skip
+    assert (table["n_folds"] == 0).all()
+    assert table.attrs["tested"] == "90 held-out test texts"
     assert table.loc[table["per_class"] == "4", "n_train"].tolist() == [8] * 4
     assert (table.loc[table["per_class"] == "all", "n_train"] == 210).all()  # 70% of 300
     assert (table["n_test"] == 90).all()
     for metric in ("accuracy", "macro_f1"):
         assert table[f"{metric}_mean"].between(0, 1).all()
-        assert (table[f"{metric}_std"] >= 0).all()
+        assert (table[f"{metric}_std"].dropna() >= 0).all()
     # With every training example the methods must beat chance on subjectivity.
     assert (table.loc[table["per_class"] == "all", "accuracy_mean"] > 0.6).all()
     assert "hidden layers (32,)" in table.attrs["reused"]
@@ -69,7 +81,7 @@ def test_table_is_tidy(table):
 
 def test_gains_are_paired_differences_against_every_other_model(table):
     scores = pd.DataFrame(table.attrs["scores"])
-    assert len(scores) == 3 * 2 * 4
+    assert len(scores) == (2 + 2 + 1) * 4
     at_16 = scores[scores["per_class"] == "16"].pivot(
         index="seed", columns="method", values="accuracy"
     )
@@ -93,7 +105,7 @@ def test_verdict_is_against_the_best_model_from_scratch(table):
     summary = table.attrs["summary"]
     assert summary[0] == table.attrs["verdict"]
     assert "training from scratch" in summary[0].lower()
-    assert len(summary) == 1 + 3
+    assert len(summary) == 1 + 3 + 1  # and why "all" shows no spread
     assert "4 per class, 8 training and 90 test texts: transfer" in summary[1]
 
 
@@ -143,7 +155,9 @@ def test_tiny_target_merges_sizes_and_says_too_little_data(source):
     tiny = read_shared("mpqa", 8)
     result = evaluate_transfer(source, tiny["text"], tiny["label"], n_seeds=2)
     assert set(result["per_class"]) == {"8/32/128/all"}  # all four sizes: the same texts
-    assert (result["n_train"] == 5).all() and (result["n_test"] == 3).all()
+    # Two folds (the smaller class has 2 texts, one per fold), every text tested.
+    assert (result["n_folds"] == 2).all() and (result["n_test"] == 8).all()
+    assert (result["n_train"] == 4).all()
     assert set(result.loc[result["method"] != TRANSFER, "verdict"]) == {TOO_LITTLE}
     assert result.attrs["verdict"].startswith("Too little data to tell")
     assert f"at least {MIN_TEST_SIZE}" in result.attrs["verdict"]
@@ -221,7 +235,10 @@ def test_transfer_that_beats_the_frozen_layer_but_not_scratch_is_called_worse():
     row = table[table["best_scratch"]].iloc[0]
     assert row["method"] == TFIDF and row["verdict"] == WORSE
     assert table.loc[table["method"] == EMBEDDING, "verdict"].item() == BETTER
-    assert table.attrs["verdict"] == "Training from scratch beats transfer at 128 per class."
+    assert table.attrs["verdict"] == (
+        "Training from scratch beats transfer at 128 per class. With 200 texts tested, "
+        "differences under about 1 point cannot be told apart."
+    )
     assert f"| {WORSE} |" in format_table(table)
     assert "| 128 | 16 | 200 | **TF-IDF from scratch** |" in format_table(table)
 
@@ -237,7 +254,8 @@ def test_headline_names_the_sizes_where_transfer_wins():
     assert table.attrs["verdict"] == (
         "Transfer beats training from scratch at 8 and 32 per class, not beyond; "
         "training from scratch beats transfer at all training texts; "
-        "no clear difference at 128 per class."
+        "no clear difference at 128 per class. With 200 texts tested, differences under "
+        "about 1 point cannot be told apart."
     )
 
 
@@ -318,11 +336,20 @@ def test_labels_mixing_numbers_and_text_are_refused_before_any_fit(source):
         evaluate_transfer(source, texts, [1, "a", 1, "1"] * 5, train_sizes=[2], n_seeds=1)
 
 
-def test_too_few_test_texts_give_no_verdict():
-    scores = hand_made_scores({"8": gains([0.3] * 3, [0.3] * 3, [0.3] * 3)}, n_test=30)
+def test_few_test_texts_give_a_verdict_on_a_large_difference_only():
+    # The case: 30 test texts, transfer 24 points behind with a standard error of 9.
+    scores = hand_made_scores({"8": gains([-0.24] * 3, [-0.24] * 3, [-0.3] * 3)}, n_test=30,
+                              paired_se=0.093)  # fmt: skip
     table = summarize(scores)
-    assert set(table.loc[table["method"] != TRANSFER, "verdict"]) == {TOO_LITTLE}
-    assert table.attrs["verdict"].startswith("Too little data to tell")
+    assert table.loc[table["method"] == RECOMMENDED, "verdict"].item() == WORSE
+    assert table.attrs["verdict"].startswith("Training from scratch beats transfer at 8")
+    assert "With 30 texts tested, differences under about 19 points" in table.attrs["verdict"]
+    small = summarize(hand_made_scores({"8": gains([0.1] * 3, [0.1] * 3, [0.3] * 3)},
+                                       n_test=30, paired_se=0.093))  # fmt: skip
+    assert small.loc[small["method"] == RECOMMENDED, "verdict"].item() == UNCLEAR
+    tiny = summarize(hand_made_scores({"8": gains([0.3] * 3, [0.3] * 3, [0.3] * 3)}, n_test=8))
+    assert set(tiny.loc[tiny["method"] != TRANSFER, "verdict"]) == {TOO_LITTLE}
+    assert tiny.attrs["verdict"].startswith("Too little data to tell")
 
 
 def test_sample_per_class():
@@ -333,3 +360,89 @@ def test_sample_per_class():
     assert picked.tolist() != sample_per_class(y, 5, seed=2).tolist()
     with pytest.raises(ValueError, match="positive integers or 'all'"):
         sample_per_class(y, 0, seed=0)
+
+
+def test_the_newcomers_36_texts_without_a_test_set_get_a_verdict_and_a_model(sst2):
+    # The newcomer: 36 texts of 3 classes, no test file. A sentiment source with a
+    # 4-unit bottleneck loses badly on question types; cross-validation says so.
+    X, y, _, _ = sst2
+    source = lightxfer.make_classifier(head="mlp", hidden_layer_sizes=(4,), max_iter=200)
+    trec = read_shared("trec_train")
+    tickets = pd.concat([trec[trec["label"] == c].head(12) for c in ("HUM", "LOC", "NUM")])
+    table = evaluate_transfer(
+        source.fit(X, y), *texts_and_labels(tickets), train_sizes=["all"], n_seeds=3
+    )
+    assert (table["n_test"] == 36).all() and (table["n_folds"] == 3).all()
+    assert (table["n_train"] == 24).all()  # two folds of three, 8 per class
+    assert table.attrs["tested"] == (
+        "36 texts, each predicted once in each of 3 repeats of 3-fold cross-validation"
+    )
+    yardstick = table[table["best_scratch"]].iloc[0]
+    assert yardstick["verdict"] == WORSE
+    assert -yardstick["transfer_gain"] > yardstick["detectable"] > 0.1  # large, and beyond it
+    verdict = table.attrs["verdict"]
+    assert verdict.startswith("Training from scratch beats transfer at all training texts.")
+    assert f"With 36 texts tested, differences under about {yardstick['detectable']:.0%}"[:-1] in (
+        verdict
+    )
+    recommendation = table.attrs["recommendation"]
+    assert recommendation.startswith("Use ") and "on your 36 texts" in recommendation
+    assert "points above transfer(source)" in recommendation
+    # Every model saw the same folds and samples, and predicted every text once per repeat.
+    scores = pd.DataFrame(table.attrs["scores"])
+    assert scores.groupby("seed")["n_train"].nunique().eq(1).all()
+    assert scores["correct"].str.len().eq(36).all()
+    assert scores["fold_scores"].map(len).eq(3).all()
+
+
+def test_cross_validation_tests_every_text_once_per_repeat():
+    y = np.array(["a"] * 7 + ["b"] * 5)
+    splits = cross_validation_splits(y, n_folds=3, n_seeds=2)
+    for seed in (0, 1):
+        tests = [test for s, _, test in splits if s == seed]
+        assert sorted(np.concatenate(tests).tolist()) == list(range(12))
+        assert all(set(y[test]) == {"a", "b"} for test in tests)  # stratified
+    assert not np.array_equal(splits[0][2], splits[3][2])  # another repeat, other folds
+    with pytest.raises(ValueError, match="at least 2 texts of every class"):
+        cross_validation_splits(["a", "a", "b"], n_folds=3, n_seeds=1)
+
+
+def test_the_corrected_test_widens_with_overlap_and_narrows_with_repeats():
+    rng = np.random.default_rng(0)
+    differences = rng.normal(0.05, 0.1, size=30)
+    naive = differences.std(ddof=1) / np.sqrt(30)
+    se, detectable = corrected_test(differences, test_train_ratio=0.5)
+    assert se == pytest.approx(np.sqrt(1 / 30 + 0.5) * differences.std(ddof=1))
+    assert se > 3 * naive  # folds sharing training texts are not 30 independent samples
+    assert detectable == pytest.approx(se * 2.045, rel=1e-3)  # Student's t, 29 df
+    assert corrected_test(differences[:15], 0.5)[0] > se
+    assert corrected_test([0.1], 0.5) == (np.inf, np.inf)
+
+
+def test_recommendation_compares_every_model_of_every_table():
+    def table_for(source, transfer_score):
+        # Each model's score on each of 3 folds x 3 repeats: its mean plus noise (sd 3 points).
+        rows, rng = [], np.random.default_rng(len(source))
+        for seed in range(3):
+            for method, score in [(TRANSFER, transfer_score), (RECOMMENDED, 0.6), (TFIDF, 0.59)]:
+                folds = (score + rng.normal(0, 0.03, size=3)).tolist()
+                rows.append(
+                    {"method": method, "per_class": "all", "seed": seed, "n_train": 24}
+                    | {"n_test": 36, "n_folds": 3, "sampled": False, "paired_se": 0.0}
+                    | {"accuracy": score, "macro_f1": score, "fold_scores": folds}
+                    | {"test_train": 0.5}
+                )
+        table = summarize(pd.DataFrame(rows))
+        table.attrs["models"] = model_names(source)
+        return table
+
+    # 13 points apart: beyond what 36 texts can show; 2 or 3 points apart: not.
+    tables = [table_for("sst2", 0.75), table_for("trec", 0.62)]
+    assert recommend(tables).startswith(
+        "Use transfer('sst2'): 75.0% accuracy on your 36 texts, 13.0 ± "
+    )
+    assert "points above transfer('trec')" in recommend(tables)
+    assert recommend(tables[1:]) == (
+        "Use transfer('trec'): 62.0% accuracy on your 36 texts; make_classifier() and "
+        "make_tfidf_baseline() (TF-IDF) cannot be told apart from it."
+    )

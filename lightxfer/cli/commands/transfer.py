@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
-from lightxfer.cli.arguments import FREEZE, HEADS, add_allow_pickle, add_table_columns, add_trusted
+from lightxfer.cli.arguments import FREEZE, HEADS, add_allow_pickle, add_trusted
 
 NAME = "transfer"
 HELP = (
     "Reuse a saved source model's frozen layers on a target table: compare the transferred "
     "model with training from scratch (the recommended model, TF-IDF and, with --encoder, the "
     "model on a sentence encoder) and with the frozen shared layer alone, over training sizes "
-    "and seeds, and say plainly whether transfer beat the best model trained from scratch."
+    "and seeds, say plainly whether transfer beat the best model trained from scratch, and "
+    "which model to use."
 )
 
 
@@ -24,13 +25,30 @@ def add_arguments(parser):
     )
     parser.add_argument("--train", required=True, metavar="FILE", help="labelled target table")
     parser.add_argument(
-        "--test", metavar="FILE", help="labelled target test table (default: hold out 30%%)"
+        "--test",
+        metavar="FILE",
+        help="labelled target test table (default: cross-validate, every --train text is "
+        "tested once per seed)",
     )
-    add_table_columns(parser)
+    parser.add_argument(
+        "--text-column",
+        metavar="C",
+        help="column of texts (default: text, or the only column that looks like free text)",
+    )
+    parser.add_argument(
+        "--label-column",
+        metavar="C",
+        help="column of labels (default: label, or the only other column with few values)",
+    )
     parser.add_argument(
         "--sizes", default="8,32,128,all", help="examples per class, comma-separated (8,32,128,all)"
     )
-    parser.add_argument("--seeds", type=int, default=5, help="random samples per size (5)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="random samples (repeats of cross-validation) per size (5)",
+    )
     parser.add_argument("--head", choices=HEADS, default="logreg", help="new head (logreg)")
     parser.add_argument(
         "--freeze",
@@ -99,6 +117,7 @@ def run(args):
     print(format_table(table))
     print()
     print("\n".join(table.attrs["summary"]))
+    print(table.attrs["recommendation"])
     if args.plot:
         print(f"learning curves written to {args.plot}")
     if args.out:
@@ -118,7 +137,7 @@ def saved_or_shipped(args):
 
 def run_all_sources(args, sizes):
     """``--source all``: each shipped source against training from scratch, one after another."""
-    from lightxfer.evaluation import format_table
+    from lightxfer.evaluation import format_table, recommend
     from lightxfer.shipped_sources import NAMES
 
     if args.out:
@@ -126,14 +145,17 @@ def run_all_sources(args, sizes):
     if args.plot:
         raise ValueError("--plot draws one source's learning curves: name one --source, not all")
     target = read_target(args)
-    verdicts = []
+    verdicts, tables = [], []
     for name in (*NAMES, "all"):  # each shipped source, then all of them at once
         title = f"shipped source {name} → {Path(args.train).name}"
         table = evaluate(args, name, target, sizes, title)
         label = "all shipped sources together" if name == "all" else f"source {name}"
         print(f"{label} ({table.attrs['reused']}):\n\n{format_table(table)}\n")
         verdicts.append(f"{name}: {table.attrs['verdict']}")
+        tables.append(table)
     print("\n".join(verdicts))
+    # Every source saw the same folds and samples: one paired test across all of them.
+    print(recommend(tables))
     return 0
 
 
@@ -161,14 +183,22 @@ def evaluate(args, source, target, sizes, title, plot=None):
 
 
 def read_target(args):
-    """The target's texts and labels from ``--train``, and ``--test`` when given (else None)."""
+    """The target's texts and labels from ``--train``, and ``--test`` when given (else None).
+
+    Columns not named are found in ``--train`` (:func:`lightxfer.cli.columns.find_columns`),
+    with one line saying which; ``--test`` has the same columns.
+    """
+    from lightxfer.cli.columns import find_columns
     from lightxfer.cli.common import check_trainable, read_labelled
 
-    X, y = read_labelled(args.train, args.text_column, args.label_column)
-    check_trainable(args.train, args.label_column, y)
+    text, label, note = find_columns(args.train, args.text_column, args.label_column)
+    if note:
+        print(note)
+    X, y = read_labelled(args.train, text, label)
+    check_trainable(args.train, label, y)
     X_test = y_test = None
     if args.test:
-        X_test, y_test = read_labelled(args.test, args.text_column, args.label_column)
+        X_test, y_test = read_labelled(args.test, text, label)
     return X, y, X_test, y_test
 
 
