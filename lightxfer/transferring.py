@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from lightxfer import frozen
+from lightxfer.abstain import AbstainingPipeline
 from lightxfer.calibration import CalibratedHead
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers
@@ -199,11 +200,11 @@ def all_sources_pipeline(*, head="logreg", freeze="auto", fine_tune=False, **hea
     if fine_tune:
         raise ValueError("fine_tune continues training one source MLP: name one source, not 'all'")
     if freeze == "embedding":
-        return Pipeline(
+        return AbstainingPipeline(
             [("embedding", SentenceEncoder()), ("head", make_head(head, **head_params))]
         )
     blocks = SourceBlocks(SentenceEncoder(), sources=list(NAMES), weight=1.0)
-    return Pipeline([("embedding", blocks), ("head", make_head(head, **head_params))])
+    return AbstainingPipeline([("embedding", blocks), ("head", make_head(head, **head_params))])
 
 
 def split_source(source_model):
@@ -287,7 +288,8 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    lightxfer.abstain.AbstainingPipeline
+        A scikit-learn ``Pipeline`` whose ``predict`` takes ``min_confidence``.
         Steps ``"embedding"`` (the frozen prefix), ``"hidden"`` (frozen, when the hidden
         layers are reused) and ``"head"`` (unfitted). Fitting it on target data fits only
         the head (and, with ``fine_tune=True``, the hidden layers of the new MLP).
@@ -323,14 +325,14 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
     # a transferred model. Vectors are copied by reference, so this is cheap.
     embedding = freeze_prefix(prefix)
     if fine_tune:
-        return Pipeline(
+        return AbstainingPipeline(
             [("embedding", embedding), ("head", fine_tuned_head(classifier, **head_params))]
         )
     if reused == "embedding":
-        return Pipeline(
+        return AbstainingPipeline(
             [("embedding", embedding), ("head", new_head(head, classifier, head_params))]
         )
-    return Pipeline(
+    return AbstainingPipeline(
         [
             ("embedding", embedding),
             ("hidden", FrozenHiddenLayers.from_mlp(classifier)),

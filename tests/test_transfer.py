@@ -97,6 +97,16 @@ def test_embedding_freeze_fits_head_on_source_features(source, mpqa):
     np.testing.assert_array_equal(model.predict(X), direct.predict(source[:-1].transform(X)))
 
 
+def test_transferred_model_can_answer_not_sure(source, mpqa):
+    X, y = mpqa
+    model = transfer(source).fit(X, y)
+    unsure = model.predict(X, min_confidence=0.9)
+    confident = model.predict_proba(X).max(axis=1) >= 0.9
+    assert 0 < confident.sum() < len(X)
+    assert all(label is None for label in unsure[~confident])
+    np.testing.assert_array_equal(unsure[confident], model.predict(X)[confident])
+
+
 def test_transferred_model_is_independent_of_the_source(source, mpqa):
     model = transfer(source)
     embedding = model.named_steps["embedding"].estimator
