@@ -117,15 +117,24 @@ def _read(name):
     return arrays, metadata
 
 
-def sources():
+def sources(kind="encoder"):
     """List the source tasks that ship with lightxfer, one row each.
+
+    Parameters
+    ----------
+    kind : {"encoder", "conv"}, default="encoder"
+        ``"encoder"``: the source heads over the default sentence encoder (for
+        ``make_classifier(encoder=..., sources=...)`` and ``transfer(name)``);
+        ``"conv"``: the convolutional sources over the default GloVe vectors
+        (``"conv_sst2"``...: ``transfer(name)``, ``make_classifier(sources="auto")``).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by name: ``task``, ``classes``, ``rows`` (training texts of the source
-        head), ``licence`` (of its training texts), ``shared_layer`` (the encoder its
-        frozen hidden layer sits on), ``hidden_units`` and ``source_test_accuracy``.
+        Indexed by name: ``task``, ``classes``, ``rows`` (training texts of the source),
+        ``licence`` (of its training texts), ``shared_layer`` (the encoder or vectors its
+        frozen layer sits on), ``hidden_units`` (hidden units, or feature maps of a conv
+        source) and ``source_test_accuracy``.
 
     Examples
     --------
@@ -134,17 +143,28 @@ def sources():
     ['sst2', 'sst5', 'subj', 'trec', 'mpqa']
     >>> table.loc["sst2", "classes"]
     'negative, positive'
+    >>> sources("conv").loc["conv_trec", "shared_layer"]
+    'glove-wiki-gigaword-50'
     """
+    if kind not in ("encoder", "conv"):
+        raise ValueError(f"kind must be 'encoder' or 'conv', got {kind!r}")
     rows = {}
     for name in NAMES:
-        arrays, metadata = read_source(name)
-        rows[name] = {
+        if kind == "conv":
+            filters = read_filters(CONV_PREFIX + name)
+            metadata = filters.metadata
+            classes, shared, units = filters.classes, filters.vectors, filters.n_features
+        else:
+            arrays, metadata = read_source(name)
+            classes, shared = arrays["classes"], metadata["encoder"]
+            units = arrays["hidden_coef"].shape[1]
+        rows[CONV_PREFIX + name if kind == "conv" else name] = {
             "task": metadata["task"],
-            "classes": ", ".join(arrays["classes"].tolist()),
+            "classes": ", ".join(map(str, np.asarray(classes).tolist())),
             "rows": metadata["rows"],
             "licence": metadata["licence"],
-            "shared_layer": metadata["encoder"],
-            "hidden_units": arrays["hidden_coef"].shape[1],
+            "shared_layer": shared,
+            "hidden_units": units,
             "source_test_accuracy": metadata["source_test_accuracy"],
         }
     return pd.DataFrame.from_dict(rows, orient="index")

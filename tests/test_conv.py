@@ -204,7 +204,7 @@ def _other_vectors():
 
 def test_shipped_conv_sources_are_small_float16_and_join_the_glove_model(sst2, tmp_path):
     names = conv_filters.shipped_names()
-    assert names == sorted(f"conv_{n}" for n in lightxfer.sources().index)
+    assert names == sorted(lightxfer.sources("conv").index)
     for name in names:
         path = conv_filters.shipped_path(name)
         filters = conv_filters.read_filters(name)

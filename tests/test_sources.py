@@ -39,6 +39,16 @@ def test_every_shipped_source_is_listed_small_and_safe():
             assert archive["hidden_coef"].dtype == np.float16
 
 
+def test_conv_sources_are_listed_apart():
+    table = lightxfer.sources("conv")
+    assert table.index.tolist() == [f"conv_{name}" for name in NAMES]
+    assert set(table["shared_layer"]) == {"glove-wiki-gigaword-50"}
+    assert (table["hidden_units"] == 96).all()  # 32 maps of widths 3, 4 and 5
+    assert table.loc["conv_trec", "classes"] == lightxfer.sources().loc["trec", "classes"]
+    with pytest.raises(ValueError, match="kind must be 'encoder' or 'conv', got 'mlp'"):
+        lightxfer.sources("mlp")
+
+
 def test_a_source_retrained_on_a_sample_follows_the_shipped_recipe(tmp_path, monkeypatch):
     X, y = texts_and_labels(read_shared("sst2_train", 120))
     model = train_source(X, y)
