@@ -250,6 +250,16 @@ def test_a_table_too_wide_is_refused_at_once(tmp_path, suffix):
     assert f"more than a table may have ({MAX_COLUMNS}" in message
 
 
+def test_finding_columns_does_not_read_a_table_too_wide(tmp_path, capsys):
+    path = tmp_path / "wide.csv"
+    names = ["body", "category", *(f"c{i}" for i in range(500_000))]
+    path.write_text("\n".join(",".join(names) for _ in range(3)))
+    code = main(["transfer", "--source", "sst2", "--train", str(path)])
+    err = capsys.readouterr().err
+    assert code != 0 and len(err.strip().splitlines()) == 1, err
+    assert f"more than a table may have ({MAX_COLUMNS}" in err
+
+
 def test_a_table_as_wide_as_allowed_reads(tmp_path):
     path = tmp_path / "wide.csv"
     names = ["text", *(f"c{i}" for i in range(MAX_COLUMNS - 1))]

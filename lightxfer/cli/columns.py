@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lightxfer.tables import MAX_COLUMNS
+
 #: A text column: at least this share of its values are distinct and hold a space.
 TEXT_LIKE = 0.5
 #: A label column has at most this many distinct values (and at most half the rows).
@@ -93,14 +95,28 @@ def _label_like(table):
 
 
 def _peek(path):
-    """The table's columns as pandas reads them, or None if it cannot (no checks here)."""
+    """The table's columns as pandas reads them, or None if it cannot (no checks here).
+
+    A table wider than :data:`lightxfer.tables.MAX_COLUMNS` is not read here either: the
+    real reader refuses it before parsing, where width cannot stall the command.
+    """
     path = Path(path)
     try:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             lines = path.read_text(encoding="utf-8-sig").splitlines()
-            return pd.DataFrame.from_records([json.loads(line) for line in lines if line.strip()])
+            records = [json.loads(line) for line in lines if line.strip()]
+            keys = set()
+            for record in records:
+                keys.update(record if isinstance(record, dict) else ())
+                if len(keys) > MAX_COLUMNS:
+                    return None
+            return pd.DataFrame.from_records(records)
         sep = "\t" if path.suffix.lower() == ".tsv" else ","
         quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
+        with open(path, encoding="utf-8-sig", newline="") as file:
+            header = next(csv.reader(file, delimiter=sep, quoting=quoting), [])
+        if len(header) > MAX_COLUMNS:
+            return None
         return pd.read_csv(
             path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], quoting=quoting
         )
