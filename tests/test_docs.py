@@ -29,6 +29,7 @@ import pytest
 from lightxfer.cli.entrypoint import build_parser, main
 
 README = Path(__file__).parents[1] / "README.md"
+SECURITY = README.with_name("SECURITY.md")
 SKIP_MARK = "<!-- skip-test -->"
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\n]*)$")
 PYTHON = ("python", "py")
@@ -113,6 +114,15 @@ def test_readme_python_blocks_run(in_scratch_dir):
                 f"README.md, block starting at line {line} raised "
                 f"{type(exc).__name__}: {exc}\n\n{source}"
             )
+
+
+def test_security_python_blocks_run(in_scratch_dir):
+    # SECURITY.md's examples (loading what lightxfer does not trust by default) run too.
+    namespace = {"__name__": "__security__"}
+    blocks = [b for b in code_blocks(SECURITY.read_text(encoding="utf-8")) if not b[2]]
+    assert blocks, "SECURITY.md has no ```python example to test"
+    for line, source, _ in blocks:
+        exec(compile(source, f"SECURITY.md (block at line {line})", "exec"), namespace)
 
 
 def test_readme_shell_commands_run(in_scratch_dir, request):
