@@ -876,14 +876,7 @@ def plot_transfer(table, path, *, title=None, ax=None):
     -------
     matplotlib.axes.Axes
     """
-    # A bare Figure, not pyplot: no display needed, and a notebook's backend is left alone.
-    from matplotlib.figure import Figure
-
-    if path is not None:
-        check_plot_path(path)
-    own = ax is None
-    if own:
-        ax = Figure(figsize=(6, 4)).subplots()
+    ax, own = new_axes(path, ax)
     sizes = list(dict.fromkeys(table["per_class"]))
     methods = list(dict.fromkeys(table["method"]))
     metric = table.attrs.get("metric", "accuracy")
@@ -906,10 +899,29 @@ def plot_transfer(table, path, *, title=None, ax=None):
     if title:
         ax.set_title(title)
     if own and path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        ax.figure.tight_layout()
-        ax.figure.savefig(path, dpi=120)
+        save_figure(ax.figure, path)
     return ax
+
+
+def new_axes(path, ax):
+    """``(ax, own)``: the caller's axes, or one of a new bare figure (``own``), once ``path`` is checked.
+
+    A bare ``Figure``, not pyplot: no display needed, and a notebook's backend is left alone.
+    """
+    from matplotlib.figure import Figure
+
+    if path is not None:
+        check_plot_path(path)
+    if ax is not None:
+        return ax, False
+    return Figure(figsize=(6, 4)).subplots(), True
+
+
+def save_figure(figure, path):
+    """Lay ``figure`` out and write it to ``path`` (its folders created)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 def check_plot_path(path):

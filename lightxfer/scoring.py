@@ -7,13 +7,11 @@ threshold gives. :func:`plot_reliability` draws the reliability diagram and the
 accuracy-coverage curve.
 """
 
-from pathlib import Path
-
 import numpy as np
 from sklearn.pipeline import Pipeline
 
 from lightxfer import reliability
-from lightxfer.evaluation import check_plot_path
+from lightxfer.evaluation import check_plot_path, save_figure
 
 #: The confidence threshold ``evaluate`` reports coverage and accuracy at by default.
 MIN_CONFIDENCE = 0.8
@@ -161,8 +159,8 @@ def plot_reliability(y, proba, classes, path=None, *, min_confidence=None, title
     right.legend(loc="lower left")
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=120)
+        save_figure(figure, path)
+    else:
+        figure.tight_layout()
     return figure

@@ -8,8 +8,6 @@ fitted to the largest measured sizes, with its prediction interval, says what tw
 times the labels should reach, and where another doubling buys less than a point.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -17,7 +15,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
 
-from lightxfer.evaluation import check_plot_path
+from lightxfer.evaluation import new_axes, save_figure
 from lightxfer.progress import progress_bar
 from lightxfer.shared.validation import check_labels, to_text_list
 
@@ -275,14 +273,9 @@ def plot_learning_curve(curve, path=None, *, title=None, ax=None):
     -------
     matplotlib.axes.Axes
     """
-    from matplotlib.figure import Figure  # no pyplot: no display needed
     from matplotlib.ticker import ScalarFormatter
 
-    if path is not None:
-        check_plot_path(path)
-    own = ax is None
-    if own:
-        ax = Figure(figsize=(6, 4)).subplots()
+    ax, own = new_axes(path, ax)
     measured = curve[curve["kind"] == "measured"]
     ahead = curve[curve["kind"] == "forecast"]
     ax.errorbar(
@@ -318,7 +311,5 @@ def plot_learning_curve(curve, path=None, *, title=None, ax=None):
     if title:
         ax.set_title(title)
     if own and path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        ax.figure.tight_layout()
-        ax.figure.savefig(path, dpi=120)
+        save_figure(ax.figure, path)
     return ax
