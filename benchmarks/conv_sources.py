@@ -40,7 +40,7 @@ import shipped_sources
 import lightxfer
 from lightxfer import ConvLayer, make_classifier
 from lightxfer.shared.conv_filters import read_filters
-from lightxfer.shipped_sources import NAMES
+from lightxfer.source_models.shipped import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOVE_LR = "frozen GloVe + LR"

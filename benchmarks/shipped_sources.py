@@ -41,7 +41,7 @@ import accuracy
 
 import lightxfer
 from lightxfer import SentenceEncoder, SourceBlocks, make_classifier, transfer
-from lightxfer.shipped_sources import NAMES, load_source
+from lightxfer.source_models.shipped import NAMES, load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = "all-MiniLM-L6-v2"

@@ -45,7 +45,7 @@ from shipped_sources import fair_sources, leakage_into
 from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier, ngram_search
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.ngram_search import CS
-from lightxfer.shipped_sources import NAMES, read_source
+from lightxfer.source_models.shipped import NAMES, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 Z = (0.25, 0.5, 1.0)

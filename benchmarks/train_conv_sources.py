@@ -30,7 +30,7 @@ from lightxfer.datasets import list_datasets
 from lightxfer.shared.conv import ConvLayer
 from lightxfer.shared.conv_filters import SOURCES_DIR, ConvFilters, read_filters
 from lightxfer.shared.conv_training import train_conv_filters
-from lightxfer.shipped_sources import NAMES
+from lightxfer.source_models.shipped import NAMES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Kim (2014), Table 2, CNN-static (word2vec 300d), test accuracy % (SST-5: his SST-1).

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy
 
 from lightxfer.datasets import list_datasets
-from lightxfer.shipped_sources import NAMES, SOURCES_DIR, mlp_from_arrays, read_source
-from lightxfer.source_training import source_arrays, train_source, write_source
+from lightxfer.source_models.shipped import NAMES, SOURCES_DIR, mlp_from_arrays, read_source
+from lightxfer.source_models.training import source_arrays, train_source, write_source
 
 
 def parse_args(argv=None):

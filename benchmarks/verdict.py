@@ -50,7 +50,7 @@ from lightxfer.evaluation import (
     paired_difference,
 )
 from lightxfer.shared.feature_cache import FEATURE_CACHE
-from lightxfer.shipped_sources import load_source
+from lightxfer.source_models.shipped import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = "all-MiniLM-L6-v2"

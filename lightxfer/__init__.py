@@ -28,8 +28,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from lightxfer.shared.conv_training import train_conv_filters
     from lightxfer.shared.encoder import SentenceEncoder
     from lightxfer.shared.vectorizer import EmbeddingVectorizer
-    from lightxfer.shipped_sources import load_source, sources
-    from lightxfer.source_blocks import SourceBlocks
+    from lightxfer.source_models.blocks import SourceBlocks
+    from lightxfer.source_models.shipped import load_source, sources
     from lightxfer.transferring import FineTunedMLPClassifier, transfer
     from lightxfer.vectors import (
         DEFAULT_VECTORS,
@@ -50,7 +50,7 @@ _EXPORTS = {
     "FrozenHiddenLayers": "lightxfer.frozen",
     "HybridVectorizer": "lightxfer.recommended",
     "SentenceEncoder": "lightxfer.shared.encoder",
-    "SourceBlocks": "lightxfer.source_blocks",
+    "SourceBlocks": "lightxfer.source_models.blocks",
     "VectorsRef": "lightxfer.vectors",
     "cache_path": "lightxfer.vectors",
     "distributed": "lightxfer.distributed",
@@ -60,7 +60,7 @@ _EXPORTS = {
     "label_issues": "lightxfer.labelling.label_issues",
     "learning_curve": "lightxfer.labelling.learning_curve",
     "load": "lightxfer.persistence",
-    "load_source": "lightxfer.shipped_sources",
+    "load_source": "lightxfer.source_models.shipped",
     "load_vectors": "lightxfer.vectors",
     "make_classifier": "lightxfer.classifier",
     "make_head": "lightxfer.classifier",
@@ -69,7 +69,7 @@ _EXPORTS = {
     "plot_transfer": "lightxfer.evaluation",
     "predict_or_abstain": "lightxfer.abstain",
     "save": "lightxfer.persistence",
-    "sources": "lightxfer.shipped_sources",
+    "sources": "lightxfer.source_models.shipped",
     "suggest": "lightxfer.labelling.suggestions",
     "train_conv_filters": "lightxfer.shared.conv_training",
     "transfer": "lightxfer.transferring",

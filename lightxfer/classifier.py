@@ -15,7 +15,7 @@ from lightxfer.abstain import classifier_pipeline
 from lightxfer.shared.conv import ConvLayer
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
-from lightxfer.source_blocks import SourceBlocks
+from lightxfer.source_models.blocks import SourceBlocks
 from lightxfer.vectors.loading import DEFAULT_VECTORS
 
 HEADS = {
@@ -88,7 +88,7 @@ def make_classifier(
       GloVe vectors the shipped conv sources' features, to the shared layer's
       features, each block at the features' norm, with one weight chosen by validation
       on the training data that drops to 0 when they do not help
-      (:class:`lightxfer.source_blocks.SourceBlocks`).
+      (:class:`lightxfer.source_models.blocks.SourceBlocks`).
 
     - ``calibrate`` wraps the head in a :class:`lightxfer.calibration.CalibratedHead`:
       its probabilities are recalibrated on held-out training texts, its predictions

@@ -344,7 +344,8 @@ def is_trusted(name):
 
 def _is_lightxfer_class(name):
     # Importing lightxfer's own modules is safe; the name must resolve to a class that
-    # lightxfer defines (not a function, not something it merely imports).
+    # lightxfer defines (not a function, not something it merely imports from elsewhere),
+    # possibly under the name it had before it moved (lightxfer.source_blocks).
     module_name, _, attribute = name.rpartition(".")
     if not (module_name == "lightxfer" or module_name.startswith("lightxfer.")):
         return False
@@ -352,7 +353,7 @@ def _is_lightxfer_class(name):
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError):
         return False
-    return inspect.isclass(found) and found.__module__ == module_name
+    return inspect.isclass(found) and found.__module__.partition(".")[0] == "lightxfer"
 
 
 def load(

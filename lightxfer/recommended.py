@@ -214,7 +214,7 @@ class HybridVectorizer(TextInputMixin, TransformerMixin, BaseEstimator, auto_wra
         texts = training_texts(X, y)
         self.__dict__.pop("cv_results_", None)  # a refit without a search has none
         self.shared_ = self._shared_layer()
-        # y reaches the shared layer: lightxfer.source_blocks.SourceBlocks weighs its
+        # y reaches the shared layer: lightxfer.source_models.blocks.SourceBlocks weighs its
         # sources by validation; other layers ignore it.
         features = _dense(self.shared_.fit_transform(texts, y), self.shared_)
         self.n_shared_features_ = features.shape[1]

@@ -16,8 +16,8 @@ from lightxfer.calibration import CalibratedHead
 from lightxfer.classifier import make_head
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.shared.encoder import SentenceEncoder
-from lightxfer.shipped_sources import NAMES, load_source
-from lightxfer.source_blocks import SourceBlocks
+from lightxfer.source_models.blocks import SourceBlocks
+from lightxfer.source_models.shipped import NAMES, load_source
 
 #: ``transfer(ALL_SOURCES)``: every shipped source at once.
 ALL_SOURCES = "all"
@@ -265,7 +265,7 @@ def transfer(source_model, *, head="logreg", freeze="auto", fine_tune=False, **h
         ``make_classifier()`` fitted on the source task; or the name of a source that
         ships with lightxfer (``"sst2"``, ``"sentiment"``...; see
         :func:`lightxfer.sources`), used as that fitted source
-        (:func:`lightxfer.shipped_sources.load_source`); ``"all"``: every shipped source
+        (:func:`lightxfer.source_models.shipped.load_source`); ``"all"``: every shipped source
         at once (:func:`all_sources_pipeline`).
     head : {"logreg", "mlp"} or classifier, default="logreg"
         The new task-specific layer (see :func:`lightxfer.make_head`). On the shared

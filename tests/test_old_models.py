@@ -113,3 +113,15 @@ def test_old_hybrid_is_not_bound_while_rebuilt(monkeypatch):
         payload = skops_io.load(path, trusted=skops_io.get_untrusted_types(file=path))
     shared = payload["model"].named_steps["embedding"].shared_
     assert "vectors_" not in vars(shared) and "_vectors_ref" in vars(shared)
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".joblib"])
+def test_old_file_with_sources_predicts_as_when_saved(suffix):
+    # Saved when SourceBlocks lived in lightxfer.source_models.blocks (before lightxfer.sources).
+    recorded = json.loads((OLD_MODELS / "source_predictions.json").read_text())
+    model = lightxfer.load(OLD_MODELS / f"sources{suffix}", allow_pickle=suffix == ".joblib")
+    assert model.named_steps["embedding"].weights_.all()  # the sources count
+    assert model.predict(recorded["texts"]).tolist() == recorded["predictions"]
+    np.testing.assert_allclose(
+        model.predict_proba(recorded["texts"]), recorded["probabilities"], rtol=1e-5, atol=1e-6
+    )

@@ -13,8 +13,8 @@ from conftest import read_shared, texts_and_labels
 import lightxfer
 from lightxfer import SourceBlocks, make_classifier, transfer
 from lightxfer.cli.entrypoint import main as cli
-from lightxfer.shipped_sources import NAMES, SOURCES_DIR, load_source, read_source
-from lightxfer.source_training import recipe, train_source, write_source
+from lightxfer.source_models.shipped import NAMES, SOURCES_DIR, load_source, read_source
+from lightxfer.source_models.training import recipe, train_source, write_source
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
@@ -56,8 +56,8 @@ def test_a_source_retrained_on_a_sample_follows_the_shipped_recipe(tmp_path, mon
     assert recipe(model) | {"n_iter": None} == shipped["recipe"] | {"n_iter": None}
     assert model.named_steps["embedding"].fingerprint_ == shipped["encoder_fingerprint"]
     # Written and read back, it predicts as the fitted model (float16 weights).
-    monkeypatch.setattr("lightxfer.shipped_sources.SOURCES_DIR", tmp_path)
-    from lightxfer import shipped_sources
+    monkeypatch.setattr("lightxfer.source_models.shipped.SOURCES_DIR", tmp_path)
+    from lightxfer.source_models import shipped as shipped_sources
 
     shipped_sources._read.cache_clear()
     try:
@@ -89,7 +89,7 @@ def test_a_source_on_another_shared_layer_is_refused(glove):
 
 
 def test_a_crafted_source_file_is_refused_without_unpickling(tmp_path, monkeypatch):
-    from lightxfer import shipped_sources
+    from lightxfer.source_models import shipped as shipped_sources
 
     np.savez(tmp_path / "sst2.npz", hidden_coef=np.array([object()], dtype=object))
     monkeypatch.setattr(shipped_sources, "SOURCES_DIR", tmp_path)
@@ -102,7 +102,8 @@ def test_a_crafted_source_file_is_refused_without_unpickling(tmp_path, monkeypat
 
 
 def test_sources_weight_is_chosen_by_validation(mpqa):
-    from lightxfer import ngram_search, source_blocks
+    from lightxfer import ngram_search
+    from lightxfer.source_models import blocks as source_blocks
 
     X, y, X_test, y_test = mpqa
     model = make_classifier(encoder="all-MiniLM-L6-v2", sources=["trec", "sst5"]).fit(X, y)

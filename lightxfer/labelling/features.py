@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.recommended import HybridVectorizer
-from lightxfer.source_blocks import SourceBlocks
+from lightxfer.source_models.blocks import SourceBlocks
 
 
 def is_fitted(model):

@@ -128,7 +128,7 @@ def run(args):
 def saved_or_shipped(args):
     """A saved model's path, or (when no such file exists) a shipped source's name."""
     from lightxfer.cli.common import check_source, load_model
-    from lightxfer.shipped_sources import is_source_name, load_source
+    from lightxfer.source_models.shipped import is_source_name, load_source
 
     if is_source_name(args.source) and not Path(args.source).exists():
         return load_source(args.source)
@@ -138,7 +138,7 @@ def saved_or_shipped(args):
 def run_all_sources(args, sizes):
     """``--source all``: each shipped source against training from scratch, one after another."""
     from lightxfer.evaluation import format_table, recommend
-    from lightxfer.shipped_sources import NAMES
+    from lightxfer.source_models.shipped import NAMES
 
     if args.out:
         raise ValueError("--out saves one transferred model: name one --source, not all")

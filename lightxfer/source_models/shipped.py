@@ -23,7 +23,7 @@ from lightxfer.shared.conv_filters import read_filters, shipped_path
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.vectorizer import EmbeddingVectorizer
 
-SOURCES_DIR = Path(__file__).resolve().parent / "data" / "sources"
+SOURCES_DIR = Path(__file__).resolve().parents[1] / "data" / "sources"
 #: The shipped sources, in the order ``sources()`` lists them.
 NAMES = ("sst2", "sst5", "subj", "trec", "mpqa")
 #: Plain-word names of the shipped sources.

@@ -16,7 +16,7 @@ from lightxfer.classifier import make_classifier
 from lightxfer.frozen import FrozenHiddenLayers
 from lightxfer.shared.sentence_models import DEFAULT_MODEL
 
-#: The head's parameters the recipe records (and :func:`lightxfer.shipped_sources.load_source`
+#: The head's parameters the recipe records (and :func:`lightxfer.source_models.shipped.load_source`
 #: rebuilds the MLP with).
 RECIPE_PARAMS = ("hidden_layer_sizes", "activation", "alpha", "early_stopping", "max_iter")
 DTYPE = np.float16
