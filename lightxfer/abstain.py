@@ -13,8 +13,10 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from lightxfer.calibration import METHODS, CalibratedHead
+from lightxfer.chosen import choices
 from lightxfer.reliability import check_min_confidence
 from lightxfer.shared.validation import training_texts
 
@@ -102,6 +104,12 @@ class AbstainingPipeline(Pipeline):
                 f"min_confidence cannot be combined with other predict parameters ({', '.join(params)})"
             )
         return predict_or_abstain(self, X, min_confidence)
+
+    @property
+    def chosen_(self):
+        """What ``fit`` chose (fine-tuning, sources, n-gram weight): :func:`lightxfer.chosen.choices`."""
+        check_is_fitted(self)
+        return choices(self)
 
     def fit(self, X, y=None, **params):
         """Fit every step, as ``Pipeline.fit`` (see the class for a calibrated, tuned layer)."""

@@ -56,7 +56,7 @@ def make_classifier(
     *,
     encoder=None,
     conv=None,
-    fine_tune=False,
+    fine_tune=None,
     sources=None,
     calibrate=False,
     n_jobs=None,
@@ -88,7 +88,13 @@ def make_classifier(
       GloVe vectors the shipped conv sources' features, to the shared layer's
       features, each block at the features' norm, with one weight chosen by validation
       on the training data that drops to 0 when they do not help
-      (:class:`lightxfer.source_models.blocks.SourceBlocks`).
+      (:class:`lightxfer.source_models.blocks.SourceBlocks`). With ``fine_tune`` too,
+      the fine-tuned encoder gives the main block and the sources read the frozen one.
+    - **the recommended model on an encoder** (``encoder=`` alone) is few-shot by
+      default: ``sources="auto"`` and ``fine_tune="auto"`` (fine-tuning when there are at
+      most :data:`lightxfer.shared.encoder.FINE_TUNE_UP_TO` training texts per class);
+      ``sources=False`` or ``fine_tune=False`` turn either off. The fitted model's
+      ``chosen_`` says what its fit chose.
 
     - ``calibrate`` wraps the head in a :class:`lightxfer.calibration.CalibratedHead`:
       its probabilities are recalibrated on held-out training texts, its predictions
@@ -117,15 +123,17 @@ def make_classifier(
         source (``"sst2"``...), a filters file, :class:`lightxfer.ConvFilters` from
         :func:`lightxfer.train_conv_filters`, or a ``ConvLayer`` (used as an unfitted
         clone). Excludes ``encoder``.
-    fine_tune : bool, "contrastive" or ContrastiveFineTuning, default=False
+    fine_tune : bool, "contrastive", "auto" or ContrastiveFineTuning, optional
         Fine-tune the encoder on the training labels, contrastively (SetFit's recipe;
         see :class:`lightxfer.SentenceEncoder`), then fit the head on its embeddings.
-        Needs ``encoder``.
-    sources : "auto" or list of str, optional
+        Needs ``encoder``. ``"auto"``: only few labels. Default: ``"auto"`` in the
+        recommended model on an encoder, off otherwise.
+    sources : "auto", "all", list of str or False, optional
         Shipped source heads whose frozen hidden layers join the shared layer's features
-        (``"auto"``: every one trained on this shared layer: the source heads on the
+        (``"all"``: every one trained on this shared layer: the source heads on the
         default encoder, the conv sources ``"conv_sst2"``... on the default GloVe
-        vectors). Default: none.
+        vectors; ``"auto"``: those not for research use only). Default: ``"auto"`` in
+        the recommended model on an encoder, none otherwise.
     calibrate : bool or {"temperature", "isotonic", "auto"}, default=False
         Fit a calibration map of the head's probabilities by cross-validation on the
         training data (``True``: temperature scaling). The head's parameters are then
@@ -159,6 +167,11 @@ def make_classifier(
         )
     if encoder is not None and conv is not None:
         raise ValueError("encoder and conv are two shared layers: pass one of them")
+    recommended = head is None and pooling is None and not head_params
+    recommended_encoder = recommended and encoder is not None and fine_tune in (None, "auto")
+    if recommended_encoder:  # few-shot by default
+        fine_tune = "auto" if fine_tune is None else fine_tune
+        sources = "auto" if sources is None else sources
     tuning = "contrastive" if fine_tune is True else fine_tune or None
     if tuning is not None and encoder is None:
         raise ValueError(
@@ -171,9 +184,9 @@ def make_classifier(
         shared = _shared_layer(vectors, pooling, encoder, n_jobs)
     if tuning is not None:
         shared.set_params(fine_tune=tuning)
-    if sources is not None:
+    if sources is not None and sources is not False:
         shared = SourceBlocks(shared, sources=sources, n_jobs=n_jobs)
-    if head is None and pooling is None and not head_params and tuning is None:
+    if recommended and tuning in (None, "auto"):
         from lightxfer.recommended import make_recommended
 
         return classifier_pipeline(make_recommended(shared=shared, n_jobs=n_jobs), calibrate)

@@ -1,8 +1,11 @@
 """``SentenceEncoder``: raw texts in, embeddings of a frozen sentence-transformers model out."""
 
+import hashlib
 import os
 import re
+import threading
 import warnings
+from collections import OrderedDict
 from contextlib import contextmanager
 from numbers import Integral
 from pathlib import Path
@@ -20,6 +23,12 @@ from lightxfer.shared.validation import to_text_list, training_texts
 # Texts per progress-bar step and cache look-up; sentence-transformers sorts each block by
 # length, so a block much larger than a batch keeps padding as low as one call would.
 BLOCK = 2048
+#: ``fine_tune="auto"`` fine-tunes up to this many training texts per class on average:
+#: the largest size measured, where fine-tuning beat the frozen encoder on the mean of
+#: the five shipped tasks by 5.2 points and lost 0.1 on the worst (8 per class: +6.7,
+#: worst +1.5; benchmarks/results/fine_tuning.md). Its cost is capped (``max_pairs``),
+#: its gain shrinks as labels grow, and the n-gram block takes over on large data.
+FINE_TUNE_UP_TO = 32
 
 
 class SentenceEncoder(SharedLayer):
@@ -92,14 +101,16 @@ class SentenceEncoder(SharedLayer):
         layers, built once per process): about twice as fast on a CPU, with embeddings
         close to but not equal to float32's. Part of the shared layer: a model fitted on
         one precision is never given the other's features.
-    fine_tune : {None, "contrastive"} or ContrastiveFineTuning, default=None
+    fine_tune : {None, "contrastive", "auto"} or ContrastiveFineTuning, default=None
         ``None`` keeps the model frozen. ``"contrastive"`` makes ``fit(X, y)`` train a
         private copy of it on pairs of training texts of the same and of different
         labels (SetFit's recipe, :mod:`lightxfer.shared.fine_tuning`) with the default
         budget of :class:`~lightxfer.shared.fine_tuning.ContrastiveFineTuning`; an
-        instance of it sets another. The trained weights (the last two layers by default, ~14 MB for
-        all-MiniLM-L6-v2) are fitted state, saved in the model file; the base model
-        stays a reference.
+        instance of it sets another. ``"auto"`` fine-tunes only few labels: every class
+        with at least :data:`~lightxfer.shared.fine_tuning.FEW_PER_CLASS` examples and at
+        most :data:`FINE_TUNE_UP_TO` per class on average (``fine_tuned_`` tells). The
+        trained weights (the last two layers by default, ~14 MB for all-MiniLM-L6-v2)
+        are fitted state, saved in the model file; the base model stays a reference.
 
     Attributes
     ----------
@@ -109,8 +120,12 @@ class SentenceEncoder(SharedLayer):
         Length of one embedding.
     max_seq_length_ : int
         Word pieces kept of each text.
+    fine_tuned_ : bool
+        Whether ``fit`` fine-tuned the model.
     fine_tuned_weights_ : dict of str to ndarray
         With ``fine_tune``: the trained weights, by name, over the base model's.
+    fine_tuned_layers_ : int or None
+        With ``fine_tune``: the last layers that trained (``None``: all).
     fine_tuned_fingerprint_ : str
         With ``fine_tune``: hash of ``fine_tuned_weights_``.
 
@@ -190,7 +205,7 @@ class SentenceEncoder(SharedLayer):
         self
         """
         texts = training_texts(X, y)
-        settings = fine_tuning.resolve(self.fine_tune)
+        settings = self._fine_tuning(y)
         if settings is not None and self.precision != "float32":
             raise ValueError("fine_tune trains float32 weights: use precision='float32'")
         self._reset()
@@ -204,7 +219,7 @@ class SentenceEncoder(SharedLayer):
         if settings is not None:
             with _torch_threads(self.n_jobs):
                 room = chunking.budget(loaded.model.tokenizer, self.max_seq_length_)
-                weights, found = fine_tuning.fine_tune(
+                weights, found = _fine_tune_once(
                     loaded,
                     [chunking.head(text, room) for text in texts],  # all it reads of each
                     y,
@@ -214,7 +229,21 @@ class SentenceEncoder(SharedLayer):
                 )
             self.fine_tuned_weights_ = weights
             self.fine_tuned_fingerprint_ = found
+            self.fine_tuned_layers_ = settings.layers
+        self.fine_tuned_ = settings is not None
         return self
+
+    def _fine_tuning(self, y):
+        """The fine-tuning settings of this fit, or ``None`` to stay frozen."""
+        if not (isinstance(self.fine_tune, str) and self.fine_tune == "auto"):
+            return fine_tuning.resolve(self.fine_tune)
+        if y is None:
+            return None
+        _, counts = np.unique(np.asarray(y), return_counts=True)
+        few = len(counts) >= 2 and counts.min() >= fine_tuning.FEW_PER_CLASS
+        if few and counts.sum() <= FINE_TUNE_UP_TO * len(counts):
+            return fine_tuning.ContrastiveFineTuning()
+        return None
 
     def transform(self, X):
         """Return the embeddings of ``X``.
@@ -256,10 +285,7 @@ class SentenceEncoder(SharedLayer):
         if not hasattr(self, "fine_tuned_weights_"):
             return loaded
         return fine_tuning.tuned_model(
-            loaded,
-            self.fine_tuned_weights_,
-            self.fine_tuned_fingerprint_,
-            fine_tuning.resolve(self.fine_tune).layers,
+            loaded, self.fine_tuned_weights_, self.fine_tuned_fingerprint_, self.fine_tuned_layers_
         )
 
     def _token_limit(self, loaded):
@@ -376,8 +402,14 @@ class SentenceEncoder(SharedLayer):
         # skops calls this while rebuilding a model file: store, resolve nothing, and
         # remember that the file's allow_pickle and model are not yet the caller's word.
         # A file from before long_texts was fitted on, and predicts with, truncated texts;
-        # files from before the precision parameter were float32.
-        super().__setstate__({**_BEFORE_LONG_TEXTS, "precision": "float32", **state})
+        # files from before the precision parameter were float32; files from before
+        # fine_tuned_layers_ fine-tuned the last 2 layers (the default then).
+        before = {**_BEFORE_LONG_TEXTS, "precision": "float32"}
+        if "fingerprint_" in state:
+            before["fine_tuned_"] = "fine_tuned_weights_" in state
+        if "fine_tuned_weights_" in state:
+            before["fine_tuned_layers_"] = 2
+        super().__setstate__({**before, **state})
         self.__dict__[_UNBOUND] = True
 
     def __reduce_ex__(self, protocol):
@@ -445,6 +477,43 @@ class SentenceEncoder(SharedLayer):
 
 _UNBOUND = "_unbound"  # set on a rebuilt estimator until it is bound
 _BEFORE_LONG_TEXTS = {"long_texts": "truncate", "chunk_pooling": "mean", "max_chunks": 32}
+
+
+#: Fine-tuning results kept per process (the trained layers, ~14 MB each by default).
+KEPT_FITS = 6
+_FITS = OrderedDict()  # (base, texts, labels, settings, token limit) -> (weights, fingerprint)
+_FITS_LOCK = threading.Lock()
+
+
+def _fine_tune_once(loaded, texts, y, settings, **options):
+    """:func:`fine_tuning.fine_tune`, once per base model, texts, labels and settings.
+
+    A grid search over the head refits the pipeline on the same training folds once per
+    candidate: each fold's fine-tuning then runs once, not once per candidate. Only fits
+    repeatable under an integer ``random_state`` (part of the key) are kept.
+    """
+    if not isinstance(settings.random_state, Integral):
+        return fine_tuning.fine_tune(loaded, texts, y, settings, **options)
+    digest = hashlib.blake2b(digest_size=16)
+    for value in (*texts, *map(str, np.asarray(y).tolist())):
+        digest.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    key = (
+        loaded.fingerprint,
+        digest.hexdigest(),
+        repr(sorted(settings.get_params().items())),
+        options["max_seq_length"],
+    )
+    with _FITS_LOCK:
+        if key in _FITS:
+            _FITS.move_to_end(key)
+            weights, found = _FITS[key]
+            return dict(weights), found
+    weights, found = fine_tuning.fine_tune(loaded, texts, y, settings, **options)
+    with _FITS_LOCK:
+        _FITS[key] = weights, found
+        while len(_FITS) > KEPT_FITS:
+            _FITS.popitem(last=False)
+    return weights, found
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from lightxfer.shared.conv import ConvLayer
 from lightxfer.shared.conv_filters import ConvFilters
 from lightxfer.shared.encoder import SentenceEncoder
 from lightxfer.shared.validation import to_text_list, training_texts
+from lightxfer.source_models import overlap
 from lightxfer.source_models import shipped as shipped_sources
 
 #: Candidate weights of the sources' blocks (one weight for all); 0 leaves them out.
@@ -56,17 +57,25 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
     its root-mean-square norm over the training texts, so that a source's weight is its
     block's weight relative to the shared layer's features.
 
+    A shared layer that fine-tunes itself on the labels (a :class:`lightxfer.SentenceEncoder`
+    with ``fine_tune``) gives the main block; the sources' hidden layers read the frozen
+    base encoder's features (``frozen_``), which they were trained on, and their weight is
+    validated with the frozen features as the main block.
+
     Parameters
     ----------
     shared : transformer, optional
         The frozen shared layer; default :class:`lightxfer.SentenceEncoder`. ``fit``
         fits a clone (``shared_``).
-    sources : "auto" or list of str, default="auto"
+    sources : {"auto", "all"} or list of str, default="auto"
         Shipped sources to reuse (:func:`lightxfer.sources`, and the conv sources
-        ``"conv_sst2"``...); ``"auto"`` takes every one trained on this shared layer (the
+        ``"conv_sst2"``...); ``"all"`` takes every one trained on this shared layer (the
         source heads on the default encoder, the conv sources on the default GloVe
-        vectors). A named source whose encoder or vectors fingerprint differs from the
-        shared layer's is an error.
+        vectors), ``"auto"`` those of them whose training texts' terms allow more than
+        research use (all but MPQA's, :data:`~lightxfer.source_models.shipped.RESEARCH_ONLY`).
+        A named source whose encoder or vectors fingerprint differs from the shared
+        layer's is an error. ``fit`` warns when training texts are in a source's data
+        (:mod:`lightxfer.source_models.overlap`).
     weight : float or "auto", default="auto"
         Weight of every source's block. ``"auto"`` chooses among ``weights`` on the
         validation splits of the n-gram weight: the lightest within half a standard
@@ -88,6 +97,8 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
     ----------
     shared_ : transformer
         The fitted clone of the shared layer.
+    frozen_ : SentenceEncoder
+        The frozen base encoder the sources read, when ``shared_`` fine-tuned itself.
     sources_ : list of str
         The sources considered (empty if none matched).
     weights_ : ndarray of shape (len(sources_),)
@@ -113,14 +124,14 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
     >>> from lightxfer import EmbeddingVectorizer
     >>> blocks = SourceBlocks(EmbeddingVectorizer()).fit(["a good film", "a bad film"])
     >>> blocks.sources_  # the conv sources sit on GloVe
-    ['conv_sst2', 'conv_sst5', 'conv_subj', 'conv_trec', 'conv_mpqa']
+    ['conv_sst2', 'conv_sst5', 'conv_subj', 'conv_trec']
     >>> blocks.weights_  # without labels to validate them, they weigh 0
-    array([0., 0., 0., 0., 0.])
+    array([0., 0., 0., 0.])
     """
 
     _parameter_constraints = {
         "shared": [HasMethods(["fit", "transform"]), None],
-        "sources": [StrOptions({"auto"}), list, tuple],
+        "sources": [StrOptions({"auto", "all"}), list, tuple],
         "weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "weights": ["array-like"],
         "Cs": ["array-like"],
@@ -169,24 +180,33 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         """Fit on ``X`` (and ``y``) and return its features, computing them only once."""
         self._validate_params()
         texts = training_texts(X, y)
-        for name in ("cv_results_", "hidden_", "conv_", "source_units_"):
+        for name in ("cv_results_", "hidden_", "conv_", "source_units_", "frozen_"):
             self.__dict__.pop(name, None)
         self.shared_ = clone(self.shared) if self.shared is not None else SentenceEncoder()
-        features = np.asarray(self.shared_.fit_transform(texts), dtype=np.float32)
+        features = np.asarray(self.shared_.fit_transform(texts, y), dtype=np.float32)
         self.shared_norm_ = ngram_search.rms_norm(features)
         self.n_shared_features_ = features.shape[1]
+        base = features
+        if getattr(self.shared_, "fine_tuned_", False):
+            # The sources were trained on the frozen encoder: their layers read its features.
+            self.frozen_ = clone(self.shared_).set_params(fine_tune=None).fit(texts)
+            base = np.asarray(self.frozen_.transform(texts), dtype=np.float32)
         names = self.sources
-        if isinstance(names, str):  # "auto"
-            names = shipped_sources.matching_sources(self.shared_)
-            names += shipped_sources.matching_conv_sources(self.shared_)
+        if isinstance(names, str):  # "auto" or "all"
+            every = names == "all"
+            names = shipped_sources.matching_sources(self.shared_, every)
+            names += shipped_sources.matching_conv_sources(self.shared_, every)
         self.sources_, self.weights_, self.sources_norms_ = [], np.zeros(0), np.ones(0)
         if not names:
             return features / self.shared_norm_
-        self._fit_sources(names, features, texts)
-        blocks = self._source_blocks(features, texts)
+        overlap.warn_overlap(names, texts)
+        self._fit_sources(names, base, texts)
+        blocks = self._source_blocks(base, texts)
         self.sources_norms_ = np.array([ngram_search.rms_norm(block) for block in blocks])
-        self.weights_ = self._choose_weights(features, blocks, y)
-        return self._stack(features, blocks, self.weights_)
+        # Validated on the frozen features: a fine-tuned encoder separates the very texts
+        # it was tuned on, so on its features no other block would ever look useful.
+        self.weights_ = self._choose_weights(base, blocks, y)
+        return self._stack(features, self.shared_norm_, blocks, self.weights_)
 
     def _fit_sources(self, names, features, texts):
         """Set ``sources_`` (heads' hidden layers first, then conv sources) and their layers."""
@@ -212,7 +232,7 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         self.source_units_ = np.array(units, dtype=np.int64)
 
     def _source_blocks(self, features, texts):
-        """Each source's block of features (hidden activations or pooled conv maps)."""
+        """Each source's block (hidden activations of the frozen ``features``, or conv maps)."""
         parts = []
         if hasattr(self, "hidden_"):
             parts.append(self.hidden_.transform(features).astype(np.float32))
@@ -241,7 +261,11 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         features = np.asarray(self.shared_.transform(texts), dtype=np.float32)
         if not self.weights_.any():
             return features / self.shared_norm_
-        return self._stack(features, self._source_blocks(features, texts), self.weights_)
+        base = features
+        if hasattr(self, "frozen_"):
+            base = np.asarray(self.frozen_.transform(texts), dtype=np.float32)
+        blocks = self._source_blocks(base, texts)
+        return self._stack(features, self.shared_norm_, blocks, self.weights_)
 
     def get_feature_names_out(self, input_features=None):
         """The shared layer's names, then ``sst2_0 ...`` for the units of each source used."""
@@ -273,13 +297,13 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
             state["sources_norms_"] = np.full(n_sources, float(state.pop("sources_norm_")))
         super().__setstate__(state)
 
-    def _stack(self, features, blocks, weights):
+    def _stack(self, features, features_norm, blocks, weights):
         scaled = [
             np.float32(weight / norm) * block
             for block, weight, norm in zip(blocks, weights, self.sources_norms_)
             if weight
         ]
-        return np.hstack([features / np.float32(self.shared_norm_), *scaled])
+        return np.hstack([features / np.float32(features_norm), *scaled])
 
     def _choose_weights(self, features, blocks, y):
         """One weight for every source: given, or the lightest within half an SE of the best."""
@@ -292,8 +316,9 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
             return np.zeros(len(blocks))
         weights = sorted(float(w) for w in self.weights)
         Cs = sorted(float(c) for c in self.Cs)
+        norm = ngram_search.rms_norm(features)
         accuracy = ngram_search.search(
-            lambda w: self._stack(features, blocks, np.full(len(blocks), w)),
+            lambda w: self._stack(features, norm, blocks, np.full(len(blocks), w)),
             weights,
             np.asarray(y),
             splits,

@@ -34,6 +34,9 @@ ALIASES = {
     "question-type": "trec",
     "opinion": "mpqa",
 }
+#: Sources whose training texts' terms allow academic and research use only (MPQA's):
+#: ``sources="auto"`` leaves them out; naming them (or ``sources="all"``) takes them.
+RESEARCH_ONLY = ("mpqa",)
 #: Arrays every source file holds: the MLP's hidden and output layers.
 ARRAYS = ("hidden_coef", "hidden_intercept", "output_coef", "output_intercept", "classes")
 
@@ -132,9 +135,11 @@ def sources(kind="encoder"):
     -------
     pandas.DataFrame
         Indexed by name: ``task``, ``classes``, ``rows`` (training texts of the source),
-        ``licence`` (of its training texts), ``shared_layer`` (the encoder or vectors its
-        frozen layer sits on), ``hidden_units`` (hidden units, or feature maps of a conv
-        source) and ``source_test_accuracy``.
+        ``licence`` (of its training texts), ``research_only`` (those terms allow
+        academic and research use only: ``sources="auto"`` leaves it out),
+        ``shared_layer`` (the encoder or vectors its frozen layer sits on),
+        ``hidden_units`` (hidden units, or feature maps of a conv source) and
+        ``source_test_accuracy``.
 
     Examples
     --------
@@ -163,6 +168,7 @@ def sources(kind="encoder"):
             "classes": ", ".join(map(str, np.asarray(classes).tolist())),
             "rows": metadata["rows"],
             "licence": metadata["licence"],
+            "research_only": name in RESEARCH_ONLY,
             "shared_layer": shared,
             "hidden_units": units,
             "source_test_accuracy": metadata["source_test_accuracy"],
@@ -257,10 +263,18 @@ def hidden_layers(names, encoder):
     return names, np.hstack(coefs), np.concatenate(intercepts)
 
 
-def matching_sources(encoder):
-    """The shipped sources trained on the fitted ``encoder`` (by fingerprint); may be none."""
+def matching_sources(encoder, research_only=False):
+    """The shipped sources trained on the fitted ``encoder`` (by fingerprint); may be none.
+
+    Those of :data:`RESEARCH_ONLY` only with ``research_only=True``.
+    """
     found = getattr(encoder, "fingerprint_", None)
-    return [name for name in NAMES if read_source(name)[1]["encoder_fingerprint"] == found]
+    return [
+        name
+        for name in NAMES
+        if read_source(name)[1]["encoder_fingerprint"] == found
+        and (research_only or name not in RESEARCH_ONLY)
+    ]
 
 
 #: Prefix of the shipped conv sources: ``conv_sst2`` is a :class:`lightxfer.ConvLayer`'s
@@ -291,15 +305,20 @@ def conv_filters(names):
     return [read_filters(resolve_conv_name(name)) for name in names]
 
 
-def matching_conv_sources(shared):
-    """The shipped conv sources over the fitted word-vector layer ``shared`` (by fingerprint)."""
+def matching_conv_sources(shared, research_only=False):
+    """The shipped conv sources over the fitted word-vector layer ``shared`` (by fingerprint).
+
+    Those trained on a task of :data:`RESEARCH_ONLY` only with ``research_only=True``.
+    """
     found = getattr(shared, "fingerprint_", None)
     if not isinstance(shared, EmbeddingVectorizer) or found is None:
         return []
     return [
-        name
-        for name in (CONV_PREFIX + n for n in NAMES)
-        if shipped_path(name) is not None and read_filters(name).vectors_fingerprint == found
+        CONV_PREFIX + name
+        for name in NAMES
+        if (research_only or name not in RESEARCH_ONLY)
+        and shipped_path(CONV_PREFIX + name) is not None
+        and read_filters(CONV_PREFIX + name).vectors_fingerprint == found
     ]
 
 

@@ -82,6 +82,7 @@ def run(args):
         read_labelled,
         shown_classes,
     )
+    from lightxfer.chosen import choices, describe
     from lightxfer.persistence import save
 
     check_model_output(args.out, args.allow_pickle)
@@ -115,6 +116,8 @@ def run(args):
             start = time.perf_counter()
         model.fit(X, y)
         stage(f"trained in {time.perf_counter() - start:.1f} s")
+    if choices(model):
+        stage(f"chose: {describe(choices(model))}")
     if args.forecast:
         stage(forecast(model, X, y, folds or CV_DEFAULT))
     stage(f"saved model to {save(model, args.out)}")
