@@ -284,14 +284,15 @@ def test_cli_train_and_embed_with_the_encoder(sample, tmp_path, capsys):
     out = tmp_path / "model.skops"
     assert cli(["train", "--train", str(tmp_path / "train.csv"), "--encoder",
                 "all-MiniLM-L6-v2", "--cv", "0", "--out", str(out)]) == 0  # fmt: skip
-    model = lightxfer.load(out)  # the recommended model on the encoder
-    assert isinstance(model.named_steps["embedding"].shared_, SentenceEncoder)
+    # The recommended model on the encoder says what it chose: 40 per class stay frozen.
+    assert "chose: frozen encoder; " in capsys.readouterr().out
+    model = lightxfer.load(out)
+    encoder = model.named_steps["embedding"].shared_.shared_  # hybrid > sources > encoder
+    assert isinstance(encoder, SentenceEncoder) and not encoder.fine_tuned_
     argv = ["embed", "--input", str(tmp_path / "train.csv"), "--output", str(tmp_path / "emb")]
     assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--chunk-size", "50"]) == 0
     np.testing.assert_allclose(
-        read_features(tmp_path / "emb"),
-        model.named_steps["embedding"].shared_.transform(table["text"]),
-        atol=1e-5,
+        read_features(tmp_path / "emb"), encoder.transform(table["text"]), atol=1e-5
     )
     capsys.readouterr()
     assert cli([*argv, "--encoder", "all-MiniLM-L6-v2", "--pooling", "max"]) == 2

@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 
-from lightxfer import EmbeddingVectorizer, SentenceEncoder, make_classifier
+from lightxfer import EmbeddingVectorizer, SentenceEncoder, SourceBlocks, make_classifier
 from lightxfer.ngram_search import (
     DUAL_TOL,
     MAX_REPEATS,
@@ -66,7 +66,7 @@ def test_default_is_recommended_pipeline():
     [
         ({}, HybridVectorizer, EmbeddingVectorizer),
         ({"vectors": "glove-wiki-gigaword-50", "n_jobs": 2}, HybridVectorizer, EmbeddingVectorizer),
-        ({"encoder": "all-MiniLM-L6-v2"}, HybridVectorizer, SentenceEncoder),
+        ({"encoder": "all-MiniLM-L6-v2"}, HybridVectorizer, SourceBlocks),
         ({"pooling": "max"}, EmbeddingVectorizer, EmbeddingVectorizer),
         ({"head": "mlp"}, EmbeddingVectorizer, EmbeddingVectorizer),
         ({"C": 10}, EmbeddingVectorizer, EmbeddingVectorizer),

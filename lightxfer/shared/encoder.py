@@ -492,7 +492,7 @@ def _fine_tune_once(loaded, texts, y, settings, **options):
     candidate: each fold's fine-tuning then runs once, not once per candidate. Only fits
     repeatable under an integer ``random_state`` (part of the key) are kept.
     """
-    if not isinstance(settings.random_state, Integral):
+    if y is None or not isinstance(settings.random_state, Integral):
         return fine_tuning.fine_tune(loaded, texts, y, settings, **options)
     digest = hashlib.blake2b(digest_size=16)
     for value in (*texts, *map(str, np.asarray(y).tolist())):

@@ -75,6 +75,7 @@ def add_arguments(parser):
 def run(args):
     if args.cv is not None and (args.cv == 1 or args.cv < 0):
         raise ValueError(f"--cv must be 0 (no estimate) or at least 2 folds, got {args.cv}")
+    from lightxfer.chosen import choices, describe
     from lightxfer.cli.common import (
         check_model_output,
         check_trainable,
@@ -82,7 +83,6 @@ def run(args):
         read_labelled,
         shown_classes,
     )
-    from lightxfer.chosen import choices, describe
     from lightxfer.persistence import save
 
     check_model_output(args.out, args.allow_pickle)
