@@ -260,6 +260,7 @@ def test_without_the_cache_every_step_reruns_the_frozen_layers_and_learns_the_sa
 def test_the_cached_path_encodes_as_the_model_does(minilm):
     model = copy.deepcopy(minilm.model)
     cache = fine_tuning._Cache(model, TEXTS, layers=2)
+    cache.keep(np.arange(len(TEXTS)))
     assert cache.states is not None and [len(s) for s in cache.states] == list(cache.lengths)
     with torch.no_grad():
         np.testing.assert_allclose(
@@ -267,4 +268,19 @@ def test_the_cached_path_encodes_as_the_model_does(minilm):
             model.encode(TEXTS, convert_to_numpy=True),
             atol=2e-3,
         )
-    assert fine_tuning._Cache(model, TEXTS, layers=None).states is None  # all layers train
+    everything = fine_tuning._Cache(model, TEXTS, layers=None)  # all layers train
+    everything.keep(np.arange(len(TEXTS)))
+    assert everything.states is None
+
+
+def test_the_word_piece_budget_cuts_the_steps_and_old_settings_have_none(layer_rows, capsys):
+    one = clone(TINY).set_params(max_word_pieces=1)
+    SentenceEncoder(fine_tune=one, progress=True).fit(TEXTS, LABELS)
+    assert "1/1" in capsys.readouterr().err  # one step of the two: at least one is kept
+    _, per_step = _distinct(TINY)
+    assert layer_rows[5][-1] == per_step[0]
+    state = clone(TINY).__getstate__()
+    del state["max_word_pieces"]  # as a file from before the budget
+    old = ContrastiveFineTuning.__new__(ContrastiveFineTuning)
+    old.__setstate__(state)
+    assert old.get_params()["max_word_pieces"] is None

@@ -70,6 +70,10 @@ class ContrastiveFineTuning(BaseEstimator):
         moved too little at 5e-5 (3-4 points lower on SST-2 and SUBJ at 8 per class).
     pairs_per_step : int, default=16
         Pairs per step.
+    max_word_pieces : int or None, default=160_000
+        Budget of one fit: the word pieces its steps run through the trained layers (a
+        step counts its distinct texts times the longest of them); the steps past it are
+        dropped (at least one is kept). ``None`` trains on every pair.
     random_state : int, RandomState or None, default=0
         Draws the pairs, their order and dropout. The default makes fits repeatable.
 
@@ -86,6 +90,7 @@ class ContrastiveFineTuning(BaseEstimator):
         "layers": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "pairs_per_step": [Interval(Integral, 1, None, closed="left")],
+        "max_word_pieces": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
@@ -98,6 +103,7 @@ class ContrastiveFineTuning(BaseEstimator):
         layers=2,
         learning_rate=2e-4,
         pairs_per_step=16,
+        max_word_pieces=160_000,
         random_state=0,
     ):
         self.pairs_per_text = pairs_per_text
@@ -106,7 +112,12 @@ class ContrastiveFineTuning(BaseEstimator):
         self.layers = layers
         self.learning_rate = learning_rate
         self.pairs_per_step = pairs_per_step
+        self.max_word_pieces = max_word_pieces
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        # Settings saved before the word-piece budget trained without one.
+        super().__setstate__({"max_word_pieces": None, **state})
 
 
 def resolve(fine_tune):
@@ -286,6 +297,17 @@ def _train(model, texts, steps, settings, progress):
     import torch
     import transformers
 
+    started = time.perf_counter()
+    used = np.unique(np.concatenate([step[:, :2].ravel() for step in steps]))
+    encoder = _Cache(model, [texts[i] for i in used], settings.layers)
+    position = np.full(len(texts), -1)
+    position[used] = np.arange(len(used))
+    steps = [np.column_stack([position[step[:, :2]], step[:, 2]]) for step in steps]
+    work = np.array([encoder.work(np.unique(step[:, :2])) for step in steps])
+    if settings.max_word_pieces is not None:  # the steps that fit in the budget, at least 1
+        kept = np.searchsorted(np.cumsum(work), settings.max_word_pieces, side="right")
+        steps, work = steps[: max(kept, 1)], work[: max(kept, 1)]
+    encoder.keep(np.unique(np.concatenate([step[:, :2].ravel() for step in steps])))
     parameters = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")  # as old_fit
     optimizer = torch.optim.AdamW(
@@ -302,18 +324,12 @@ def _train(model, texts, steps, settings, progress):
     schedule = transformers.get_linear_schedule_with_warmup(
         optimizer, num_warmup_steps=max(len(steps) // 10, 1), num_training_steps=len(steps)
     )
-    started = time.perf_counter()
-    used = np.unique(np.concatenate([step[:, :2].ravel() for step in steps]))
-    encoder = _Cache(model, [texts[i] for i in used], settings.layers)
-    position = np.full(len(texts), -1)
-    position[used] = np.arange(len(used))
-    work = [encoder.work(position[np.unique(step[:, :2])]) for step in steps]
     model.train()
     encoder.freeze_modes()
     with progress_bar(progress, total=len(steps), desc="fine-tuning", unit="step") as bar:
         for number, step in enumerate(steps):
             distinct, inverse = np.unique(step[:, :2], return_inverse=True)
-            embeddings = encoder.embed(position[distinct])
+            embeddings = encoder.embed(distinct)
             inverse = torch.as_tensor(inverse.reshape(-1, 2))
             similarity = torch.cosine_similarity(
                 embeddings[inverse[:, 0]], embeddings[inverse[:, 1]]
@@ -327,7 +343,7 @@ def _train(model, texts, steps, settings, progress):
             schedule.step()
             if number == 0:  # the first step times the rest, by their word pieces
                 seconds = time.perf_counter() - started
-                estimate = seconds + (seconds - encoder.seconds) * (sum(work[1:]) / work[0])
+                estimate = seconds + (seconds - encoder.seconds) * (work[1:].sum() / work[0])
                 bar.set_postfix_str(f"about {estimate:.0f} s in all", refresh=False)
             bar.update()
 
@@ -347,8 +363,6 @@ class _Cache:
     """
 
     def __init__(self, model, texts, layers):
-        import torch
-
         started = time.perf_counter()
         self.model, self.texts = model, texts
         self.preprocess = getattr(model, "preprocess", None) or model.tokenize
@@ -361,6 +375,7 @@ class _Cache:
             ]
         )
         self.lower, self.frozen, self.top, self.states = [], [], [], None
+        self.bert = None
         if layers is not None:
             bert = getattr(model[0], "auto_model", None)
             _, stack = _layer_stack(model)
@@ -368,26 +383,33 @@ class _Cache:
             embeddings = getattr(bert, "embeddings", None)
             self.frozen = self.lower + ([embeddings] if embeddings is not None else [])
             self.top = list(stack[len(stack) - layers :])
-            hidden = getattr(getattr(bert, "config", None), "hidden_size", 0)
-            if (
-                embeddings is not None
-                and hidden
-                and int(self.lengths.sum()) * hidden * 2 <= CACHE_BYTES
-            ):
-                with torch.no_grad():
-                    self._cache(bert)
+            if embeddings is not None and getattr(bert.config, "hidden_size", 0):
+                self.bert = bert
         self.seconds = time.perf_counter() - started
+
+    def keep(self, indices):
+        """Run the frozen part once on texts ``indices`` (those training uses), if it fits."""
+        import torch
+
+        started = time.perf_counter()
+        if self.bert is None:
+            return
+        size = int(self.lengths[indices].sum()) * self.bert.config.hidden_size * 2  # float16
+        if size <= CACHE_BYTES:
+            with torch.no_grad():
+                self._cache(indices)
+        self.seconds += time.perf_counter() - started
 
     def _tokens(self, indices):
         return self.preprocess([self.texts[i] for i in indices])
 
-    def _cache(self, bert):
+    def _cache(self, indices):
         """Run the frozen part once per text; keep it unless it disagrees with the model."""
         import torch
 
-        model = self.model
+        model, bert = self.model, self.bert
         model.eval()
-        order = np.argsort(self.lengths, kind="stable")  # little padding within a chunk
+        order = indices[np.argsort(self.lengths[indices], kind="stable")]  # little padding
         states = [None] * len(self.texts)
         for start in range(0, len(order), CHUNK):
             chunk = order[start : start + CHUNK]
