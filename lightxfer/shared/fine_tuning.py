@@ -1,14 +1,14 @@
 """Contrastive fine-tuning of a sentence encoder on a few labels (SetFit's recipe).
 
 Pairs of training texts are labelled 1 (same class) or 0 (different classes), and a
-private copy of the encoder learns to place them at cosine similarity 1 or 0 with
-sentence-transformers' own loss (``CosineSimilarityLoss``) and training loop
-(``SentenceTransformer.old_fit``, which needs neither ``datasets`` nor ``accelerate``).
-Only the last transformer layers train by default, so what changed -- the fitted state a
-model file stores, as float32 arrays next to the base model's fingerprint -- is a few
-megabytes, not the whole model. :func:`tuned_model` rebuilds the fine-tuned copy from the
-base model and those arrays, once per process.
-"""
+private copy of the encoder learns to place them at cosine similarity 1 or 0 with the
+loss of sentence-transformers' ``CosineSimilarityLoss`` and the optimiser, schedule and
+clipping of its ``old_fit`` loop, in a loop of lightxfer's own (:func:`fine_tune`) that
+runs the frozen layers once per text instead of at every step. Only the last transformer
+layers train by default, so what changed -- the fitted state a model file stores, as
+float32 arrays next to the base model's fingerprint -- is a few megabytes, not the whole
+model. :func:`tuned_model` rebuilds the fine-tuned copy from the base model and those
+arrays, once per process."""
 
 import copy
 import dataclasses
@@ -48,10 +48,20 @@ class ContrastiveFineTuning(BaseEstimator):
     (label 1) and half of other classes (label 0), as in SetFit; the total is capped at
     ``max_pairs``, so the cost stops growing with the classes: a 9-class, 8-per-class
     fit trains on 1440 pairs (90 steps of 16), half of SetFit's 2880, and a 2-class one
-    on 320 (20 steps). On one thread of a nearly idle 2-core machine, 8 per class of TREC
-    (6 classes, 60 steps) took 20 s and of SST-5 (5 classes, 50 steps of longer texts)
-    39 s (benchmarks/fine_tuning.py), so a 9-class fit takes about a minute; under a load
-    average of 10-20 it took 3-6 times longer. Lower ``max_pairs`` for less.
+    on 320 (20 steps).
+
+    The cost grows with the word pieces the trained layers see, so ``max_word_pieces``
+    bounds it for long texts too. The frozen layers run once per text, and each step
+    runs only the trained layers on its distinct texts: on one thread of a nearly idle
+    2-core machine, 8 per class of TREC (6 classes, 60 steps) takes 9 s (20 s with
+    sentence-transformers' ``old_fit``, which ran the whole model at every step). A
+    9-class, 8-per-class fit of quotation-length texts (72 texts of ~250 word pieces,
+    ``benchmarks/fine_tuning_recipes.py --cost``) would run 90 steps of ~3 s each; the
+    default budget stops it after 23 steps (368 pairs): 82 s of CPU time on one thread,
+    against 000 s before (where the issue measured 407 s); under a load average of 6,
+    both took 3-4 times longer on the clock. The progress bar (``progress=True``, or a
+    terminal) shows the estimated time after the first step. Short texts never reach
+    the budget: the five shipped tasks at 8 per class use 1-35% of it.
 
     Parameters
     ----------
