@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from conftest import read_shared, texts_and_labels
 from sklearn.base import clone
 
@@ -210,3 +211,76 @@ def test_cli_fine_tune_encoder_needs_the_encoder(capsys):
     assert (
         "--fine-tune-encoder fine-tunes the encoder: pass --encoder NAME" in capsys.readouterr().err
     )
+
+
+@pytest.fixture
+def layer_rows(minilm):
+    """Rows (texts) each transformer layer of the base model and its copies encodes."""
+    layers = minilm.model[0].auto_model.encoder.layer
+    rows = {index: [] for index in range(len(layers))}
+    hooks = [  # a fit deep-copies the model, and its hooks with it
+        layer.register_forward_hook(lambda _, args, out, i=i: rows[i].append(len(args[0])))
+        for i, layer in enumerate(layers)
+    ]
+    yield rows
+    for hook in hooks:
+        hook.remove()
+
+
+def _distinct(settings):
+    pairs = make_pairs(LABELS, settings.pairs_per_text, settings.max_pairs, settings.random_state)
+    steps = [pairs[s : s + settings.pairs_per_step] for s in range(0, len(pairs), 8)]
+    return len(np.unique(pairs[:, :2])), [len(np.unique(step[:, :2])) for step in steps]
+
+
+def test_frozen_layers_run_once_per_distinct_text_and_the_fit_shows_its_time(layer_rows, capsys):
+    SentenceEncoder(fine_tune=clone(TINY), progress=True).fit(TEXTS, LABELS)
+    used, per_step = _distinct(TINY)
+    # Once, before training, and for 2 texts once more: the check of the cached path
+    # against the model's own forward pass.
+    assert sum(layer_rows[0]) == sum(layer_rows[3]) == used + 2
+    assert layer_rows[5][-len(per_step) :] == per_step
+    err = capsys.readouterr().err
+    assert "fine-tuning" in err and "s in all" in err and f"{len(per_step)}/{len(per_step)}" in err
+
+
+def test_without_the_cache_every_step_reruns_the_frozen_layers_and_learns_the_same(
+    tuned, layer_rows, monkeypatch
+):
+    monkeypatch.setattr(fine_tuning, "CACHE_BYTES", 0)
+    again = SentenceEncoder(fine_tune=clone(TINY)).fit(TEXTS, LABELS)
+    _, per_step = _distinct(TINY)
+    assert layer_rows[0] == per_step
+    assert set(again.fine_tuned_weights_) == set(tuned.fine_tuned_weights_)
+    # The same dropout draws, on float32 instead of float16 states of the frozen layers.
+    for name, weight in tuned.fine_tuned_weights_.items():
+        np.testing.assert_allclose(again.fine_tuned_weights_[name], weight, atol=1e-3)
+
+
+def test_the_cached_path_encodes_as_the_model_does(minilm):
+    model = copy.deepcopy(minilm.model)
+    cache = fine_tuning._Cache(model, TEXTS, layers=2)
+    cache.keep(np.arange(len(TEXTS)))
+    assert cache.states is not None and [len(s) for s in cache.states] == list(cache.lengths)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            cache.embed(np.arange(len(TEXTS))).numpy(),
+            model.encode(TEXTS, convert_to_numpy=True),
+            atol=2e-3,
+        )
+    everything = fine_tuning._Cache(model, TEXTS, layers=None)  # all layers train
+    everything.keep(np.arange(len(TEXTS)))
+    assert everything.states is None
+
+
+def test_the_word_piece_budget_cuts_the_steps_and_old_settings_have_none(layer_rows, capsys):
+    one = clone(TINY).set_params(max_word_pieces=1)
+    SentenceEncoder(fine_tune=one, progress=True).fit(TEXTS, LABELS)
+    assert "1/1" in capsys.readouterr().err  # one step of the two: at least one is kept
+    _, per_step = _distinct(TINY)
+    assert layer_rows[5][-1] == per_step[0]
+    state = clone(TINY).__getstate__()
+    del state["max_word_pieces"]  # as a file from before the budget
+    old = ContrastiveFineTuning.__new__(ContrastiveFineTuning)
+    old.__setstate__(state)
+    assert old.get_params()["max_word_pieces"] is None

@@ -1,20 +1,20 @@
 """Contrastive fine-tuning of a sentence encoder on a few labels (SetFit's recipe).
 
 Pairs of training texts are labelled 1 (same class) or 0 (different classes), and a
-private copy of the encoder learns to place them at cosine similarity 1 or 0 with
-sentence-transformers' own loss (``CosineSimilarityLoss``) and training loop
-(``SentenceTransformer.old_fit``, which needs neither ``datasets`` nor ``accelerate``).
-Only the last transformer layers train by default, so what changed -- the fitted state a
-model file stores, as float32 arrays next to the base model's fingerprint -- is a few
-megabytes, not the whole model. :func:`tuned_model` rebuilds the fine-tuned copy from the
-base model and those arrays, once per process.
-"""
+private copy of the encoder learns to place them at cosine similarity 1 or 0 with the
+loss of sentence-transformers' ``CosineSimilarityLoss`` and the optimiser, schedule and
+clipping of its ``old_fit`` loop, in a loop of lightxfer's own (:func:`fine_tune`) that
+runs the frozen layers once per text instead of at every step. Only the last transformer
+layers train by default, so what changed -- the fitted state a model file stores, as
+float32 arrays next to the base model's fingerprint -- is a few megabytes, not the whole
+model. :func:`tuned_model` rebuilds the fine-tuned copy from the base model and those
+arrays, once per process."""
 
 import copy
 import dataclasses
 import hashlib
-import sys
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from numbers import Integral, Real
@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from lightxfer.progress import progress_bar
+
 #: Fewer examples than this in a class: fine-tuning warns that it may overfit.
 FEW_PER_CLASS = 4
 #: Fine-tuned copies kept in memory (each is a whole model, ~90 MB for MiniLM).
@@ -31,6 +33,12 @@ KEPT_MODELS = 2
 
 _LOCK = threading.Lock()
 _TUNED = OrderedDict()  # (base fingerprint, tuned fingerprint) -> LoadedModel
+#: Most memory the frozen layers' output may take when kept for training (float16): 256
+#: MB, about 1,300 texts of 256 word pieces for MiniLM (384 dims). Beyond it the frozen
+#: layers run again at every step, which costs time, not memory.
+CACHE_BYTES = 2**28
+#: Texts the frozen part encodes at once.
+CHUNK = 32
 
 
 class ContrastiveFineTuning(BaseEstimator):
@@ -40,10 +48,21 @@ class ContrastiveFineTuning(BaseEstimator):
     (label 1) and half of other classes (label 0), as in SetFit; the total is capped at
     ``max_pairs``, so the cost stops growing with the classes: a 9-class, 8-per-class
     fit trains on 1440 pairs (90 steps of 16), half of SetFit's 2880, and a 2-class one
-    on 320 (20 steps). On one thread of a nearly idle 2-core machine, 8 per class of TREC
-    (6 classes, 60 steps) took 20 s and of SST-5 (5 classes, 50 steps of longer texts)
-    39 s (benchmarks/fine_tuning.py), so a 9-class fit takes about a minute; under a load
-    average of 10-20 it took 3-6 times longer. Lower ``max_pairs`` for less.
+    on 320 (20 steps).
+
+    The cost grows with the word pieces the trained layers see (times the layers), so
+    ``max_word_pieces``
+    bounds it for long texts too. The frozen layers run once per text, and each step
+    runs only the trained layers on its distinct texts: on one thread of a nearly idle
+    2-core machine, 8 per class of TREC (6 classes, 60 steps) takes 9 s (20 s with
+    sentence-transformers' ``old_fit``, which ran the whole model at every step). A
+    9-class, 8-per-class fit of quotation-length texts (72 texts of ~250 word pieces,
+    ``benchmarks/fine_tuning_recipes.py --cost``) would run 90 steps of ~3 s each; the
+    default budget stops it after 23 steps (368 pairs): 82 s of CPU time on one thread,
+    against 000 s before (where the issue measured 407 s); under a load average of 6,
+    both took 3-4 times longer on the clock. The progress bar (``progress=True``, or a
+    terminal) shows the estimated time after the first step. Short texts never reach
+    the budget: the five shipped tasks at 8 per class use 1-35% of it.
 
     Parameters
     ----------
@@ -62,6 +81,11 @@ class ContrastiveFineTuning(BaseEstimator):
         moved too little at 5e-5 (3-4 points lower on SST-2 and SUBJ at 8 per class).
     pairs_per_step : int, default=16
         Pairs per step.
+    max_word_pieces : int or None, default=320_000
+        Budget of one fit: the word pieces its steps run through the trained layers,
+        counted once per trained layer (a step counts its distinct texts times the
+        longest of them times the layers); the steps past it are dropped (at least one
+        is kept). ``None`` trains on every pair.
     random_state : int, RandomState or None, default=0
         Draws the pairs, their order and dropout. The default makes fits repeatable.
 
@@ -78,6 +102,7 @@ class ContrastiveFineTuning(BaseEstimator):
         "layers": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "pairs_per_step": [Interval(Integral, 1, None, closed="left")],
+        "max_word_pieces": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
@@ -90,6 +115,7 @@ class ContrastiveFineTuning(BaseEstimator):
         layers=2,
         learning_rate=2e-4,
         pairs_per_step=16,
+        max_word_pieces=320_000,
         random_state=0,
     ):
         self.pairs_per_text = pairs_per_text
@@ -98,7 +124,12 @@ class ContrastiveFineTuning(BaseEstimator):
         self.layers = layers
         self.learning_rate = learning_rate
         self.pairs_per_step = pairs_per_step
+        self.max_word_pieces = max_word_pieces
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        # Settings saved before the word-piece budget trained without one.
+        super().__setstate__({"max_word_pieces": None, **state})
 
 
 def resolve(fine_tune):
@@ -217,6 +248,14 @@ def make_pairs(y, pairs_per_text, max_pairs, random_state=None):
 def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
     """Train a copy of ``loaded.model`` on pairs from ``(texts, y)``; return what changed.
 
+    The loop is SetFit's (``CosineSimilarityLoss`` -- the squared error between the
+    pair's cosine similarity and its label --, AdamW with weight decay 0.01 except on
+    biases and LayerNorms, linear warm-up over a tenth of the steps then linear decay,
+    gradients clipped to norm 1), with two savings: each step encodes each of its
+    distinct texts once, and when only the last ``settings.layers`` layers train, the
+    frozen part (embeddings and lower layers, in eval mode: no dropout) runs once per
+    distinct text before training (see :class:`_Cache`), not at every step.
+
     Parameters
     ----------
     loaded : lightxfer.shared.sentence_models.LoadedModel
@@ -227,7 +266,8 @@ def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
     max_seq_length : int
         Word pieces kept of each text while training.
     progress : bool, optional
-        Show sentence-transformers' progress bar (``None``: on a terminal).
+        Show a bar over the steps with the estimated time of the fit (``None``: on a
+        terminal).
 
     Returns
     -------
@@ -238,36 +278,23 @@ def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
         copy (kept in memory) for it.
     """
     import torch
-    from sentence_transformers import InputExample
-
-    try:  # sentence-transformers 6 moved its losses
-        from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
-    except ImportError:
-        from sentence_transformers.losses import CosineSimilarityLoss
 
     y = check_labels(y, len(texts))
     rng = check_random_state(settings.random_state)
     pairs = make_pairs(y, settings.pairs_per_text, settings.max_pairs, rng)
-    examples = [InputExample(texts=[texts[i], texts[j]], label=float(same)) for i, j, same in pairs]
     with loaded.lock:  # not while another estimator changes its token limit
         model = copy.deepcopy(loaded.model)
     model.max_seq_length = max_seq_length
     trained = trainable_names(model, settings.layers)
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name in trained)
-    loader = torch.utils.data.DataLoader(
-        examples, batch_size=settings.pairs_per_step, shuffle=False
-    )
-    steps = len(loader) * settings.epochs
+    steps = [
+        pairs[start : start + settings.pairs_per_step]
+        for start in range(0, len(pairs), settings.pairs_per_step)
+    ] * settings.epochs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.randint(2**31)))
-        model.old_fit(
-            train_objectives=[(loader, CosineSimilarityLoss(model))],
-            epochs=settings.epochs,
-            warmup_steps=max(steps // 10, 1),
-            optimizer_params={"lr": settings.learning_rate},
-            show_progress_bar=_shown(progress),
-        )
+        _train(model, texts, steps, settings, progress)
     model.eval()
     model.max_seq_length = loaded.max_seq_length
     state = model.state_dict()
@@ -277,17 +304,200 @@ def fine_tune(loaded, texts, y, settings, *, max_seq_length, progress=None):
     return weights, found
 
 
-def trainable_names(model, layers):
-    """Names of the parameters that train: all, or those of the last ``layers`` layers.
+def _train(model, texts, steps, settings, progress):
+    """Run the optimiser over ``steps`` (arrays of ``(i, j, same)`` pairs) on ``model``."""
+    import torch
+    import transformers
 
-    The transformer's layers are its largest ``torch.nn.ModuleList`` (BERT's
-    ``encoder.layer``); parameters outside it (embeddings, pooler) stay frozen.
+    started = time.perf_counter()
+    used = np.unique(np.concatenate([step[:, :2].ravel() for step in steps]))
+    encoder = _Cache(model, [texts[i] for i in used], settings.layers)
+    position = np.full(len(texts), -1)
+    position[used] = np.arange(len(used))
+    steps = [np.column_stack([position[step[:, :2]], step[:, 2]]) for step in steps]
+    work = np.array([encoder.work(np.unique(step[:, :2])) for step in steps])
+    if settings.max_word_pieces is not None:  # the steps that fit in the budget, at least 1
+        kept = np.searchsorted(np.cumsum(work), settings.max_word_pieces, side="right")
+        steps, work = steps[: max(kept, 1)], work[: max(kept, 1)]
+    encoder.keep(np.unique(np.concatenate([step[:, :2].ravel() for step in steps])))
+    parameters = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")  # as old_fit
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for n, p in parameters if not any(k in n for k in no_decay)]},
+            {
+                "params": [p for n, p in parameters if any(k in n for k in no_decay)],
+                "weight_decay": 0.0,
+            },
+        ],
+        lr=settings.learning_rate,
+        weight_decay=0.01,
+    )
+    schedule = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=max(len(steps) // 10, 1), num_training_steps=len(steps)
+    )
+    model.train()
+    encoder.freeze_modes()
+    with progress_bar(progress, total=len(steps), desc="fine-tuning", unit="step") as bar:
+        for number, step in enumerate(steps):
+            distinct, inverse = np.unique(step[:, :2], return_inverse=True)
+            embeddings = encoder.embed(distinct)
+            inverse = torch.as_tensor(inverse.reshape(-1, 2))
+            similarity = torch.cosine_similarity(
+                embeddings[inverse[:, 0]], embeddings[inverse[:, 1]]
+            )
+            labels = torch.as_tensor(step[:, 2], dtype=similarity.dtype)
+            loss = torch.nn.functional.mse_loss(similarity, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for _, p in parameters], 1.0)
+            optimizer.step()
+            optimizer.zero_grad()
+            schedule.step()
+            if number == 0:  # the first step times the rest, by their word pieces
+                seconds = time.perf_counter() - started
+                estimate = seconds + (seconds - encoder.seconds) * (work[1:].sum() / work[0])
+                bar.set_postfix_str(f"about {estimate:.0f} s in all", refresh=False)
+            bar.update()
+
+
+class _Cache:
+    """Sentence embeddings of the training texts, step by step, the frozen part run once.
+
+    With ``layers`` set and a BERT-like model (``embeddings``, then layers called as
+    ``layer(hidden, additive_mask)``), the embeddings and lower layers run once per text,
+    in eval mode and without gradients, and their output is kept as float16 (half the
+    memory; its rounding, 2**-11 relative, is far below what dropout changes), each text
+    without padding; a step pads its texts' states and runs only the trained layers and
+    the pooling. This path is checked once against the model's own forward pass. Without
+    ``layers``, for another architecture, or when the states would take more than
+    :data:`CACHE_BYTES`, every step runs the whole model on its texts (the frozen part
+    without gradients).
     """
+
+    def __init__(self, model, texts, layers):
+        started = time.perf_counter()
+        self.model, self.texts = model, texts
+        self.preprocess = getattr(model, "preprocess", None) or model.tokenize
+        self.lengths = np.concatenate(
+            [
+                self._tokens(range(start, min(start + CHUNK, len(texts))))["attention_mask"]
+                .sum(1)
+                .numpy()
+                for start in range(0, len(texts), CHUNK)
+            ]
+        )
+        self.lower, self.frozen, self.top, self.states = [], [], [], None
+        self.bert, self.depth = None, layers
+        if layers is None:  # every layer trains
+            self.depth = len(_layer_stack(model)[1]) if _has_stack(model) else 1
+        else:
+            bert = getattr(model[0], "auto_model", None)
+            _, stack = _layer_stack(model)
+            self.lower = list(stack[: len(stack) - layers])
+            embeddings = getattr(bert, "embeddings", None)
+            self.frozen = self.lower + ([embeddings] if embeddings is not None else [])
+            self.top = list(stack[len(stack) - layers :])
+            if embeddings is not None and getattr(bert.config, "hidden_size", 0):
+                self.bert = bert
+        self.seconds = time.perf_counter() - started
+
+    def keep(self, indices):
+        """Run the frozen part once on texts ``indices`` (those training uses), if it fits."""
+        import torch
+
+        started = time.perf_counter()
+        if self.bert is None:
+            return
+        size = int(self.lengths[indices].sum()) * self.bert.config.hidden_size * 2  # float16
+        if size <= CACHE_BYTES:
+            with torch.no_grad():
+                self._cache(indices)
+        self.seconds += time.perf_counter() - started
+
+    def _tokens(self, indices):
+        return self.preprocess([self.texts[i] for i in indices])
+
+    def _cache(self, indices):
+        """Run the frozen part once per text; keep it unless it disagrees with the model."""
+        import torch
+
+        model, bert = self.model, self.bert
+        model.eval()
+        order = indices[np.argsort(self.lengths[indices], kind="stable")]  # little padding
+        states = [None] * len(self.texts)
+        for start in range(0, len(order), CHUNK):
+            chunk = order[start : start + CHUNK]
+            tokens = self._tokens(chunk)
+            inputs = {"input_ids": tokens["input_ids"]}
+            if "token_type_ids" in tokens:
+                inputs["token_type_ids"] = tokens["token_type_ids"]
+            hidden = bert.embeddings(**inputs)
+            mask = _additive(tokens["attention_mask"], hidden.dtype)
+            for layer in self.lower:
+                hidden = _output(layer(hidden, mask))
+            for row, index in enumerate(chunk):
+                states[index] = hidden[row, : self.lengths[index]].to(torch.float16)
+        self.states = states
+        check = order[[0, -1]]  # the shortest and the longest: padding matters
+        own = model(self._tokens(check))["sentence_embedding"]
+        if not torch.allclose(self._pooled(check), own, atol=1e-2):
+            self.states = None  # this architecture's layers need more than (hidden, mask)
+
+    def freeze_modes(self):
+        """Eval mode (no dropout) for the frozen modules; the model is in train mode."""
+        for module in self.frozen:
+            module.eval()
+
+    def work(self, indices):
+        """Word pieces x trained layers of a step on texts ``indices``: its time."""
+        return len(indices) * int(self.lengths[indices].max()) * self.depth
+
+    def embed(self, indices):
+        """Sentence embeddings (with gradients) of texts ``indices``."""
+        if self.states is None:
+            return self.model(self._tokens(indices))["sentence_embedding"]
+        return self._pooled(indices)
+
+    def _pooled(self, indices):
+        import torch
+
+        width = int(self.lengths[indices].max())
+        hidden = torch.zeros(len(indices), width, self.states[indices[0]].shape[1])
+        attention = torch.zeros(len(indices), width, dtype=torch.int64)
+        for row, index in enumerate(indices):
+            hidden[row, : self.lengths[index]] = self.states[index]
+            attention[row, : self.lengths[index]] = 1
+        mask = _additive(attention, hidden.dtype)
+        for layer in self.top:
+            hidden = _output(layer(hidden, mask))
+        features = {"token_embeddings": hidden, "attention_mask": attention}
+        for module in list(self.model)[1:]:  # pooling (and normalising)
+            features = module(features)
+        return features["sentence_embedding"]
+
+
+def _additive(attention, dtype):
+    """BERT's extended attention mask: 0 where a word piece is, the lowest float where not."""
     import torch
 
-    names = [name for name, _ in model.named_parameters()]
-    if layers is None:
-        return set(names)
+    return (1.0 - attention[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+
+def _output(result):
+    # transformers 5 returns a layer's hidden states; 4 returned them first in a tuple
+    return result[0] if isinstance(result, tuple) else result
+
+
+def _has_stack(model):
+    import torch
+
+    return any(isinstance(m, torch.nn.ModuleList) and len(m) for m in model.modules())
+
+
+def _layer_stack(model):
+    """``(prefix, ModuleList)``: the transformer's layers, its largest module list."""
+    import torch
+
     stacks = [
         (sum(p.numel() for p in module.parameters()), prefix, module)
         for prefix, module in model.named_modules()
@@ -296,6 +506,19 @@ def trainable_names(model, layers):
     if not stacks:
         raise ValueError("cannot find the transformer layers of this model: use layers=None")
     _, prefix, stack = max(stacks, key=lambda found: found[0])
+    return prefix, stack
+
+
+def trainable_names(model, layers):
+    """Names of the parameters that train: all, or those of the last ``layers`` layers.
+
+    The transformer's layers are its largest ``torch.nn.ModuleList`` (BERT's
+    ``encoder.layer``); parameters outside it (embeddings, pooler) stay frozen.
+    """
+    names = [name for name, _ in model.named_parameters()]
+    if layers is None:
+        return set(names)
+    prefix, stack = _layer_stack(model)
     if layers > len(stack):
         raise ValueError(f"layers={layers} exceeds the model's {len(stack)} transformer layers")
     first = len(stack) - layers
@@ -406,8 +629,3 @@ def _remember(loaded, found, model):
         while len(_TUNED) > KEPT_MODELS:
             _TUNED.popitem(last=False)
     return tuned
-
-
-def _shown(progress):
-    # The rule of lightxfer.progress: None shows the bar on a terminal only.
-    return progress if progress is not None else sys.stderr.isatty()
