@@ -16,6 +16,7 @@ from sklearn.base import clone
 import lightxfer
 from lightxfer import SentenceEncoder, make_classifier
 from lightxfer.exceptions import MissingExtraError
+from lightxfer.shared import encoder as encoder_module
 from lightxfer.shared import fine_tuning
 from lightxfer.shared.fine_tuning import ContrastiveFineTuning, make_pairs
 
@@ -28,6 +29,13 @@ TEXTS = POSITIVE + NEGATIVE
 LABELS = ["pos"] * 8 + ["neg"] * 8
 #: Two steps of eight pairs: enough to move the weights, seconds on a CPU.
 TINY = ContrastiveFineTuning(max_pairs=16, pairs_per_step=8, learning_rate=1e-3)
+
+
+@pytest.fixture(autouse=True)
+def _no_memo(monkeypatch):
+    """Every fit of these tests fine-tunes: no result kept from an identical earlier fit."""
+    monkeypatch.setattr(encoder_module, "_FITS", type(encoder_module._FITS)())
+    monkeypatch.setattr(encoder_module, "KEPT_FITS", 0)
 
 
 @pytest.fixture(scope="module")
