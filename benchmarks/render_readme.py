@@ -18,6 +18,7 @@ SECTIONS = [
     "verdict.md",
     "fine_tuning.md",
     "fine_tuning_recipes.md",
+    "few_shot_default.md",
     "shipped_sources.md",
     "calibration.md",
     "source_rules.md",
@@ -58,6 +59,7 @@ TensorFlow, is compared only when installed by hand; fse 1.0 does not build on P
 | `verdict.py` | the verdict of `evaluate_transfer` without a test set (cross-validated, corrected test) on 24/48/96 labelled texts against the truth on the official test sets: how often it points the wrong way or cannot tell; its cost against one held-out split |
 | `fine_tuning.py` | few-shot: frozen MiniLM + LR, the recommended model, contrastively fine-tuned MiniLM + LR, and SetFit (`setfit_runner.py`, in its own environment) on the same draws |
 | `fine_tuning_recipes.py` | the fine-tuning recipe, chosen on held-out TRAINING texts (8 per class, five tasks, same draws): today's vs more layers, other learning rates, 2 epochs, more/fewer pairs, SetFit's own; `--cost`: seconds of a 9-class x 8-per-class fit of quotation-length texts, this version vs an earlier commit, 1 and 2 threads |
+| `few_shot_default.py` | leave-one-out over the five tasks at 8/16/32 per class: the few-shot default of `make_classifier(encoder=...)` against frozen + LR, the previous default, sources only, fine-tuned only, fine-tuned + sources and SetFit (same draws) |
 | `train_sources.py` | trains the source heads shipped in `lightxfer/data/sources` (source-task accuracy, file size) |
 | `shipped_sources.py` | leave-one-out over the five tasks: the shipped sources (each, and all as a weighted block) vs the frozen encoder + LR, the recommended model and SetFit (same draws) |
 | `train_conv_sources.py` | trains the conv sources shipped in `lightxfer/data/sources/conv_*.npz` (`train_conv_filters` on each task; source-task accuracy against Kim 2014's CNN-static, float16 vs float32, file size) |
