@@ -69,6 +69,9 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", default="8,16,32", help="examples per class")
     parser.add_argument("--seeds", type=int, default=5, help="draws per size (5)")
     parser.add_argument(
+        "--methods", help="run only rows whose name contains one of these (comma-separated)"
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="write the report from --work's rows"
     )
     parser.add_argument(
@@ -107,6 +110,8 @@ def main(argv=None):
                 X_pool, y_pool, X_test, y_test = data[target]
                 X, y = accuracy.sample_per_class(X_pool, y_pool, k, seed)
                 for method, build in methods_for(fair[target]).items():
+                    if args.methods and not any(m in method for m in args.methods.split(",")):
+                        continue
                     row = {"target": target, "method": method, "per_class": k, "seed": seed}
                     if _key(row) in done:
                         continue
@@ -141,6 +146,8 @@ def summary(frame):
         ours = part[part["method"] != SETFIT]
         draws = ours.groupby(["target", "seed"])["method"].nunique()
         complete = draws[draws == ours["method"].nunique()].index
+        if LR not in set(ours["method"]):
+            continue
         # Only draws every row finished (SetFit joins on those it ran).
         keep = part.set_index(["target", "seed"]).index.isin(complete)
         part = part[keep]
