@@ -161,6 +161,7 @@ def time_long_fit(threads, baseline):
 
     from lightxfer import SentenceEncoder
     from lightxfer.shared import fine_tuning
+    from lightxfer.shared.fine_tuning import ContrastiveFineTuning
 
     torch.set_num_threads(threads)
     fine_tuning.fine_tune = _fine_tune(baseline)
@@ -170,11 +171,14 @@ def time_long_fit(threads, baseline):
     pieces = [min(len(tokenizer(t)["input_ids"]), 256) for t in texts]
     load = os.getloadavg()[0]
     start, cpu = time.perf_counter(), time.process_time()
-    SentenceEncoder(ENCODER, fine_tune="contrastive", progress=False).fit(texts, y)
+    # The earlier version's defaults trained 2 layers, without a budget (which it ignores).
+    settings = ContrastiveFineTuning(**({"layers": 2} if baseline else {}))
+    SentenceEncoder(ENCODER, fine_tune=settings, progress=False).fit(texts, y)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
         "threads": threads,
         "version": "baseline" if baseline else "this",
+        "layers": settings.layers,
         "seconds": seconds,
         "cpu_seconds": cpu,
         "mean_words": float(np.mean([len(t.split()) for t in texts])),
@@ -314,12 +318,14 @@ def cost_table(costs, meta):
         "the wall-clock seconds; load: the 1-minute load average before and after the fit, "
         "on 2 cores)",
         "",
-        "| version | torch threads | fit s | CPU s | load before / after |",
-        "|---|---:|---:|---:|---|",
+        "| version | trained layers | torch threads | fit s | CPU s | load before / after |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for row in costs.itertuples():
+    layers = costs["layers"] if "layers" in costs else pd.Series(2, index=costs.index)
+    for row, trained in zip(costs.itertuples(), layers.fillna(2).astype(int)):
         lines.append(
-            f"| {row.version} | {row.threads} | {row.seconds:.0f} | {row.cpu_seconds:.0f} | "
+            f"| {row.version} | {trained} | {row.threads} | {row.seconds:.0f} | "
+            f"{row.cpu_seconds:.0f} | "
             f"{row.load_before:.1f} / {row.load_after:.1f} |"
         )
     if "cost_command" in meta:

@@ -27,8 +27,8 @@ NEGATIVE = ["a bad film", "dull and slow", "a boring story", "awful acting", "i 
             "cold and flat", "a mess", "lazy work"]  # fmt: skip
 TEXTS = POSITIVE + NEGATIVE
 LABELS = ["pos"] * 8 + ["neg"] * 8
-#: Two steps of eight pairs: enough to move the weights, seconds on a CPU.
-TINY = ContrastiveFineTuning(max_pairs=16, pairs_per_step=8, learning_rate=1e-3)
+#: Two steps of eight pairs on the last 2 layers: enough to move the weights, seconds.
+TINY = ContrastiveFineTuning(max_pairs=16, pairs_per_step=8, learning_rate=1e-3, layers=2)
 
 
 @pytest.fixture(autouse=True)
@@ -187,6 +187,15 @@ def test_saved_model_predicts_identically_in_a_new_offline_process(model, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.array(json.loads(done.stdout)), expected)
+
+
+def test_files_from_when_the_default_trained_2_layers_still_load(model, tuned, tmp_path):
+    old = copy.deepcopy(model)  # fine_tune="contrastive" meant the last 2 layers then
+    old.named_steps["embedding"].fine_tune = "contrastive"
+    assert fine_tuning.resolve("contrastive").layers == 3
+    queries = ["what a good film", "so dull"]
+    loaded = lightxfer.load(lightxfer.save(old, tmp_path / "old.skops"))
+    np.testing.assert_array_equal(loaded.predict_proba(queries), model.predict_proba(queries))
 
 
 def test_missing_extra_is_the_one_line_error(monkeypatch):
