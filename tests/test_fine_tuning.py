@@ -190,8 +190,9 @@ def test_saved_model_predicts_identically_in_a_new_offline_process(model, tmp_pa
 
 
 def test_files_from_when_the_default_trained_2_layers_still_load(model, tuned, tmp_path):
-    old = copy.deepcopy(model)  # fine_tune="contrastive" meant the last 2 layers then
-    old.named_steps["embedding"].fine_tune = "contrastive"
+    old = copy.deepcopy(model)  # fine_tune="contrastive" meant the last 2 layers then,
+    old.named_steps["embedding"].fine_tune = "contrastive"  # and fit recorded no layers
+    del old.named_steps["embedding"].fine_tuned_layers_
     assert fine_tuning.resolve("contrastive").layers == 3
     queries = ["what a good film", "so dull"]
     loaded = lightxfer.load(lightxfer.save(old, tmp_path / "old.skops"))

@@ -37,9 +37,6 @@ _TUNED = OrderedDict()  # (base fingerprint, tuned fingerprint) -> LoadedModel
 #: MB, about 1,300 texts of 256 word pieces for MiniLM (384 dims). Beyond it the frozen
 #: layers run again at every step, which costs time, not memory.
 CACHE_BYTES = 2**28
-#: The default ``layers`` before 3: the layers a file saved with fine_tune="contrastive"
-#: then holds.
-LAYERS_BEFORE = 2
 #: Texts the frozen part encodes at once.
 CHUNK = 32
 
@@ -588,10 +585,6 @@ def tuned_model(loaded, weights, expected, layers):
 def _check_fit(model, weights, layers, base):
     """Raise ``ValueError`` unless ``weights`` are what fine-tuning ``layers`` of ``model`` trains."""
     trained = trainable_names(model, layers)
-    if layers is not None and set(weights) == trainable_names(model, LAYERS_BEFORE):
-        # Saved with fine_tune="contrastive" when the default trained 2 layers: whole
-        # layers all the same, which nothing else may hold.
-        trained = set(weights)
     state = model.state_dict()
     for name in sorted(set(weights) ^ trained):
         problem = "is not one" if name in weights else "is missing, though it is one"
