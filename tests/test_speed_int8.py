@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -79,7 +80,12 @@ def test_make_classifier_takes_a_configured_encoder():
     configured = SentenceEncoder(precision="int8")
     recommended = make_classifier(encoder=configured)
     plain = make_classifier(encoder=configured, head="logreg", n_jobs=1)
-    assert recommended.named_steps["embedding"].shared.precision == "int8"
+    encoder = recommended.named_steps["embedding"].shared.shared  # hybrid > sources > encoder
+    assert encoder.precision == "int8" and encoder.fine_tune == "auto"
+    # int8 is frozen: fine_tune="auto" leaves it so, whatever the labels.
+    assert (
+        not clone(encoder).fit(["good", "fine", "bad", "awful"] * 2, [1, 1, 0, 0] * 2).fine_tuned_
+    )
     layer = plain.named_steps["embedding"]
     assert layer.precision == "int8" and layer.n_jobs == 1 and layer is not configured
     assert configured.n_jobs is None  # the caller's estimator is never changed

@@ -108,7 +108,8 @@ class SentenceEncoder(SharedLayer):
         budget of :class:`~lightxfer.shared.fine_tuning.ContrastiveFineTuning`; an
         instance of it sets another. ``"auto"`` fine-tunes only few labels: every class
         with at least :data:`~lightxfer.shared.fine_tuning.FEW_PER_CLASS` examples and at
-        most :data:`FINE_TUNE_UP_TO` per class on average (``fine_tuned_`` tells). The
+        most :data:`FINE_TUNE_UP_TO` per class on average, in float32 (``fine_tuned_``
+        tells). The
         trained weights (the last two layers by default, ~14 MB for all-MiniLM-L6-v2)
         are fitted state, saved in the model file; the base model stays a reference.
 
@@ -237,7 +238,7 @@ class SentenceEncoder(SharedLayer):
         """The fine-tuning settings of this fit, or ``None`` to stay frozen."""
         if not (isinstance(self.fine_tune, str) and self.fine_tune == "auto"):
             return fine_tuning.resolve(self.fine_tune)
-        if y is None:
+        if y is None or self.precision != "float32":  # int8 stays frozen
             return None
         _, counts = np.unique(np.asarray(y), return_counts=True)
         few = len(counts) >= 2 and counts.min() >= fine_tuning.FEW_PER_CLASS
