@@ -71,8 +71,8 @@ class SourceBlocks(TextInputMixin, TransformerMixin, BaseEstimator):
         Shipped sources to reuse (:func:`lightxfer.sources`, and the conv sources
         ``"conv_sst2"``...); ``"all"`` takes every one trained on this shared layer (the
         source heads on the default encoder, the conv sources on the default GloVe
-        vectors), ``"auto"`` those of them whose training texts' terms allow more than
-        research use (all but MPQA's, :data:`~lightxfer.source_models.shipped.RESEARCH_ONLY`).
+        vectors), ``"auto"`` all but those whose terms say research use only (MPQA's,
+        :data:`~lightxfer.source_models.shipped.RESEARCH_ONLY`).
         A named source whose encoder or vectors fingerprint differs from the shared
         layer's is an error. ``fit`` warns when training texts are in a source's data
         (:mod:`lightxfer.source_models.overlap`).
