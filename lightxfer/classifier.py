@@ -168,7 +168,7 @@ def make_classifier(
     if encoder is not None and conv is not None:
         raise ValueError("encoder and conv are two shared layers: pass one of them")
     recommended = head is None and pooling is None and not head_params
-    recommended_encoder = recommended and encoder is not None and fine_tune in (None, "auto")
+    recommended_encoder = recommended and encoder is not None and fine_tune in (None, "auto", False)
     if recommended_encoder:  # few-shot by default
         fine_tune = "auto" if fine_tune is None else fine_tune
         sources = "auto" if sources is None else sources

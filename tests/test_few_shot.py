@@ -101,6 +101,9 @@ def test_switches_turn_the_default_off():
     model = make_classifier(encoder="all-MiniLM-L6-v2", sources=False, fine_tune=False)
     shared = model.named_steps["embedding"].shared
     assert isinstance(shared, SentenceEncoder) and shared.fine_tune is None
+    frozen = make_classifier(encoder="all-MiniLM-L6-v2", fine_tune=False)  # sources stay
+    blocks = frozen.named_steps["embedding"].shared
+    assert blocks.sources == "auto" and blocks.shared.fine_tune is None
     # Word vectors keep their recommended model; a plain pipeline stays frozen.
     assert type(make_classifier().named_steps["embedding"].shared).__name__ == (
         "EmbeddingVectorizer"
