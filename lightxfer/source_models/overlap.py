@@ -12,8 +12,7 @@ import functools
 import warnings
 
 from lightxfer.datasets import DATASETS, load_dataset
-
-CONV_PREFIX = "conv_"
+from lightxfer.source_models.shipped import CONV_PREFIX
 
 
 def normalise(text):
