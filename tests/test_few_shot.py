@@ -64,7 +64,10 @@ def test_sources_weight_is_validated_on_the_frozen_features(minilm):
     # A fine-tuned encoder separates its own training texts perfectly: validated on its
     # features no source could ever help. On the frozen ones the choice is the same as
     # without fine-tuning.
-    np.testing.assert_array_equal(blocks(TINY, "auto").weights_, blocks(None, "auto").weights_)
+    tuned, frozen = blocks(TINY, "auto"), blocks(None, "auto")
+    np.testing.assert_array_equal(tuned.weights_, frozen.weights_)
+    # The very same validation scores: the search saw the frozen features, not the tuned.
+    np.testing.assert_array_equal(tuned.cv_results_["accuracy"], frozen.cv_results_["accuracy"])
 
 
 def test_make_classifier_fine_tune_with_sources_fits_and_round_trips(minilm, tmp_path):
